@@ -1,0 +1,206 @@
+"""The care plan: phases and milestones of an aftercare programme, validated at load."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time, timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_ID = r"^[a-z][a-z0-9_]*$"
+_HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
+
+
+class _Strict(BaseModel):
+    """Base for plan models: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def parse_time_of_day(value: Any) -> time:
+    """Parse "HH:MM" (24-hour clock) into a time; refuse times that do not exist."""
+    if isinstance(value, time):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 reads an unquoted 09:00 as the sexagesimal integer 540.
+        hours, minutes = divmod(value, 60)
+        value = f"{hours}:{minutes:02d}"
+    if not isinstance(value, str):
+        raise ValueError("a time of day must be written as \"HH:MM\"")
+    match = _HHMM.match(value.strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a time of day; write it as \"HH:MM\"")
+    hours, minutes = int(match.group(1)), int(match.group(2))
+    if hours > 23 or minutes > 59:
+        raise ValueError(f"{value!r} is not a time that exists on a 24-hour clock")
+    return time(hours, minutes)
+
+
+TimeOfDay = Annotated[time, Field(description="local time of day, HH:MM")]
+
+
+class Offset(_Strict):
+    """A span of days and hours, measured in local wall-clock time."""
+
+    days: int = 0
+    hours: int = 0
+
+    def as_timedelta(self) -> timedelta:
+        """The span as a timedelta."""
+        return timedelta(days=self.days, hours=self.hours)
+
+
+class ButtonAction(StrEnum):
+    """What a button under a reminder does; the bot supplies labels and behaviour."""
+
+    DONE = "done"
+    SNOOZE = "snooze"
+    QUESTION = "question"
+    BOOK = "book"
+    BOOKED = "booked"
+
+
+class Phase(_Strict):
+    """A stretch of healing, by day since the session (day 0 is the session day)."""
+
+    id: str = Field(pattern=_ID)
+    name: str = Field(min_length=1)
+    start_day: int
+    end_day: int | None = None
+    summary: str = Field(min_length=1, description="what to expect in this phase")
+    key_advice: str = Field(min_length=1, description="sent as the catch-up message")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Phase:
+        if self.end_day is not None and self.end_day < self.start_day:
+            raise ValueError(f"end_day {self.end_day} is before start_day {self.start_day}")
+        return self
+
+    def contains(self, day: int) -> bool:
+        """Whether ``day`` (days since the session) falls in this phase."""
+        return self.start_day <= day and (self.end_day is None or day <= self.end_day)
+
+
+class Milestone(_Strict):
+    """One timed reminder: when it is due, when it goes stale, what it says."""
+
+    id: str = Field(pattern=_ID)
+    phase: str
+    offset: Offset
+    at: TimeOfDay
+    expires_after: Offset
+    text: str = Field(min_length=1, max_length=3500)
+    buttons: tuple[ButtonAction, ...] = ()
+    topics: tuple[str, ...] = Field(
+        default=(), description="policy topics this reminder gives advice on"
+    )
+    series_max: int | None = Field(
+        default=None, ge=1, description="sent only after sessions numbered up to this"
+    )
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _parse_at(cls, value: Any) -> time:
+        return parse_time_of_day(value)
+
+    @field_validator("expires_after")
+    @classmethod
+    def _positive_expiry(cls, value: Offset) -> Offset:
+        if value.as_timedelta() <= timedelta(0):
+            raise ValueError("expiry is not after the due time: expires_after must be positive")
+        return value
+
+    def applies_to(self, session_number: int) -> bool:
+        """Whether this milestone belongs to the plan of the given session of a series."""
+        return self.series_max is None or session_number <= self.series_max
+
+
+class Series(_Strict):
+    """How sessions follow one another."""
+
+    min_sessions: int = Field(ge=1)
+    max_sessions: int = Field(ge=1)
+    interval_min_weeks: int = Field(ge=1)
+    interval_max_weeks: int = Field(ge=1)
+    maintenance_min_months: int = Field(ge=1)
+    maintenance_max_months: int = Field(ge=1)
+
+
+class AdviceRule(_Strict):
+    """When an activity is allowed again, by day since the session (POLICY.md's advice table)."""
+
+    topic: str = Field(pattern=_ID)
+    not_allowed_until_day: int | None = Field(
+        default=None, description="last day on which it is not allowed"
+    )
+    allowed_from_day: int | None = Field(default=None, description="first day it is allowed")
+    never: bool = False
+    answer: str = Field(min_length=1)
+
+
+class CarePlan(_Strict):
+    """A whole aftercare programme."""
+
+    id: str = Field(pattern=_ID)
+    title: str = Field(min_length=1)
+    version: int = Field(ge=1)
+    series: Series
+    phases: tuple[Phase, ...] = Field(min_length=1)
+    milestones: tuple[Milestone, ...] = Field(min_length=1)
+    advice: tuple[AdviceRule, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CarePlan:
+        problems: list[str] = []
+        for kind, items in (("phase", self.phases), ("milestone", self.milestones)):
+            seen: set[str] = set()
+            for item in items:
+                if item.id in seen:
+                    problems.append(f"duplicate {kind} id {item.id!r}")
+                seen.add(item.id)
+        phase_ids = {p.id for p in self.phases}
+        for m in self.milestones:
+            if m.phase not in phase_ids:
+                problems.append(f"milestone {m.id!r} names unknown phase {m.phase!r}")
+        ordered = sorted(self.phases, key=lambda p: p.start_day)
+        for before, after in zip(ordered, ordered[1:], strict=False):
+            if before.end_day is None or before.end_day + 1 != after.start_day:
+                problems.append(
+                    f"phases {before.id!r} and {after.id!r} leave a gap or overlap "
+                    f"(day {before.end_day} then day {after.start_day})"
+                )
+        if ordered and ordered[-1].end_day is not None:
+            problems.append(f"the last phase {ordered[-1].id!r} must be open-ended (no end_day)")
+        if not any(p.contains(0) for p in self.phases):
+            problems.append("no phase covers day 0, the session day")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def phase_for_day(self, day: int) -> Phase:
+        """The phase a patient is in on ``day`` since the session (before day 0: the first)."""
+        for phase in self.phases:
+            if phase.contains(day):
+                return phase
+        return min(self.phases, key=lambda p: p.start_day)
+
+    def milestone(self, milestone_id: str) -> Milestone:
+        """The milestone with this id; KeyError if there is none."""
+        for m in self.milestones:
+            if m.id == milestone_id:
+                return m
+        raise KeyError(milestone_id)
+
+    def phase(self, phase_id: str) -> Phase:
+        """The phase with this id; KeyError if there is none."""
+        for p in self.phases:
+            if p.id == phase_id:
+                return p
+        raise KeyError(phase_id)
+
+
+def day_of_healing(session_date: date, today: date) -> int:
+    """Days since the session: 0 on the session day, 1 the next day, negative before it."""
+    return (today - session_date).days

@@ -1,0 +1,354 @@
+"""Use cases that own a unit of work: register, change, pause, resume and stop a patient's care."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from content.plan import CarePlan
+from scheduler.clock import Clock
+from scheduler.delivery import PlanSource
+from scheduler.planning import (
+    PlannedReminder,
+    PlanState,
+    QuietHours,
+    catch_up_phase,
+    check_session_date,
+    load_zone,
+    plan_catch_up,
+    plan_reminders,
+)
+from storage.database import Database
+from storage.models import Patient, PatientStatus, Reminder, ReminderStatus, TreatmentSession
+from storage.repositories import (
+    NewReminder,
+    PatientRepository,
+    ReminderRepository,
+    SessionRepository,
+)
+
+log = logging.getLogger(__name__)
+
+ScheduleChanged = Callable[[], Awaitable[object]]
+
+
+class NoSessionError(LookupError):
+    """The patient has no registered session to act on."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What registering or moving a session did."""
+
+    patient_id: int
+    session_id: int
+    session_number: int
+    session_date: date
+    created: int
+    expired: int
+    catch_up: bool
+    unchanged: bool = False
+
+
+class CareService:
+    """A patient's care: sessions and the reminders planned from them."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        clock: Clock,
+        plans: PlanSource,
+        default_timezone: str,
+        default_quiet_hours: QuietHours,
+        default_plan: str = "microneedling",
+        on_schedule_changed: ScheduleChanged | None = None,
+    ) -> None:
+        """Wire the service; ``on_schedule_changed`` runs after each commit (a refill)."""
+        load_zone(default_timezone)
+        self.database = database
+        self.clock = clock
+        self.plans = plans
+        self.default_timezone = default_timezone
+        self.default_quiet_hours = default_quiet_hours
+        self.default_plan = default_plan
+        self.on_schedule_changed = on_schedule_changed
+
+    async def register_session(
+        self,
+        *,
+        chat_id: int,
+        session_date: date,
+        timezone: str | None = None,
+        next_in_series: bool = False,
+        plan_id: str | None = None,
+    ) -> Registration:
+        """Record a session date and plan its reminders, all in one transaction.
+
+        A patient's first session is number 1. With ``next_in_series`` the session follows
+        the latest one and supersedes its pending reminders; without it, a patient who
+        already has a session has its date moved (the same date again changes nothing).
+        """
+        now = self.clock.now()
+        async with self.database.session() as session:
+            patients = PatientRepository(session)
+            patient = await patients.get_by_chat(chat_id=chat_id)
+            if patient is None:
+                tz_name = timezone or self.default_timezone
+                load_zone(tz_name)
+                patient = await patients.add(
+                    chat_id=chat_id,
+                    timezone=tz_name,
+                    quiet_start=self.default_quiet_hours.start,
+                    quiet_end=self.default_quiet_hours.end,
+                    now=now,
+                )
+            elif timezone is not None and timezone != patient.timezone:
+                load_zone(timezone)
+                patient.timezone = timezone
+            tz = load_zone(patient.timezone)
+            check_session_date(session_date, today=now.astimezone(tz).date())
+            if patient.status is not PatientStatus.ACTIVE:
+                await patients.set_status(patient=patient, status=PatientStatus.ACTIVE, now=now)
+
+            sessions = SessionRepository(session)
+            latest = await sessions.latest(patient_id=patient.id)
+            if latest is not None and not next_in_series:
+                result = await self._move(session, patient, latest, session_date)
+            else:
+                number = 1 if latest is None else latest.number + 1
+                if latest is not None:
+                    await ReminderRepository(session).settle_pending(
+                        status=ReminderStatus.CANCELLED,
+                        reason="superseded by the next session",
+                        patient_id=patient.id,
+                    )
+                treatment = await sessions.add(
+                    patient_id=patient.id,
+                    session_date=session_date,
+                    number=number,
+                    plan_id=plan_id or self.default_plan,
+                    now=now,
+                )
+                result = await self._plan_new(session, patient, treatment)
+            await session.commit()
+        await self._changed()
+        return result
+
+    async def change_session_date(self, *, chat_id: int, session_date: date) -> Registration:
+        """Move the latest session to a new date, recomputing its pending reminders."""
+        now = self.clock.now()
+        async with self.database.session() as session:
+            patient, latest = await self._patient_and_latest(session, chat_id)
+            check_session_date(
+                session_date, today=now.astimezone(load_zone(patient.timezone)).date()
+            )
+            result = await self._move(session, patient, latest, session_date)
+            await session.commit()
+        await self._changed()
+        return result
+
+    async def set_timezone(self, *, chat_id: int, timezone: str) -> Registration | None:
+        """Change the patient's time zone and replan the pending reminders of their session."""
+        load_zone(timezone)
+        async with self.database.session() as session:
+            patient = await self._patient(session, chat_id)
+            patient.timezone = timezone
+            latest = await SessionRepository(session).latest(patient_id=patient.id)
+            result = None
+            if latest is not None:
+                result = await self._move(session, patient, latest, latest.session_date, force=True)
+            await session.commit()
+        await self._changed()
+        return result
+
+    async def set_quiet_hours(self, *, chat_id: int, quiet_hours: QuietHours) -> None:
+        """Change the patient's quiet hours and replan their pending reminders."""
+        async with self.database.session() as session:
+            patient = await self._patient(session, chat_id)
+            patient.quiet_start, patient.quiet_end = quiet_hours.start, quiet_hours.end
+            latest = await SessionRepository(session).latest(patient_id=patient.id)
+            if latest is not None:
+                await self._move(session, patient, latest, latest.session_date, force=True)
+            await session.commit()
+        await self._changed()
+
+    async def pause(self, *, chat_id: int) -> None:
+        """Hold delivery; pending reminders wait, and those that go stale meanwhile expire."""
+        now = self.clock.now()
+        async with self.database.session() as session:
+            patient = await self._patient(session, chat_id)
+            if patient.status is PatientStatus.ACTIVE:
+                await PatientRepository(session).set_status(
+                    patient=patient, status=PatientStatus.PAUSED, now=now
+                )
+            await session.commit()
+
+    async def resume(self, *, chat_id: int) -> int:
+        """Deliver again: what is still valid is sent, the rest expires (returns that count)."""
+        now = self.clock.now()
+        async with self.database.session() as session:
+            patient = await self._patient(session, chat_id)
+            expired = await ReminderRepository(session).settle_pending(
+                status=ReminderStatus.EXPIRED,
+                reason="stale after pause",
+                patient_id=patient.id,
+                expired_by=now,
+            )
+            await PatientRepository(session).set_status(
+                patient=patient, status=PatientStatus.ACTIVE, now=now
+            )
+            await session.commit()
+        await self._changed()
+        return expired
+
+    async def stop(self, *, chat_id: int) -> int:
+        """No more messages: cancel every pending reminder. Returns how many were cancelled."""
+        now = self.clock.now()
+        async with self.database.session() as session:
+            patient = await self._patient(session, chat_id)
+            cancelled = await ReminderRepository(session).settle_pending(
+                status=ReminderStatus.CANCELLED, reason="stopped", patient_id=patient.id
+            )
+            await PatientRepository(session).set_status(
+                patient=patient, status=PatientStatus.STOPPED, now=now
+            )
+            await session.commit()
+        return cancelled
+
+    async def reminders(self, *, chat_id: int) -> list[Reminder]:
+        """Every reminder of the patient's sessions, in due order."""
+        async with self.database.session() as session:
+            patient = await self._patient(session, chat_id)
+            return list(await ReminderRepository(session).for_patient(patient_id=patient.id))
+
+    async def _plan_new(
+        self, session: AsyncSession, patient: Patient, treatment: TreatmentSession
+    ) -> Registration:
+        planned, catch_up = self._plan(patient, treatment, treatment.session_date)
+        rows = [p for p in planned if p.state is PlanState.AHEAD]
+        if catch_up is not None:
+            rows.append(catch_up)
+        await ReminderRepository(session).add_many(
+            session_id=treatment.id,
+            reminders=[NewReminder(p.milestone_id, p.due_at, p.expires_at) for p in rows],
+        )
+        return Registration(
+            patient_id=patient.id,
+            session_id=treatment.id,
+            session_number=treatment.number,
+            session_date=treatment.session_date,
+            created=len(rows),
+            expired=0,
+            catch_up=catch_up is not None,
+        )
+
+    def _plan(
+        self, patient: Patient, treatment: TreatmentSession, session_date: date
+    ) -> tuple[list[PlannedReminder], PlannedReminder | None]:
+        tz = load_zone(patient.timezone)
+        plan: CarePlan = self.plans(treatment.plan_id)
+        quiet = QuietHours(patient.quiet_start, patient.quiet_end)
+        now = self.clock.now()
+        planned = plan_reminders(
+            session_date=session_date,
+            tz=tz,
+            plan=plan,
+            quiet_hours=quiet,
+            now=now,
+            session_number=treatment.number,
+        )
+        catch_up = plan_catch_up(
+            session_date=session_date, tz=tz, plan=plan, quiet_hours=quiet, now=now, planned=planned
+        )
+        return planned, catch_up
+
+    async def _move(
+        self,
+        session: AsyncSession,
+        patient: Patient,
+        treatment: TreatmentSession,
+        session_date: date,
+        *,
+        force: bool = False,
+    ) -> Registration:
+        """Replan a session on a (possibly new) date: sent stays sent, past-due pending expire."""
+        if treatment.session_date == session_date and not force:
+            return Registration(
+                patient_id=patient.id,
+                session_id=treatment.id,
+                session_number=treatment.number,
+                session_date=session_date,
+                created=0,
+                expired=0,
+                catch_up=False,
+                unchanged=True,
+            )
+        treatment.session_date = session_date
+        planned, catch_up = self._plan(patient, treatment, session_date)
+        by_milestone = {p.milestone_id: p for p in planned}
+        repo = ReminderRepository(session)
+        existing = {r.milestone_id: r for r in await repo.for_session(session_id=treatment.id)}
+        expired = 0
+        for milestone_id, row in existing.items():
+            if row.status is not ReminderStatus.PENDING:
+                continue
+            if catch_up_phase(milestone_id) is not None:
+                if catch_up is None or catch_up.milestone_id != milestone_id:
+                    row.status, row.last_error = ReminderStatus.CANCELLED, "date changed"
+                continue
+            new = by_milestone.get(milestone_id)
+            if new is None:
+                row.status, row.last_error = ReminderStatus.CANCELLED, "not in plan"
+            elif new.state is PlanState.AHEAD:
+                row.due_at, row.expires_at = new.due_at, new.expires_at
+                row.claimed_by, row.lease_until = None, None
+            else:
+                row.status, row.last_error = ReminderStatus.EXPIRED, f"date changed ({new.state})"
+                expired += 1
+        fresh = [
+            p for p in planned if p.state is PlanState.AHEAD and p.milestone_id not in existing
+        ]
+        if catch_up is not None and catch_up.milestone_id not in existing:
+            fresh.append(catch_up)
+        await session.flush()
+        await repo.add_many(
+            session_id=treatment.id,
+            reminders=[NewReminder(p.milestone_id, p.due_at, p.expires_at) for p in fresh],
+        )
+        await session.flush()
+        return Registration(
+            patient_id=patient.id,
+            session_id=treatment.id,
+            session_number=treatment.number,
+            session_date=session_date,
+            created=len(fresh),
+            expired=expired,
+            catch_up=catch_up is not None and catch_up.milestone_id not in existing,
+        )
+
+    async def _patient(self, session: AsyncSession, chat_id: int) -> Patient:
+        patient = await PatientRepository(session).get_by_chat(chat_id=chat_id)
+        if patient is None:
+            raise NoSessionError(f"no patient for chat {chat_id}")
+        return patient
+
+    async def _patient_and_latest(
+        self, session: AsyncSession, chat_id: int
+    ) -> tuple[Patient, TreatmentSession]:
+        patient = await self._patient(session, chat_id)
+        latest = await SessionRepository(session).latest(patient_id=patient.id)
+        if latest is None:
+            raise NoSessionError(f"chat {chat_id} has no session")
+        return patient, latest
+
+    async def _changed(self) -> None:
+        if self.on_schedule_changed is not None:
+            try:
+                await self.on_schedule_changed()
+            except Exception:  # the data is committed; the periodic refill will catch up
+                log.exception("refill after a schedule change failed")

@@ -1,0 +1,112 @@
+"""The one place that opens database connections and sessions, and migrates the schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _prepare_sqlite(engine: AsyncEngine) -> None:
+    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE for every transaction.
+
+    pysqlite's lazy BEGIN lets two writers both start reading, then one fails with
+    "database is locked" when it upgrades to a write lock, without waiting for the busy
+    timeout. Taking the write lock at BEGIN makes concurrent writers queue instead.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def redact_url(url: str | URL) -> str:
+    """The URL with any password hidden, fit for a log line."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+class Database:
+    """An async engine and its session factory for one ``DATABASE_URL``."""
+
+    def __init__(self, url: str | URL, *, echo: bool = False, **engine_options: Any) -> None:
+        """Create the engine; nothing connects until first use."""
+        self.url = make_url(url)
+        if self.is_sqlite:
+            database = self.url.database
+            if database and database != ":memory:" and not database.startswith("file:"):
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        else:
+            engine_options.setdefault("pool_pre_ping", True)
+        self.engine = create_async_engine(self.url, echo=echo, **engine_options)
+        if self.is_sqlite:
+            _prepare_sqlite(self.engine)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether this is the embedded SQLite database."""
+        return self.url.get_backend_name() == "sqlite"
+
+    @property
+    def is_postgresql(self) -> bool:
+        """Whether this is PostgreSQL."""
+        return self.url.get_backend_name() == "postgresql"
+
+    def session(self) -> AsyncSession:
+        """A new session; the caller owns its unit of work and commits it."""
+        return self._sessions()
+
+    async def upgrade(self, revision: str = "head") -> None:
+        """Migrate the schema to ``revision`` (by default the newest)."""
+        async with self.engine.begin() as connection:
+            await connection.run_sync(_run_alembic_upgrade, revision)
+
+    async def current_revision(self) -> str | None:
+        """The schema revision the database is at, or None before the first migration."""
+        from alembic.runtime.migration import MigrationContext
+
+        def _current(connection: Connection) -> str | None:
+            return MigrationContext.configure(connection).get_current_revision()
+
+        async with self.engine.connect() as connection:
+            return await connection.run_sync(_current)
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic configuration for our migrations, bound to ``connection`` if given."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def _run_alembic_upgrade(connection: Connection, revision: str) -> None:
+    command.upgrade(alembic_config(connection), revision)

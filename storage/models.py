@@ -1,0 +1,193 @@
+"""SQLAlchemy 2 typed models: patients, treatment sessions, reminders and their delivery log."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    Dialect,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    Time,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC instant on every backend (SQLite stores it naive, in UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Refuse naive datetimes; store UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Return an aware UTC datetime."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class PatientStatus(StrEnum):
+    """Whether a patient receives reminders."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+
+
+class ReminderStatus(StrEnum):
+    """Life of a reminder row; only ``pending`` rows are ever sent."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class DeliveryOutcome(StrEnum):
+    """What happened on one delivery attempt."""
+
+    SENT = "sent"
+    RETRY = "retry"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    EXPIRED = "expired"
+    DEFERRED = "deferred"
+
+
+def _enum(enum_cls: type[StrEnum], name: str) -> Enum:
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda cls: [member.value for member in cls],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention, so migrations name constraints alike."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime()}
+
+
+class Patient(Base):
+    """A person in a private chat with the bot."""
+
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    timezone: Mapped[str] = mapped_column(String(64))
+    quiet_start: Mapped[time] = mapped_column(Time)
+    quiet_end: Mapped[time] = mapped_column(Time)
+    status: Mapped[PatientStatus] = mapped_column(
+        _enum(PatientStatus, "patient_status"), default=PatientStatus.ACTIVE
+    )
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    sessions: Mapped[list[TreatmentSession]] = relationship(
+        back_populates="patient", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class TreatmentSession(Base):
+    """One microneedling session of a patient's series."""
+
+    __tablename__ = "treatment_sessions"
+    __table_args__ = (UniqueConstraint("patient_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    session_date: Mapped[date] = mapped_column(Date)
+    number: Mapped[int] = mapped_column(Integer, default=1)
+    plan_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+    patient: Mapped[Patient] = relationship(back_populates="sessions")
+    reminders: Mapped[list[Reminder]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Reminder(Base):
+    """One milestone of one session: due and expiry instants in UTC, and delivery state."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        UniqueConstraint("session_id", "milestone_id"),
+        Index("ix_reminders_status_due_at", "status", "due_at"),
+        Index("ix_reminders_status_expires_at", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("treatment_sessions.id", ondelete="CASCADE"), index=True
+    )
+    milestone_id: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    status: Mapped[ReminderStatus] = mapped_column(
+        _enum(ReminderStatus, "reminder_status"), default=ReminderStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(200), default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+
+    session: Mapped[TreatmentSession] = relationship(back_populates="reminders")
+
+
+class DeliveryLog(Base):
+    """One delivery attempt of a reminder. Holds outcomes and error codes, never message text."""
+
+    __tablename__ = "delivery_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reminder_id: Mapped[int] = mapped_column(
+        ForeignKey("reminders.id", ondelete="CASCADE"), index=True
+    )
+    attempt: Mapped[int] = mapped_column(Integer)
+    worker: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[DeliveryOutcome] = mapped_column(_enum(DeliveryOutcome, "delivery_outcome"))
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    at: Mapped[datetime]

@@ -1,0 +1,430 @@
+"""Repositories: add, flush and select. They never commit; the use case owning the work does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+from sqlalchemy import ColumnElement, Select, delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    DeliveryLog,
+    DeliveryOutcome,
+    Patient,
+    PatientStatus,
+    Reminder,
+    ReminderStatus,
+    TreatmentSession,
+)
+
+
+@dataclass(frozen=True)
+class NewReminder:
+    """A reminder row to insert for a session."""
+
+    milestone_id: str
+    due_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class ClaimedReminder:
+    """Everything delivery needs about a reminder this worker has claimed."""
+
+    id: int
+    milestone_id: str
+    due_at: datetime
+    expires_at: datetime
+    attempts: int
+    session_date: date
+    session_number: int
+    plan_id: str
+    patient_id: int
+    chat_id: int
+    language: str
+    timezone: str
+    quiet_start: time
+    quiet_end: time
+
+
+class PatientRepository:
+    """Patients by chat."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        """Work inside ``session``."""
+        self.session = session
+
+    async def get_by_chat(self, *, chat_id: int) -> Patient | None:
+        """The patient of a chat, or None."""
+        result = await self.session.execute(select(Patient).where(Patient.chat_id == chat_id))
+        return result.scalar_one_or_none()
+
+    async def add(
+        self,
+        *,
+        chat_id: int,
+        timezone: str,
+        quiet_start: time,
+        quiet_end: time,
+        now: datetime,
+        language: str = "en",
+    ) -> Patient:
+        """Add a new active patient."""
+        patient = Patient(
+            chat_id=chat_id,
+            timezone=timezone,
+            quiet_start=quiet_start,
+            quiet_end=quiet_end,
+            language=language,
+            status=PatientStatus.ACTIVE,
+            created_at=now,
+            updated_at=now,
+        )
+        self.session.add(patient)
+        await self.session.flush()
+        return patient
+
+    async def set_status(self, *, patient: Patient, status: PatientStatus, now: datetime) -> None:
+        """Change whether the patient receives reminders."""
+        patient.status = status
+        patient.updated_at = now
+        await self.session.flush()
+
+    async def stop_by_chat(self, *, chat_id: int, now: datetime) -> int | None:
+        """Mark the patient of a chat stopped; returns their id, or None if there is none."""
+        result = await self.session.execute(
+            update(Patient)
+            .where(Patient.chat_id == chat_id)
+            .values(status=PatientStatus.STOPPED, updated_at=now)
+            .returning(Patient.id)
+        )
+        return result.scalar_one_or_none()
+
+
+class SessionRepository:
+    """Treatment sessions of a patient."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        """Work inside ``session``."""
+        self.session = session
+
+    async def latest(self, *, patient_id: int) -> TreatmentSession | None:
+        """The patient's most recent session of the series, or None."""
+        result = await self.session.execute(
+            select(TreatmentSession)
+            .where(TreatmentSession.patient_id == patient_id)
+            .order_by(TreatmentSession.number.desc())
+            .limit(1)
+        )
+        return result.scalar_one_or_none()
+
+    async def add(
+        self, *, patient_id: int, session_date: date, number: int, plan_id: str, now: datetime
+    ) -> TreatmentSession:
+        """Add a session to the patient's series."""
+        treatment = TreatmentSession(
+            patient_id=patient_id,
+            session_date=session_date,
+            number=number,
+            plan_id=plan_id,
+            created_at=now,
+        )
+        self.session.add(treatment)
+        await self.session.flush()
+        return treatment
+
+
+def _active_sessions() -> Select[int]:
+    return (
+        select(TreatmentSession.id)
+        .join(Patient, Patient.id == TreatmentSession.patient_id)
+        .where(Patient.status == PatientStatus.ACTIVE)
+    )
+
+
+def _claimable(now: datetime) -> list[ColumnElement[bool]]:
+    return [
+        Reminder.status == ReminderStatus.PENDING,
+        Reminder.due_at <= now,
+        or_(Reminder.claimed_by.is_(None), Reminder.lease_until < now),
+        Reminder.session_id.in_(_active_sessions()),
+    ]
+
+
+class ReminderRepository:
+    """Reminder rows: planning writes, delivery claims and settles."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        """Work inside ``session``."""
+        self.session = session
+
+    async def add_many(self, *, session_id: int, reminders: Iterable[NewReminder]) -> int:
+        """Insert pending reminders for a session in one statement; returns how many."""
+        rows = [
+            {
+                "session_id": session_id,
+                "milestone_id": r.milestone_id,
+                "due_at": r.due_at,
+                "expires_at": r.expires_at,
+                "status": ReminderStatus.PENDING,
+                "attempts": 0,
+            }
+            for r in reminders
+        ]
+        if rows:
+            await self.session.execute(insert(Reminder), rows)
+        return len(rows)
+
+    async def for_session(self, *, session_id: int) -> Sequence[Reminder]:
+        """Every reminder of a session, in due order."""
+        result = await self.session.execute(
+            select(Reminder)
+            .where(Reminder.session_id == session_id)
+            .order_by(Reminder.due_at, Reminder.id)
+        )
+        return result.scalars().all()
+
+    async def for_patient(self, *, patient_id: int) -> Sequence[Reminder]:
+        """Every reminder of every session of a patient, in due order."""
+        result = await self.session.execute(
+            select(Reminder)
+            .join(TreatmentSession, TreatmentSession.id == Reminder.session_id)
+            .where(TreatmentSession.patient_id == patient_id)
+            .order_by(Reminder.due_at, Reminder.id)
+        )
+        return result.scalars().all()
+
+    async def settle_pending(
+        self,
+        *,
+        status: ReminderStatus,
+        reason: str,
+        patient_id: int | None = None,
+        session_ids: Sequence[int] | None = None,
+        expired_by: datetime | None = None,
+    ) -> int:
+        """Move pending reminders of a patient or of sessions to ``status``; returns how many.
+
+        With ``expired_by``, only those whose expiry is at or before that instant.
+        """
+        conditions = [Reminder.status == ReminderStatus.PENDING]
+        if patient_id is not None:
+            conditions.append(
+                Reminder.session_id.in_(
+                    select(TreatmentSession.id).where(TreatmentSession.patient_id == patient_id)
+                )
+            )
+        if session_ids is not None:
+            conditions.append(Reminder.session_id.in_(session_ids))
+        if expired_by is not None:
+            conditions.append(Reminder.expires_at <= expired_by)
+        result = await self.session.execute(
+            update(Reminder)
+            .where(*conditions)
+            .values(status=status, last_error=reason, claimed_by=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def expire_stale(self, *, now: datetime) -> int:
+        """Mark expired every pending reminder whose expiry has passed; returns how many."""
+        result = await self.session.execute(
+            update(Reminder)
+            .where(Reminder.status == ReminderStatus.PENDING, Reminder.expires_at <= now)
+            .values(status=ReminderStatus.EXPIRED, last_error="stale", lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def due_before(
+        self, *, horizon: datetime, now: datetime, limit: int
+    ) -> Sequence[tuple[int, datetime, int]]:
+        """Pending reminders of active patients due by ``horizon`` and free to claim.
+
+        Returns ``(id, due_at, session_id)`` in due order; claimed rows whose lease is still
+        running belong to another worker and are left out.
+        """
+        result = await self.session.execute(
+            select(Reminder.id, Reminder.due_at, Reminder.session_id)
+            .where(
+                Reminder.status == ReminderStatus.PENDING,
+                Reminder.due_at <= horizon,
+                or_(Reminder.claimed_by.is_(None), Reminder.lease_until < now),
+                Reminder.session_id.in_(_active_sessions()),
+            )
+            .order_by(Reminder.due_at, Reminder.id)
+            .limit(limit)
+        )
+        return [(row[0], row[1], row[2]) for row in result.all()]
+
+    async def next_lease_expiry(self, *, now: datetime) -> datetime | None:
+        """When the earliest lease held by any worker runs out (a crashed worker's claim)."""
+        result = await self.session.execute(
+            select(func.min(Reminder.lease_until)).where(
+                Reminder.status == ReminderStatus.PENDING, Reminder.lease_until >= now
+            )
+        )
+        return result.scalar_one_or_none()
+
+    async def claim(
+        self,
+        *,
+        reminder_id: int,
+        owner: str,
+        now: datetime,
+        lease_until: datetime,
+        skip_locked: bool,
+    ) -> ClaimedReminder | None:
+        """Atomically take a due reminder for delivery, or None if it is not ours to send.
+
+        One conditional UPDATE: only a pending, due, unclaimed (or lease-expired) reminder of
+        an active patient is taken, and ``attempts`` counts the claim. On PostgreSQL the row
+        is first locked with ``FOR UPDATE SKIP LOCKED`` so a racing worker moves on at once
+        instead of queueing behind the lock.
+        """
+        target = select(Reminder.id).where(Reminder.id == reminder_id, *_claimable(now))
+        if skip_locked:
+            target = target.with_for_update(skip_locked=True)
+        result = await self.session.execute(
+            update(Reminder)
+            .where(Reminder.id == target.scalar_subquery())
+            .values(claimed_by=owner, lease_until=lease_until, attempts=Reminder.attempts + 1)
+            .returning(Reminder.id)
+            .execution_options(synchronize_session=False)
+        )
+        if result.scalar_one_or_none() is None:
+            return None
+        row = (
+            await self.session.execute(
+                select(
+                    Reminder.id,
+                    Reminder.milestone_id,
+                    Reminder.due_at,
+                    Reminder.expires_at,
+                    Reminder.attempts,
+                    TreatmentSession.session_date,
+                    TreatmentSession.number,
+                    TreatmentSession.plan_id,
+                    Patient.id,
+                    Patient.chat_id,
+                    Patient.language,
+                    Patient.timezone,
+                    Patient.quiet_start,
+                    Patient.quiet_end,
+                )
+                .join(TreatmentSession, TreatmentSession.id == Reminder.session_id)
+                .join(Patient, Patient.id == TreatmentSession.patient_id)
+                .where(Reminder.id == reminder_id)
+            )
+        ).one()
+        return ClaimedReminder(*row)  # type: ignore[arg-type]
+
+    async def settle(
+        self,
+        *,
+        reminder_id: int,
+        owner: str,
+        status: ReminderStatus,
+        now: datetime,
+        error: str | None = None,
+    ) -> bool:
+        """Finish a claim with a final status; False if the claim was no longer ours."""
+        values: dict[str, object] = {
+            "status": status,
+            "claimed_by": None,
+            "lease_until": None,
+            "last_error": error,
+        }
+        if status is ReminderStatus.SENT:
+            values["sent_at"] = now
+        result = await self.session.execute(
+            update(Reminder)
+            .where(
+                Reminder.id == reminder_id,
+                Reminder.claimed_by == owner,
+                Reminder.status == ReminderStatus.PENDING,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def release(
+        self, *, reminder_id: int, owner: str, due_at: datetime, error: str | None
+    ) -> bool:
+        """Give a claim back, due again at ``due_at`` (a retry or a quiet-hours deferral)."""
+        result = await self.session.execute(
+            update(Reminder)
+            .where(
+                Reminder.id == reminder_id,
+                Reminder.claimed_by == owner,
+                Reminder.status == ReminderStatus.PENDING,
+            )
+            .values(due_at=due_at, claimed_by=None, lease_until=None, last_error=error)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def count_by_status(self) -> dict[ReminderStatus, int]:
+        """How many reminders are in each status."""
+        result = await self.session.execute(
+            select(Reminder.status, func.count()).group_by(Reminder.status)
+        )
+        return {ReminderStatus(status): int(count) for status, count in result.all()}
+
+
+class DeliveryLogRepository:
+    """The delivery log: one row per attempt, with outcome and error code, never text."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        """Work inside ``session``."""
+        self.session = session
+
+    async def add(
+        self,
+        *,
+        reminder_id: int,
+        attempt: int,
+        worker: str,
+        outcome: DeliveryOutcome,
+        at: datetime,
+        error: str | None = None,
+    ) -> None:
+        """Record one attempt."""
+        await self.session.execute(
+            insert(DeliveryLog).values(
+                reminder_id=reminder_id,
+                attempt=attempt,
+                worker=worker,
+                outcome=outcome,
+                error=error,
+                at=at,
+            )
+        )
+
+    async def for_reminder(self, *, reminder_id: int) -> Sequence[DeliveryLog]:
+        """The attempts of one reminder, oldest first."""
+        result = await self.session.execute(
+            select(DeliveryLog)
+            .where(DeliveryLog.reminder_id == reminder_id)
+            .order_by(DeliveryLog.id)
+        )
+        return result.scalars().all()
+
+
+async def delete_patient(session: AsyncSession, *, patient_id: int) -> None:
+    """Erase a patient and, through the cascades, every row about them."""
+    await session.execute(delete(Patient).where(Patient.id == patient_id))
+
+
+__all__ = [
+    "ClaimedReminder",
+    "DeliveryLogRepository",
+    "NewReminder",
+    "PatientRepository",
+    "ReminderRepository",
+    "SessionRepository",
+    "delete_patient",
+]

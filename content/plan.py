@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, time, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from content.const import ADVICE_TOPICS, ALL_TOPICS, SYMPTOM_TOPICS
 
 _ID = r"^[a-z][a-z0-9_]*$"
 _HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
@@ -40,6 +51,17 @@ def parse_time_of_day(value: Any) -> time:
 
 TimeOfDay = Annotated[time, Field(description="local time of day, HH:MM")]
 
+# Validation context key: the loader runs the cross-checks itself, to point at each problem.
+DEFER_CROSS_CHECKS = "defer_cross_checks"
+
+
+def _known_topics(values: Iterable[str], known: frozenset[str], kind: str) -> None:
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(
+            f"unknown {kind} {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}"
+        )
+
 
 class Offset(_Strict):
     """A span of days and hours, measured in local wall-clock time."""
@@ -71,6 +93,15 @@ class Phase(_Strict):
     end_day: int | None = None
     summary: str = Field(min_length=1, description="what to expect in this phase")
     key_advice: str = Field(min_length=1, description="sent as the catch-up message")
+    expected: tuple[str, ...] = Field(
+        default=(), description="symptom topics that are normal on every day of this phase"
+    )
+
+    @field_validator("expected")
+    @classmethod
+    def _symptoms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        _known_topics(value, SYMPTOM_TOPICS, "symptom topic")
+        return value
 
     @model_validator(mode="after")
     def _ordered(self) -> Phase:
@@ -99,6 +130,10 @@ class Milestone(_Strict):
     series_max: int | None = Field(
         default=None, ge=1, description="sent only after sessions numbered up to this"
     )
+    allows: tuple[str, ...] = Field(
+        default=(),
+        description="advice topics this reminder says are allowed from now on (a subset of topics)",
+    )
 
     @field_validator("at", mode="before")
     @classmethod
@@ -110,6 +145,23 @@ class Milestone(_Strict):
     def _positive_expiry(cls, value: Offset) -> Offset:
         if value.as_timedelta() <= timedelta(0):
             raise ValueError("expiry is not after the due time: expires_after must be positive")
+        return value
+
+    @field_validator("topics")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        _known_topics(value, ALL_TOPICS, "topic")
+        return value
+
+    @field_validator("allows")
+    @classmethod
+    def _allows_topics(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        _known_topics(value, ADVICE_TOPICS, "advice topic")
+        topics = info.data.get("topics")
+        if topics is not None:
+            missing = [t for t in value if t not in topics]
+            if missing:
+                raise ValueError(f"allows {', '.join(map(repr, missing))} not listed in topics")
         return value
 
     def applies_to(self, session_number: int) -> bool:
@@ -139,6 +191,37 @@ class AdviceRule(_Strict):
     never: bool = False
     answer: str = Field(min_length=1)
 
+    @field_validator("topic")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        _known_topics((value,), ADVICE_TOPICS, "advice topic")
+        return value
+
+    @model_validator(mode="after")
+    def _bounds(self) -> AdviceRule:
+        if self.never and (self.not_allowed_until_day, self.allowed_from_day) != (None, None):
+            raise ValueError("a rule that is never allowed has no day bounds")
+        if (
+            self.not_allowed_until_day is not None
+            and self.allowed_from_day is not None
+            and self.allowed_from_day <= self.not_allowed_until_day
+        ):
+            raise ValueError(
+                f"allowed_from_day {self.allowed_from_day} is not after "
+                f"not_allowed_until_day {self.not_allowed_until_day}"
+            )
+        return self
+
+    def allowed_on(self, day: int) -> bool | None:
+        """Whether it is allowed on ``day`` since the session; None where the policy is silent."""
+        if self.never:
+            return False
+        if self.not_allowed_until_day is not None and day <= self.not_allowed_until_day:
+            return False
+        if self.allowed_from_day is not None and day >= self.allowed_from_day:
+            return True
+        return None
+
 
 class CarePlan(_Strict):
     """A whole aftercare programme."""
@@ -152,31 +235,12 @@ class CarePlan(_Strict):
     advice: tuple[AdviceRule, ...] = ()
 
     @model_validator(mode="after")
-    def _consistent(self) -> CarePlan:
-        problems: list[str] = []
-        for kind, items in (("phase", self.phases), ("milestone", self.milestones)):
-            seen: set[str] = set()
-            for item in items:
-                if item.id in seen:
-                    problems.append(f"duplicate {kind} id {item.id!r}")
-                seen.add(item.id)
-        phase_ids = {p.id for p in self.phases}
-        for m in self.milestones:
-            if m.phase not in phase_ids:
-                problems.append(f"milestone {m.id!r} names unknown phase {m.phase!r}")
-        ordered = sorted(self.phases, key=lambda p: p.start_day)
-        for before, after in zip(ordered, ordered[1:], strict=False):
-            if before.end_day is None or before.end_day + 1 != after.start_day:
-                problems.append(
-                    f"phases {before.id!r} and {after.id!r} leave a gap or overlap "
-                    f"(day {before.end_day} then day {after.start_day})"
-                )
-        if ordered and ordered[-1].end_day is not None:
-            problems.append(f"the last phase {ordered[-1].id!r} must be open-ended (no end_day)")
-        if not any(p.contains(0) for p in self.phases):
-            problems.append("no phase covers day 0, the session day")
+    def _consistent(self, info: ValidationInfo) -> CarePlan:
+        if isinstance(info.context, dict) and info.context.get(DEFER_CROSS_CHECKS):
+            return self
+        problems = find_inconsistencies(self.phases, self.milestones, self.advice)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("; ".join(p.message for p in problems))
         return self
 
     def phase_for_day(self, day: int) -> Phase:
@@ -199,6 +263,94 @@ class CarePlan(_Strict):
             if p.id == phase_id:
                 return p
         raise KeyError(phase_id)
+
+    def advice_rule(self, topic: str) -> AdviceRule:
+        """The advice rule for a policy topic; KeyError if there is none."""
+        for rule in self.advice:
+            if rule.topic == topic:
+                return rule
+        raise KeyError(topic)
+
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Inconsistency:
+    """A problem between parts of a plan, with the path of the value it is about."""
+
+    loc: Loc
+    message: str
+
+
+def _duplicates(section: str, key: str, items: Sequence[BaseModel | None]) -> list[Inconsistency]:
+    problems: list[Inconsistency] = []
+    first: dict[object, int] = {}
+    for index, item in enumerate(items):
+        if item is None:
+            continue
+        value = getattr(item, key)
+        if value in first:
+            problems.append(
+                Inconsistency(
+                    (section, index, key),
+                    f"duplicate {key} {value!r} (first used by {section}[{first[value]}])",
+                )
+            )
+        else:
+            first[value] = index
+    return problems
+
+
+def find_inconsistencies(
+    phases: Sequence[Phase | None],
+    milestones: Sequence[Milestone | None],
+    advice: Sequence[AdviceRule | None] = (),
+) -> list[Inconsistency]:
+    """Every cross-check problem of a plan: duplicate ids, unknown phases, gaps between phases.
+
+    Items are given in plan order; None stands for an item that did not validate on its own.
+    Checks that need every phase are skipped while a phase is missing, so one bad phase does
+    not also show up as a gap or as an unknown phase reference.
+    """
+    problems = [
+        *_duplicates("phases", "id", phases),
+        *_duplicates("milestones", "id", milestones),
+        *_duplicates("advice", "topic", advice),
+    ]
+    if any(p is None for p in phases):
+        return problems
+    valid_phases = [(i, p) for i, p in enumerate(phases) if p is not None]
+    phase_ids = {p.id for _, p in valid_phases}
+    for index, m in enumerate(milestones):
+        if m is not None and m.phase not in phase_ids:
+            problems.append(
+                Inconsistency(
+                    ("milestones", index, "phase"),
+                    f"unknown phase {m.phase!r}; phases are {', '.join(sorted(phase_ids))}",
+                )
+            )
+    ordered = sorted(valid_phases, key=lambda item: item[1].start_day)
+    for (_, before), (index, after) in zip(ordered, ordered[1:], strict=False):
+        if before.end_day is None or before.end_day + 1 != after.start_day:
+            problems.append(
+                Inconsistency(
+                    ("phases", index, "start_day"),
+                    f"phases {before.id!r} and {after.id!r} leave a gap or overlap "
+                    f"(day {before.end_day} then day {after.start_day})",
+                )
+            )
+    if ordered and ordered[-1][1].end_day is not None:
+        index, last = ordered[-1]
+        problems.append(
+            Inconsistency(
+                ("phases", index, "end_day"),
+                f"the last phase {last.id!r} must be open-ended (no end_day)",
+            )
+        )
+    if ordered and not any(p.contains(0) for _, p in ordered):
+        problems.append(Inconsistency(("phases",), "no phase covers day 0, the session day"))
+    return problems
 
 
 def day_of_healing(session_date: date, today: date) -> int:

@@ -43,6 +43,16 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def normalize_url(url: str | URL) -> URL:
+    """Pick the async driver for plain URLs: postgres(ql):// uses asyncpg, sqlite:// aiosqlite."""
+    parsed = make_url(url)
+    drivers = {"postgres": "postgresql+asyncpg", "postgresql": "postgresql+asyncpg"}
+    drivers["sqlite"] = "sqlite+aiosqlite"
+    if parsed.drivername in drivers:
+        parsed = parsed.set(drivername=drivers[parsed.drivername])
+    return parsed
+
+
 def redact_url(url: str | URL) -> str:
     """The URL with any password hidden, fit for a log line."""
     return make_url(url).render_as_string(hide_password=True)
@@ -53,7 +63,7 @@ class Database:
 
     def __init__(self, url: str | URL, *, echo: bool = False, **engine_options: Any) -> None:
         """Create the engine; nothing connects until first use."""
-        self.url = make_url(url)
+        self.url = normalize_url(url)
         if self.is_sqlite:
             database = self.url.database
             if database and database != ":memory:" and not database.startswith("file:"):

@@ -305,9 +305,9 @@ class ReminderRepository:
                     Reminder.expires_at,
                     Reminder.attempts,
                     TreatmentSession.session_date,
-                    TreatmentSession.number,
+                    TreatmentSession.number.label("session_number"),
                     TreatmentSession.plan_id,
-                    Patient.id,
+                    Patient.id.label("patient_id"),
                     Patient.chat_id,
                     Patient.language,
                     Patient.timezone,
@@ -319,7 +319,7 @@ class ReminderRepository:
                 .where(Reminder.id == reminder_id)
             )
         ).one()
-        return ClaimedReminder(*row)  # type: ignore[arg-type]
+        return ClaimedReminder(**row._asdict())
 
     async def settle(
         self,

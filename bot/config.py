@@ -1,0 +1,146 @@
+"""Settings from the environment and ``.env``, validated once in ``main()`` and passed down."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from scheduler.planning import QuietHours, UnknownTimeZoneError, load_zone
+
+TOKEN_PATTERN = re.compile(r"^\d{5,16}:[A-Za-z0-9_-]{30,64}$")
+PLACEHOLDER_TOKENS = {"changeme", "change-me", "your-token", "your_token_here", "token", "xxx"}
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+class Settings(BaseSettings):
+    """Everything an operator can configure. Secrets never appear in a repr or a log line."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    telegram_bot_token: SecretStr | None = Field(
+        default=None, description="from @BotFather; without it the bot runs offline"
+    )
+    data_dir: Path = Field(default=Path("data"), description="where the SQLite file lives")
+    database_url: str = Field(
+        default="", description="SQLAlchemy URL; default: a SQLite file in DATA_DIR"
+    )
+    default_timezone: str = Field(default="Asia/Karachi", description="IANA zone for new patients")
+    quiet_hours: QuietHours = Field(
+        default=QuietHours.parse("21:00-08:00"), description="local span with no messages"
+    )
+    log_level: str = Field(default="INFO", description="CRITICAL, ERROR, WARNING, INFO or DEBUG")
+    default_plan: str = Field(default="microneedling", description="care plan for new sessions")
+
+    @field_validator("telegram_bot_token", mode="before")
+    @classmethod
+    def _check_token(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        raw = raw.strip()
+        if raw.lower() in PLACEHOLDER_TOKENS:
+            raise ValueError("is a placeholder; paste the token @BotFather gave you")
+        if not TOKEN_PATTERN.match(raw):
+            raise ValueError("does not look like a bot token (digits, a colon, then 30+ characters)")
+        return raw
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _check_zone(cls, value: str) -> str:
+        try:
+            load_zone(value)
+        except UnknownTimeZoneError as exc:
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Asia/Karachi)") from exc
+        return value
+
+    @field_validator("quiet_hours", mode="before")
+    @classmethod
+    def _parse_quiet(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return QuietHours.parse(value)
+            except ValueError as exc:
+                raise ValueError(f"{value!r} is not a span like 21:00-08:00 (or off)") from exc
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
+        return level
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            path = (self.data_dir / "aftercare.sqlite3").as_posix()
+            self.database_url = f"sqlite+aiosqlite:///{path}"
+        else:
+            from sqlalchemy.engine import make_url
+            from sqlalchemy.exc import ArgumentError
+
+            try:
+                backend = make_url(self.database_url).get_backend_name()
+            except ArgumentError as exc:
+                raise ValueError(f"DATABASE_URL is not a database URL: {exc}") from exc
+            if backend not in {"sqlite", "postgresql", "postgres"}:
+                raise ValueError(
+                    f"DATABASE_URL: {backend!r} is not supported; use sqlite or postgresql"
+                )
+        return self
+
+
+class ConfigurationError(Exception):
+    """A setting is wrong; the message is one line naming the variable."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the settings, or raise ConfigurationError with one clear line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]).upper()
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigurationError(f"{name}: {message}" if name else message) from None
+
+
+class SecretFilter(logging.Filter):
+    """Blanks out secrets (the bot token) wherever they appear in a log record."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        """Hide each of ``secrets``."""
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message without the secrets."""
+        if self.secrets:
+            message = record.getMessage()
+            for secret in self.secrets:
+                message = message.replace(secret, "[redacted]")
+            record.msg, record.args = message, None
+        return True
+
+
+def configure_logging(settings: Settings) -> None:
+    """Log to stderr at the configured level, with the token redacted everywhere."""
+    token = settings.telegram_bot_token
+    secret_filter = SecretFilter([token.get_secret_value()] if token else [])
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(secret_filter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level)
+    # httpx logs every request URL, and a Bot API URL carries the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)

@@ -1,0 +1,76 @@
+"""The composition root: builds the database, the care service and the reminder loop."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from content.loader import load_plan
+from scheduler.clock import Clock
+from scheduler.delivery import DeliveryPolicy, Dispatcher
+from scheduler.notifier import Notifier
+from scheduler.runner import ReminderRunner, RunnerSettings, new_worker_id
+from scheduler.sessions import CareService
+from storage.database import Database, redact_url
+
+from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Everything the product runs on, wired once and passed down."""
+
+    database: Database
+    care: CareService
+    dispatcher: Dispatcher
+    runner: ReminderRunner
+
+    async def start(self) -> None:
+        """Migrate the database, then start the reminder loop."""
+        await self.database.upgrade()
+        revision = await self.database.current_revision()
+        log.info("database %s at revision %s", redact_url(self.database.url), revision)
+        await self.runner.start()
+
+    async def stop(self) -> None:
+        """Let sends under way finish, then close the database."""
+        try:
+            await self.runner.shutdown()
+        finally:
+            await self.database.dispose()
+
+
+def build_services(
+    settings: Settings,
+    *,
+    notifier: Notifier,
+    clock: Clock,
+    runner_settings: RunnerSettings | None = None,
+    policy: DeliveryPolicy | None = None,
+) -> Services:
+    """Wire the layers for ``settings``; nothing connects until ``Services.start``."""
+    database = Database(settings.database_url)
+    load_plan(settings.default_plan)  # fail at start, not at the first delivery
+    dispatcher = Dispatcher(
+        database=database,
+        notifier=notifier,
+        clock=clock,
+        plans=load_plan,
+        worker_id=new_worker_id(),
+        policy=policy,
+    )
+    runner = ReminderRunner(
+        database=database, dispatcher=dispatcher, clock=clock, settings=runner_settings
+    )
+    care = CareService(
+        database=database,
+        clock=clock,
+        plans=load_plan,
+        default_timezone=settings.default_timezone,
+        default_quiet_hours=settings.quiet_hours,
+        default_plan=settings.default_plan,
+        on_schedule_changed=runner.refill,
+    )
+    return Services(database=database, care=care, dispatcher=dispatcher, runner=runner)

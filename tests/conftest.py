@@ -1,0 +1,67 @@
+"""Shared fixtures: a real database per test (SQLite always, PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from scheduler.clock import FakeClock
+from storage.database import Database, normalize_url
+
+PG_URL = os.environ.get("TEST_DATABASE_URL")
+PG_SKIP_REASON = (
+    "PostgreSQL tests need TEST_DATABASE_URL, "
+    "e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+
+async def make_database(backend: str, tmp_path: Path) -> tuple[Database, str | None]:
+    """A migrated, empty database: a SQLite file, or a fresh schema on PostgreSQL."""
+    if backend == "sqlite":
+        database = Database(f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}")
+        await database.upgrade()
+        return database, None
+    if not PG_URL:
+        pytest.skip(PG_SKIP_REASON)
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_async_engine(normalize_url(PG_URL))
+    async with admin.begin() as connection:
+        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    await admin.dispose()
+    database = Database(PG_URL, connect_args={"server_settings": {"search_path": schema}})
+    await database.upgrade()
+    return database, schema
+
+
+async def drop_schema(schema: str) -> None:
+    """Remove a test schema and everything in it."""
+    assert PG_URL
+    admin = create_async_engine(normalize_url(PG_URL))
+    async with admin.begin() as connection:
+        await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    await admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A migrated database, once on SQLite and once on PostgreSQL."""
+    database, schema = await make_database(request.param, tmp_path)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+        if schema:
+            await drop_schema(schema)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A fake clock at 2026-11-20 04:00 UTC (09:00 in Karachi), a Friday."""
+    return FakeClock(datetime(2026, 11, 20, 4, 0, tzinfo=UTC))

@@ -39,10 +39,10 @@ def parse_time_of_day(value: Any) -> time:
         hours, minutes = divmod(value, 60)
         value = f"{hours}:{minutes:02d}"
     if not isinstance(value, str):
-        raise ValueError("a time of day must be written as \"HH:MM\"")
+        raise ValueError('a time of day must be written as "HH:MM"')
     match = _HHMM.match(value.strip())
     if not match:
-        raise ValueError(f"{value!r} is not a time of day; write it as \"HH:MM\"")
+        raise ValueError(f'{value!r} is not a time of day; write it as "HH:MM"')
     hours, minutes = int(match.group(1)), int(match.group(2))
     if hours > 23 or minutes > 59:
         raise ValueError(f"{value!r} is not a time that exists on a 24-hour clock")
@@ -310,8 +310,9 @@ def find_inconsistencies(
     """Every cross-check problem of a plan: duplicate ids, unknown phases, gaps between phases.
 
     Items are given in plan order; None stands for an item that did not validate on its own.
-    Checks that need every phase are skipped while a phase is missing, so one bad phase does
-    not also show up as a gap or as an unknown phase reference.
+    Of milestones only ``id`` and ``phase`` are read, and of advice rules only ``topic``.
+    Checks that need every phase are skipped while a phase is None, so one bad phase does not
+    also show up as a gap or as an unknown phase reference.
     """
     problems = [
         *_duplicates("phases", "id", phases),

@@ -21,6 +21,7 @@ from storage.repositories import ReminderRepository
 log = logging.getLogger(__name__)
 
 REFILL_JOB_ID = "reminders:refill"
+RESCHEDULE_SLACK = timedelta(seconds=1)
 
 # APScheduler drops a job that runs more than misfire_grace_time late (default: 1 second) and
 # coalesces missed runs. Our own expiry decides what is stale, so a late job always runs.
@@ -66,7 +67,8 @@ class ReminderRunner:
         self.settings = settings or RunnerSettings()
         self._owns_scheduler = scheduler is None
         self.scheduler = scheduler or AsyncIOScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
-        self._scheduled: dict[int, datetime] = {}
+        # reminder id -> (due instant by the clock, real instant APScheduler will run it)
+        self._scheduled: dict[int, tuple[datetime, datetime]] = {}
         self._session_of: dict[int, int] = {}
         self._inflight: set[int] = set()
         self._session_locks: dict[int, tuple[asyncio.Lock, int]] = {}
@@ -139,25 +141,38 @@ class ReminderRunner:
             self._saturated = len(due) >= self.settings.max_jobs
             changed = 0
             for reminder_id, due_at, session_id in due:
-                if self._scheduled.get(reminder_id) == due_at or reminder_id in self._inflight:
+                queued = self._scheduled.get(reminder_id)
+                if reminder_id in self._inflight or (
+                    queued is not None
+                    and queued[0] == due_at
+                    and queued[1] <= self._run_date(due_at) + RESCHEDULE_SLACK
+                ):
                     continue
                 self._session_of[reminder_id] = session_id
                 self._schedule(reminder_id, due_at)
                 changed += 1
             return changed
 
+    def _run_date(self, due_at: datetime) -> datetime:
+        """The real instant at which a reminder due at ``due_at`` by our clock must run.
+
+        With the system clock the two are the same; with a fake clock that has jumped ahead,
+        a job queued before the jump is brought forward.
+        """
+        return datetime.now(UTC) + max(due_at - self.clock.now(), timedelta(0))
+
     def _schedule(self, reminder_id: int, due_at: datetime) -> None:
-        delay = max(due_at - self.clock.now(), timedelta(0))
+        run_date = self._run_date(due_at)
         self.scheduler.add_job(
             self._fire,
             "date",
-            run_date=datetime.now(UTC) + delay,
+            run_date=run_date,
             args=[reminder_id],
             id=job_id(reminder_id),
             replace_existing=True,
             misfire_grace_time=None,
         )
-        self._scheduled[reminder_id] = due_at
+        self._scheduled[reminder_id] = (due_at, run_date)
 
     def _remove_job(self, reminder_id: int) -> None:
         self._scheduled.pop(reminder_id, None)
@@ -219,10 +234,15 @@ class ReminderRunner:
 
         def idle() -> bool:
             now = self.clock.now()
-            return not self._inflight and all(due > now for due in self._scheduled.values())
+            return not self._inflight and all(due > now for due, _ in self._scheduled.values())
 
         async with self._progress:
             await self._progress.wait_for(idle)
+
+    async def tick(self) -> None:
+        """Queue what the clock says is due, and wait until it has been delivered."""
+        await self.refill()
+        await self.wait_idle()
 
     async def _notify_progress(self) -> None:
         async with self._progress:

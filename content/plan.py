@@ -21,7 +21,7 @@ from pydantic import (
 from content.const import ADVICE_TOPICS, ALL_TOPICS, SYMPTOM_TOPICS
 
 _ID = r"^[a-z][a-z0-9_]*$"
-_HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
+_HHMM = re.compile(r"^(\d{1,2}):(\d{2})$", re.ASCII)
 
 
 class _Strict(BaseModel):

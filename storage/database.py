@@ -64,6 +64,7 @@ class Database:
     def __init__(self, url: str | URL, *, echo: bool = False, **engine_options: Any) -> None:
         """Create the engine; nothing connects until first use."""
         self.url = normalize_url(url)
+        self.options = dict(engine_options)
         if self.is_sqlite:
             database = self.url.database
             if database and database != ":memory:" and not database.startswith("file:"):

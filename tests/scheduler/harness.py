@@ -95,7 +95,9 @@ async def start_engine(
         worker_id=new_worker_id(),
         policy=policy,
     )
-    runner = ReminderRunner(database=database, dispatcher=dispatcher, clock=clock, settings=settings)
+    runner = ReminderRunner(
+        database=database, dispatcher=dispatcher, clock=clock, settings=settings
+    )
     care = CareService(
         database=database,
         clock=clock,

@@ -61,7 +61,7 @@ async def test_a_restart_between_any_two_steps_loses_and_repeats_nothing(
     for _ in range(40 * 4):
         await engine.stop()
         await engine.database.dispose()
-        restarted_db = Database(database.url, **_connect_args(database))
+        restarted_db = Database(database.url, **database.options)
         engine = await start_engine(restarted_db, clock, notifier=notifier)
         await engine.travel(timedelta(hours=6))
     await engine.stop()
@@ -69,13 +69,6 @@ async def test_a_restart_between_any_two_steps_loses_and_repeats_nothing(
 
     assert notifier.milestones() == ALL
     assert [d.at for d in notifier.sent] == [EXPECTED_LOCAL[m] for m in ALL]
-
-
-def _connect_args(database: Database) -> dict[str, object]:
-    """The engine options a test database was opened with (the PostgreSQL schema)."""
-    connect_args = database.engine.dialect.create_connect_args(database.engine.url)[1]
-    settings = connect_args.get("server_settings")
-    return {"connect_args": {"server_settings": settings}} if settings else {}
 
 
 async def test_after_downtime_valid_reminders_are_sent_and_stale_ones_expire(

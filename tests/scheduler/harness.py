@@ -116,4 +116,4 @@ async def statuses(database: Database) -> dict[str, ReminderStatus]:
     """Milestone id -> status of every reminder (single-patient tests)."""
     async with database.session() as session:
         rows = (await session.execute(select(Reminder.milestone_id, Reminder.status))).all()
-    return {milestone: status for milestone, status in rows}
+    return {row.milestone_id: row.status for row in rows}

@@ -799,6 +799,22 @@ def transition_dates(zone_name: str) -> tuple[date, ...]:
     return tuple(found)
 
 
+@cache
+def tricky_times(zone_name: str, day: date) -> tuple[time, ...]:
+    """Quarter hours of ``day`` in a DST gap or overlap, with one on either side."""
+    tz = ZoneInfo(zone_name)
+    walls = [datetime.combine(day, time(0)) + timedelta(minutes=15 * q) for q in range(96)]
+    tricky = {
+        q
+        for q, local in enumerate(walls)
+        if first_occurrence(local, tz) is None
+        or local.replace(tzinfo=tz, fold=0).utcoffset()
+        != local.replace(tzinfo=tz, fold=1).utcoffset()
+    }
+    near = {n for q in tricky for n in (q - 1, q, q + 1) if 0 <= n < 96}
+    return tuple(walls[q].time() for q in sorted(near))
+
+
 def test_transition_dates_find_the_known_changes() -> None:
     """The helper that steers the property tests finds London's and Lord Howe's 2026 changes."""
     assert date(2026, 3, 29) in transition_dates("Europe/London")
@@ -806,6 +822,14 @@ def test_transition_dates_find_the_known_changes() -> None:
     assert date(2026, 10, 4) in transition_dates("Australia/Lord_Howe")
     assert len(transition_dates("Europe/London")) == 8
     assert transition_dates("Asia/Kolkata") == ()
+    assert tricky_times("Europe/London", date(2026, 3, 29)) == (
+        time(0, 45),
+        time(1, 0),
+        time(1, 15),
+        time(1, 30),
+        time(1, 45),
+        time(2, 0),
+    )
 
 
 quarter_hours = st.builds(
@@ -826,14 +850,24 @@ def quiet_spans(draw: st.DrawFn) -> QuietHours:
 
 
 @st.composite
-def milestone_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
-    """One to six milestones at quarter-hour times, with offsets and expiries of any size."""
+def milestone_lists(
+    draw: st.DrawFn, hot_day: int | None, hot_times: tuple[time, ...]
+) -> list[dict[str, Any]]:
+    """One to six milestones with offsets and expiries of any size.
+
+    With ``hot_day`` (the day of a DST change, counted from the session) many of them fall on
+    that day at ``hot_times``, in and around the gap or overlap.
+    """
     count = draw(st.integers(min_value=1, max_value=6))
     milestones = []
     for n in range(count):
-        at = draw(quarter_hours)
-        days = draw(st.one_of(st.integers(-1, 4), st.integers(-1, 60)))
-        hours = draw(st.one_of(st.just(0), st.integers(-6, 30)))
+        if hot_day is not None and hot_times and draw(st.booleans()):
+            days, hours = hot_day, 0
+            at = draw(st.sampled_from(hot_times))
+        else:
+            days = draw(st.one_of(st.integers(-1, 4), st.integers(-1, 60)))
+            hours = draw(st.one_of(st.just(0), st.integers(-6, 30)))
+            at = draw(quarter_hours)
         expires = draw(
             st.tuples(st.integers(0, 8), st.integers(0, 23)).filter(lambda e: e != (0, 0))
         )
@@ -857,8 +891,13 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     zone_name = draw(st.sampled_from(TRICKY_ZONES))
     changes = transition_dates(zone_name)
     near_change = draw(st.booleans())
+    hot_day: int | None = None
+    hot_times: tuple[time, ...] = ()
     if changes and near_change:
-        session_date = draw(st.sampled_from(changes)) - timedelta(days=draw(st.integers(-1, 4)))
+        change = draw(st.sampled_from(changes))
+        hot_day = draw(st.integers(-1, 4))
+        hot_times = tricky_times(zone_name, change)
+        session_date = change - timedelta(days=hot_day)
     else:
         session_date = draw(st.dates(date(2025, 1, 1), date(2028, 12, 31)))
     start = datetime.combine(session_date, time(0), tzinfo=UTC)
@@ -866,7 +905,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     return {
         "tz": ZoneInfo(zone_name),
         "session_date": session_date,
-        "plan": plan_of(*draw(milestone_lists())),
+        "plan": plan_of(*draw(milestone_lists(hot_day, hot_times))),
         "quiet_hours": draw(quiet_spans()),
         "now": now,
         "session_number": draw(st.integers(1, 7)),

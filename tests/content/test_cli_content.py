@@ -1,0 +1,69 @@
+"""``content check``: a clean plan passes, a broken one lists every problem with its line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from bot.cli_content import content_app
+from content.loader import load_plan
+from tests.content.test_loader import VALID
+
+app = typer.Typer()
+app.add_typer(content_app, name="content")
+runner = CliRunner()
+
+
+def test_default_plan_passes() -> None:
+    """Without a file, the default plan is checked."""
+    result = runner.invoke(app, ["content", "check"])
+    plan = load_plan()
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == (
+        f"✓ microneedling v{plan.version}: {len(plan.phases)} phases, "
+        f"{len(plan.milestones)} milestones, {len(plan.advice)} advice rules"
+    )
+
+
+def test_a_plan_by_name_and_by_path(tmp_path: Path) -> None:
+    """A bare name is a packaged plan; anything else is a file."""
+    assert runner.invoke(app, ["content", "check", "microneedling"]).exit_code == 0
+    path = tmp_path / "tiny.yaml"
+    path.write_text(VALID, encoding="utf-8")
+    result = runner.invoke(app, ["content", "check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("✓ tiny v1: 2 phases, 2 milestones, 0 advice rules")
+
+
+def test_a_broken_plan_lists_each_problem_with_its_line(tmp_path: Path) -> None:
+    """Exit 1; one ``path:line: location: message`` line per problem, then the count."""
+    path = tmp_path / "broken.yaml"
+    text = VALID.replace('at: "09:00"', 'at: "24:30"').replace("- id: morning", "- id: evening")
+    path.write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["content", "check", str(path)])
+    assert result.exit_code == 1
+    resolved = path.resolve()
+    assert result.output.splitlines() == [
+        f"{resolved}:30: milestones[1] (id=evening).id: "
+        "duplicate id 'evening' (first used by milestones[0])",
+        f"{resolved}:33: milestones[1] (id=evening).at: "
+        "'24:30' is not a time that exists on a 24-hour clock",
+        f"✗ 2 problems in {resolved}",
+    ]
+
+
+def test_a_missing_file(tmp_path: Path) -> None:
+    """A clear message and exit 1, no traceback."""
+    result = runner.invoke(app, ["content", "check", str(tmp_path / "absent.yaml")])
+    assert result.exit_code == 1
+    assert "absent.yaml: no such file" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_an_unknown_plan_name() -> None:
+    """The available plans are named."""
+    result = runner.invoke(app, ["content", "check", "nope"])
+    assert result.exit_code == 1
+    assert "no plan named 'nope'; available: microneedling" in result.output

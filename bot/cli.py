@@ -82,10 +82,9 @@ def worker() -> None:
     """Run the reminder scheduler; reminders are logged (the Telegram bot comes later)."""
     settings = _settings()
     configure_logging(settings)
+    from bot.services import build_services
     from scheduler.clock import SystemClock
     from scheduler.notifier import LoggingNotifier
-
-    from bot.services import build_services
 
     services = build_services(settings, notifier=LoggingNotifier(), clock=SystemClock())
 
@@ -157,7 +156,7 @@ def plan_command(
     try:
         zone = load_zone(zone_name)
     except UnknownTimeZoneError:
-        raise _fail(f"{zone_name!r} is not a time zone; use an IANA name like Asia/Karachi") from None
+        raise _fail(f"{zone_name!r} is not a time zone; use an IANA name (Asia/Karachi)") from None
     day = _parse_session_date(session_date)
     instant = _parse_now(now, zone)
     try:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 from scheduler.planning import QuietHours, UnknownTimeZoneError, load_zone
 
@@ -32,7 +33,7 @@ class Settings(BaseSettings):
         default="", description="SQLAlchemy URL; default: a SQLite file in DATA_DIR"
     )
     default_timezone: str = Field(default="Asia/Karachi", description="IANA zone for new patients")
-    quiet_hours: QuietHours = Field(
+    quiet_hours: Annotated[QuietHours, NoDecode] = Field(
         default=QuietHours.parse("21:00-08:00"), description="local span with no messages"
     )
     log_level: str = Field(default="INFO", description="CRITICAL, ERROR, WARNING, INFO or DEBUG")
@@ -48,7 +49,7 @@ class Settings(BaseSettings):
         if raw.lower() in PLACEHOLDER_TOKENS:
             raise ValueError("is a placeholder; paste the token @BotFather gave you")
         if not TOKEN_PATTERN.match(raw):
-            raise ValueError("does not look like a bot token (digits, a colon, then 30+ characters)")
+            raise ValueError("does not look like a bot token (digits, a colon, 30+ characters)")
         return raw
 
     @field_validator("default_timezone")
@@ -106,6 +107,8 @@ def load_settings(**overrides: Any) -> Settings:
     """Read and validate the settings, or raise ConfigurationError with one clear line."""
     try:
         return Settings(**overrides)
+    except SettingsError as exc:
+        raise ConfigurationError(str(exc)) from None
     except ValidationError as exc:
         first = exc.errors()[0]
         name = ".".join(str(part) for part in first["loc"]).upper()

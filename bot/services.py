@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from bot.config import Settings
 from content.loader import load_plan
 from scheduler.clock import Clock
 from scheduler.delivery import DeliveryPolicy, Dispatcher
@@ -12,8 +13,6 @@ from scheduler.notifier import Notifier
 from scheduler.runner import ReminderRunner, RunnerSettings, new_worker_id
 from scheduler.sessions import CareService
 from storage.database import Database, redact_url
-
-from bot.config import Settings
 
 log = logging.getLogger(__name__)
 

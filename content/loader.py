@@ -86,7 +86,9 @@ def load_plan(source: str | Path = DEFAULT_PLAN) -> CarePlan:
         PlanNotFoundError: there is no such file or packaged plan.
         PlanError: the file is not a valid plan; ``problems`` lists every problem.
     """
-    path = plan_path(source).resolve()
+    path = plan_path(source)
+    if path.parent != PLANS_DIR:  # packaged plans' paths are resolved already
+        path = path.resolve()
     try:
         stat = path.stat()
     except OSError:

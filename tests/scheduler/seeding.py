@@ -15,7 +15,6 @@ from storage.repositories import (
     SessionRepository,
 )
 
-
 SMALL_PLAN_MILESTONES = (
     "evening_before",
     "day0_evening",

@@ -107,7 +107,7 @@ async def test_sigkill_mid_send_then_restart_sends_each_once_or_expires_it(
 
 
 async def _exists(path: Path) -> bool:
-    return path.exists()
+    return await asyncio.to_thread(path.exists)
 
 
 def _lines(path: Path) -> list[int]:

@@ -1,0 +1,1 @@
+"""Benchmarks run by hand against real databases: start-up, lateness and registration."""

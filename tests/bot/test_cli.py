@@ -1,0 +1,162 @@
+"""The aftercare command: plan, db upgrade, settings errors, help on every level."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.config import ConfigurationError, load_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run every command in an empty directory with no aftercare variables set."""
+    for name in list(os.environ):
+        if name in {"TELEGRAM_BOT_TOKEN", "DATABASE_URL", "DEFAULT_TIMEZONE", "QUIET_HOURS"}:
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "path", [[], ["content"], ["db"], ["plan"], ["worker"], ["content", "check"]]
+)
+def test_help_on_every_level(path: list[str]) -> None:
+    """--help works for the root and every group and command."""
+    result = runner.invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_plan_json_lists_the_schedule_in_local_time() -> None:
+    """The plan of a session in Karachi, seen from the day before it."""
+    result = runner.invoke(
+        app,
+        ["plan", "--session-date", "2026-11-20", "--now", "2026-11-19T08:00", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert rows, "the plan has milestones"
+    assert all(row["local_time"].endswith("+05:00") for row in rows)
+    assert {row["status"] for row in rows} == {"ahead"}
+    days = [row["day"] for row in rows]
+    assert days == sorted(days) and days[0] == -1
+
+
+def test_plan_after_the_fact_marks_missed_and_adds_a_catch_up() -> None:
+    """Three days after the session, early milestones are missed and one catch-up appears."""
+    result = runner.invoke(
+        app,
+        [
+            "plan",
+            "--session-date",
+            "2026-11-20",
+            "--tz",
+            "Europe/London",
+            "--now",
+            "2026-11-23T12:00",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    statuses = [row["status"] for row in json.loads(result.output)]
+    assert "missed" in statuses and "ahead" in statuses
+    assert statuses.count("catch-up") == 1
+
+
+def test_plan_table_renders() -> None:
+    """Without --json a table with the columns is printed."""
+    result = runner.invoke(app, ["plan", "--session-date", "2026-11-20", "--now", "2026-11-19"])
+    assert result.exit_code == 0, result.output
+    for column in ("Local time", "Phase", "Milestone", "Status"):
+        assert column in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--session-date", "2026-02-30"], "not a date that exists"),
+        (["--session-date", "20/11/2026"], "YYYY-MM-DD"),
+        (["--session-date", "2027-03-01", "--now", "2026-11-25"], "90 days ahead"),
+        (["--session-date", "2024-11-01", "--now", "2026-11-25"], "two years back"),
+        (["--session-date", "2026-11-20", "--tz", "Mars/Olympus"], "not a time zone"),
+        (["--session-date", "2026-11-20", "--now", "yesterday"], "ISO date-time"),
+    ],
+)
+def test_plan_refuses_bad_input_with_exit_2(args: list[str], message: str) -> None:
+    """Impossible dates, out-of-range dates, unknown zones: a clear message and exit 2."""
+    result = runner.invoke(app, ["plan", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_db_upgrade_creates_the_default_sqlite_file(isolated_env: Path) -> None:
+    """With no DATABASE_URL the database is a SQLite file in ./data."""
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert "revision 0001" in result.output
+    assert (isolated_env / "data" / "aftercare.sqlite3").exists()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("DEFAULT_TIMEZONE", "Mars/Olympus", "DEFAULT_TIMEZONE: 'Mars/Olympus' is not an IANA"),
+        ("QUIET_HOURS", "late", "QUIET_HOURS: 'late' is not a span"),
+        ("LOG_LEVEL", "loud", "LOG_LEVEL: 'loud' is not one of"),
+        ("TELEGRAM_BOT_TOKEN", "changeme", "TELEGRAM_BOT_TOKEN: is a placeholder"),
+        ("TELEGRAM_BOT_TOKEN", "12345:short", "TELEGRAM_BOT_TOKEN: does not look like"),
+        ("DATABASE_URL", "mysql://x@y/z", "DATABASE_URL: 'mysql' is not supported"),
+        ("DATABASE_URL", "not a url", "DATABASE_URL"),
+    ],
+)
+def test_a_bad_setting_stops_the_start_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    """The message names the variable and what is wrong, on one line, with exit 2."""
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError, match="^" + expected.split(":")[0]):
+        load_settings()
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], result.output
+
+
+def test_the_token_never_appears_in_repr_or_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bot token is a secret: not in the settings' repr, not in their dump."""
+    token = "123456789:AAH" + "x" * 32
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", token)
+    settings = load_settings()
+    assert settings.telegram_bot_token is not None
+    assert settings.telegram_bot_token.get_secret_value() == token
+    assert token not in repr(settings) and token not in str(settings.model_dump())
+
+
+def test_the_dotenv_file_is_read(isolated_env: Path) -> None:
+    """Settings come from .env too."""
+    (isolated_env / ".env").write_text("DEFAULT_TIMEZONE=Europe/London\nQUIET_HOURS=off\n")
+    settings = load_settings()
+    assert settings.default_timezone == "Europe/London"
+    assert str(settings.quiet_hours) == "off"
+
+
+def test_the_console_script_runs(isolated_env: Path) -> None:
+    """The installed `aftercare` entry point answers --version."""
+    result = subprocess.run(
+        [Path(sys.executable).parent / "aftercare", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0 and result.stdout.startswith("aftercare ")

@@ -141,7 +141,14 @@ class Dispatcher:
             return await self._postpone(claimed, wake, DeliveryOutcome.DEFERRED, "quiet hours")
 
         try:
-            message = render_reminder(claimed, self.plans(claimed.plan_id), now=now)
+            plan = self.plans(claimed.plan_id)
+        except Exception as exc:  # an operator's broken plan file: keep the reminder, retry
+            log.error(
+                "care plan %r could not be loaded for reminder %s", claimed.plan_id, claimed.id
+            )
+            return await self._retry(claimed, f"plan unavailable: {type(exc).__name__}", None)
+        try:
+            message = render_reminder(claimed, plan, now=now)
         except KeyError:
             log.error("reminder %s names a milestone its plan no longer has", claimed.id)
             await self._settle(

@@ -92,7 +92,12 @@ class QuietHours:
         local = instant.astimezone(tz).replace(tzinfo=None)
         if not self.contains(local.time()):
             return instant
-        return to_utc(self.end_of(local), tz)
+        end = self.end_of(local)
+        deferred = to_utc(end, tz)
+        if deferred <= instant:
+            # In the second pass of a fall-back hour, the end is the second occurrence too.
+            deferred = end.replace(tzinfo=tz, fold=1).astimezone(UTC)
+        return deferred
 
 
 class PlanState(StrEnum):
@@ -171,7 +176,7 @@ def plan_catch_up(
     if day < 0 or not any(p.state is PlanState.MISSED for p in planned):
         return None
     phase = plan.phase_for_day(day)
-    due_at = quiet_hours.defer(now, tz)
+    due_at = quiet_hours.defer(now, tz).astimezone(UTC)
     return PlannedReminder(
         catch_up_id(phase.id), phase.id, due_at, due_at + CATCH_UP_VALIDITY, PlanState.AHEAD
     )

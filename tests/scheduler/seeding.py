@@ -35,6 +35,7 @@ async def seed_due(
     first_chat_id: int = 1000,
     quiet: tuple[time, time] = (time(0), time(0)),
     milestones: tuple[str, ...] = SMALL_PLAN_MILESTONES,
+    plan_id: str = "small",
 ) -> list[int]:
     """Insert ``patients`` x ``per_patient`` pending reminders; returns their ids.
 
@@ -54,7 +55,7 @@ async def seed_due(
                 patient_id=patient.id,
                 session_date=date(2026, 11, 20),
                 number=1,
-                plan_id="small",
+                plan_id=plan_id,
                 now=due_at,
             )
             await ReminderRepository(session).add_many(

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from content.plan import CarePlan
 from scheduler.clock import FakeClock
 from scheduler.delivery import DeliveryPolicy
 from scheduler.notifier import (
@@ -275,3 +276,28 @@ async def test_sent_times_are_utc_and_match_the_rows(database: Database, clock: 
     rows = [r for r in await engine.care.reminders(chat_id=7) if r.status is ReminderStatus.SENT]
     assert [r.sent_at for r in rows] == [d.at for d in engine.notifier.sent]
     assert all(r.sent_at is not None and r.sent_at.tzinfo is UTC for r in rows)
+
+
+async def test_a_plan_that_cannot_be_loaded_is_retried_not_lost(
+    database: Database, clock: FakeClock
+) -> None:
+    """An operator's broken plan file delays reminders; it does not fail or crash them."""
+    engine = await start_engine(database, clock)
+    await engine.care.register_session(chat_id=7, session_date=SESSION)
+    plan = engine.plan
+    broken = True
+
+    def plans(_plan_id: str) -> CarePlan:
+        if broken:
+            raise OSError("plan file unreadable")
+        return plan
+
+    engine.dispatcher.plans = plans
+    clock.set(EXPECTED_LOCAL["evening_before"])
+    await engine.tick()
+    assert engine.notifier.sent == []
+    assert (await _log(database)) == [(DeliveryOutcome.RETRY, "plan unavailable: OSError")]
+    broken = False
+    await engine.travel(timedelta(minutes=5))
+    await engine.stop()
+    assert engine.notifier.milestones() == ["evening_before"]

@@ -494,6 +494,39 @@ def test_gap_time_that_lands_in_quiet_hours_is_deferred() -> None:
     assert wall(reminder.due_at, NEW_YORK) == datetime(2026, 3, 8, 8, 0)
 
 
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        pytest.param(utc(2026, 11, 1, 5, 15), utc(2026, 11, 1, 5, 30), id="first-pass-edt"),
+        pytest.param(utc(2026, 11, 1, 6, 15), utc(2026, 11, 1, 6, 30), id="second-pass-est"),
+    ],
+)
+def test_defer_in_the_repeated_hour_never_goes_back_in_time(
+    now: datetime, expected: datetime
+) -> None:
+    """Quiet until 01:30 on fall-back night: 01:15 EST waits for 01:30 EST, not 01:30 EDT."""
+    quiet = QuietHours.parse("00:00-01:30")
+
+    deferred = quiet.defer(now, NEW_YORK)
+
+    assert deferred == expected
+    assert wall(deferred, NEW_YORK) == datetime(2026, 11, 1, 1, 30)
+    assert deferred > now
+
+
+def test_catch_up_in_the_repeated_hour_is_not_due_in_the_past() -> None:
+    """A catch-up registered at 01:15 EST inside quiet hours is due at 01:30 EST."""
+    now = utc(2026, 11, 1, 6, 15)
+
+    catch_up = catch_up_for(
+        date(2026, 10, 29), now, tz=NEW_YORK, quiet_hours=QuietHours.parse("22:00-01:30")
+    )
+
+    assert catch_up is not None
+    assert catch_up.due_at == utc(2026, 11, 1, 6, 30)
+    assert catch_up.expires_at == utc(2026, 11, 1, 18, 30)
+
+
 def test_defer_leaves_an_instant_outside_quiet_hours_alone() -> None:
     """defer returns the instant unchanged outside quiet hours, the quiet end inside them."""
     noon = utc(2026, 6, 10, 11, 0)
@@ -800,6 +833,17 @@ def transition_dates(zone_name: str) -> tuple[date, ...]:
 
 
 @cache
+def change_instant(zone_name: str, day: date) -> datetime:
+    """The UTC instant at which the offset of ``zone_name`` changes on local date ``day``."""
+    tz = ZoneInfo(zone_name)
+    instant = datetime.combine(day, time(0), tzinfo=UTC) - timedelta(hours=16)
+    before = instant.astimezone(tz).utcoffset()
+    while instant.astimezone(tz).utcoffset() == before:
+        instant += timedelta(minutes=15)
+    return instant
+
+
+@cache
 def tricky_times(zone_name: str, day: date) -> tuple[time, ...]:
     """Quarter hours of ``day`` in a DST gap or overlap, with one on either side."""
     tz = ZoneInfo(zone_name)
@@ -822,6 +866,8 @@ def test_transition_dates_find_the_known_changes() -> None:
     assert date(2026, 10, 4) in transition_dates("Australia/Lord_Howe")
     assert len(transition_dates("Europe/London")) == 8
     assert transition_dates("Asia/Kolkata") == ()
+    assert change_instant("Europe/London", date(2026, 10, 25)) == utc(2026, 10, 25, 1, 0)
+    assert change_instant("Pacific/Chatham", date(2026, 4, 5)) == utc(2026, 4, 4, 14, 0)
     assert tricky_times("Europe/London", date(2026, 3, 29)) == (
         time(0, 45),
         time(1, 0),
@@ -838,13 +884,15 @@ quarter_hours = st.builds(
 
 
 @st.composite
-def quiet_spans(draw: st.DrawFn) -> QuietHours:
-    """Off, the usual night, or any quarter-hour span."""
+def quiet_spans(draw: st.DrawFn, hot_times: tuple[time, ...]) -> QuietHours:
+    """Off, the usual night, any quarter-hour span, or one ending in a DST gap or overlap."""
+    ends = st.sampled_from(hot_times) if hot_times else quarter_hours
     return draw(
         st.one_of(
             st.just(OFF),
             st.just(NIGHT),
             st.builds(QuietHours, quarter_hours, quarter_hours),
+            st.builds(QuietHours, quarter_hours, ends),
         )
     )
 
@@ -893,20 +941,27 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     near_change = draw(st.booleans())
     hot_day: int | None = None
     hot_times: tuple[time, ...] = ()
+    night_of_change: datetime | None = None
     if changes and near_change:
         change = draw(st.sampled_from(changes))
         hot_day = draw(st.integers(-1, 4))
         hot_times = tricky_times(zone_name, change)
         session_date = change - timedelta(days=hot_day)
+        if draw(st.booleans()):
+            night_of_change = change_instant(zone_name, change)
     else:
         session_date = draw(st.dates(date(2025, 1, 1), date(2028, 12, 31)))
-    start = datetime.combine(session_date, time(0), tzinfo=UTC)
-    now = start + timedelta(seconds=draw(st.integers(-3 * 86400, 70 * 86400)))
+    if night_of_change is not None:
+        # "now" within three hours of the change, in 5-minute steps.
+        now = night_of_change + timedelta(minutes=5 * draw(st.integers(-36, 36)))
+    else:
+        start = datetime.combine(session_date, time(0), tzinfo=UTC)
+        now = start + timedelta(seconds=draw(st.integers(-3 * 86400, 70 * 86400)))
     return {
         "tz": ZoneInfo(zone_name),
         "session_date": session_date,
         "plan": plan_of(*draw(milestone_lists(hot_day, hot_times))),
-        "quiet_hours": draw(quiet_spans()),
+        "quiet_hours": draw(quiet_spans(hot_times)),
         "now": now,
         "session_number": draw(st.integers(1, 7)),
     }
@@ -1003,6 +1058,43 @@ def test_catch_up_holds_its_invariants(scenario: dict[str, Any]) -> None:
         assert catch_up.due_at - now <= timedelta(days=1, hours=1)
     else:
         assert catch_up.due_at == now
+
+
+@st.composite
+def instants_near_changes(draw: st.DrawFn) -> tuple[ZoneInfo, datetime, QuietHours]:
+    """A zone, an instant within three hours of one of its DST changes, and quiet hours."""
+    zone_name = draw(st.sampled_from([z for z in TRICKY_ZONES if transition_dates(z)]))
+    change = draw(st.sampled_from(transition_dates(zone_name)))
+    instant = change_instant(zone_name, change) + timedelta(minutes=draw(st.integers(-180, 180)))
+    ends = st.sampled_from(tricky_times(zone_name, change))
+    quiet = draw(
+        st.one_of(
+            st.builds(QuietHours, quarter_hours, ends),
+            st.builds(QuietHours, quarter_hours, quarter_hours),
+        )
+    )
+    return ZoneInfo(zone_name), instant, quiet
+
+
+@settings(max_examples=500, deadline=None)
+@given(instants_near_changes())
+def test_defer_moves_forward_to_the_quiet_end(case: tuple[ZoneInfo, datetime, QuietHours]) -> None:
+    """Near DST changes, defer keeps a non-quiet instant and moves a quiet one on to the end."""
+    tz, instant, quiet = case
+    local = wall(instant, tz)
+
+    deferred = quiet.defer(instant, tz)
+
+    assert is_utc(deferred)
+    if not quiet.contains(local.time()):
+        assert deferred == instant
+        return
+    end = datetime.combine(local.date(), quiet.end)
+    if end <= local:
+        end += timedelta(days=1)
+    assert deferred > instant
+    assert shows(wall(deferred, tz), end, tz)
+    assert deferred - instant <= timedelta(days=1, hours=1)
 
 
 @given(quarter_hours, quarter_hours)

@@ -1,0 +1,72 @@
+"""`aftercare worker` as an operator runs it: migrates, delivers due reminders, stops cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from content.loader import load_plan
+from storage.database import Database
+from tests.scheduler.seeding import seed_due
+
+pytestmark = pytest.mark.slow
+
+
+async def _seed(url: str) -> None:
+    database = Database(url)
+    await database.upgrade()
+    await seed_due(
+        database,
+        patients=2,
+        per_patient=1,
+        due_at=datetime.now(UTC) - timedelta(seconds=5),
+        valid_for=timedelta(hours=1),
+        milestones=(load_plan().milestones[0].id,),
+        plan_id="microneedling",
+    )
+    await database.dispose()
+
+
+def test_worker_delivers_due_reminders_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """A due reminder of the default plan is logged as delivered; no text, no token in the log."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'worker.sqlite3'}"
+    asyncio.run(_seed(url))
+
+    token = "123456789:AAH" + "y" * 32
+    env = dict(os.environ, DATABASE_URL=url, TELEGRAM_BOT_TOKEN=token, LOG_LEVEL="INFO")
+    worker = subprocess.Popen(
+        [Path(sys.executable).parent / "aftercare", "worker"],
+        cwd=tmp_path,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    assert worker.stderr is not None
+    reader = threading.Thread(target=lambda: lines.extend(iter(worker.stderr.readline, "")))
+    reader.start()
+    try:
+        deadline = time.monotonic() + 30
+        while sum("delivered to chat" in line for line in lines) < 2:
+            assert time.monotonic() < deadline, "".join(lines)
+            assert worker.poll() is None, "".join(lines)
+            time.sleep(0.05)
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+    finally:
+        worker.kill()
+        reader.join(timeout=5)
+    log = "".join(lines)
+    assert worker.returncode == 0, log
+    assert "Reminder worker running" in log
+    assert token not in log
+    assert load_plan().milestones[0].text[:30] not in log

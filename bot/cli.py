@@ -188,7 +188,8 @@ def plan_command(
         planned=planned,
     )
     rows = []
-    for item in [*planned, *([catch_up] if catch_up else [])]:
+    everything = sorted([*planned, *([catch_up] if catch_up else [])], key=lambda p: p.due_at)
+    for item in everything:
         local = item.due_at.astimezone(zone)
         rows.append(
             {

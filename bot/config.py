@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="CRITICAL, ERROR, WARNING, INFO or DEBUG")
     default_plan: str = Field(default="microneedling", description="care plan for new sessions")
+    date_order: Literal["DMY", "MDY"] = Field(
+        default="DMY", description="how typed dates like 05/11 are read"
+    )
+    webhook_url: str = Field(default="", description="public HTTPS URL for webhook mode")
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="secret token Telegram sends back in a header"
+    )
+    port: int = Field(default=8080, ge=1, le=65535, description="webhook server port")
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod
@@ -50,6 +58,16 @@ class Settings(BaseSettings):
             raise ValueError("is a placeholder; paste the token @BotFather gave you")
         if not TOKEN_PATTERN.match(raw):
             raise ValueError("does not look like a bot token (digits, a colon, 30+ characters)")
+        return raw
+
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _check_secret(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value):
+            return None
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", raw):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return raw
 
     @field_validator("default_timezone")

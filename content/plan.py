@@ -119,6 +119,7 @@ class Milestone(_Strict):
 
     id: str = Field(pattern=_ID)
     phase: str
+    title: str = Field(default="", max_length=80, description="a short line for lists")
     offset: Offset
     at: TimeOfDay
     expires_after: Offset
@@ -163,6 +164,14 @@ class Milestone(_Strict):
             if missing:
                 raise ValueError(f"allows {', '.join(map(repr, missing))} not listed in topics")
         return value
+
+    @property
+    def headline(self) -> str:
+        """The title, or else the first line of the text, cut to 80 characters."""
+        if self.title:
+            return self.title
+        first = self.text.strip().splitlines()[0]
+        return first if len(first) <= 80 else first[:79].rstrip() + "…"
 
     def applies_to(self, session_number: int) -> bool:
         """Whether this milestone belongs to the plan of the given session of a series."""

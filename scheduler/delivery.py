@@ -78,11 +78,12 @@ def render_reminder(claimed: ClaimedReminder, plan: CarePlan, *, now: datetime) 
     phase_id = catch_up_phase(claimed.milestone_id)
     if phase_id is not None:
         phase = plan.phase(phase_id)
-        text = f"{phase.name}\n\n{phase.key_advice}"
+        title, text = phase.name, phase.key_advice
         buttons: tuple[ButtonAction, ...] = (ButtonAction.QUESTION,)
     else:
         milestone = plan.milestone(claimed.milestone_id)
         phase_id, text, buttons = milestone.phase, milestone.text, milestone.buttons
+        title = milestone.headline
     return OutgoingReminder(
         reminder_id=claimed.id,
         chat_id=claimed.chat_id,
@@ -91,6 +92,7 @@ def render_reminder(claimed: ClaimedReminder, plan: CarePlan, *, now: datetime) 
         day=day,
         text=text,
         buttons=buttons,
+        title=title,
         language=claimed.language,
     )
 

@@ -22,6 +22,7 @@ class OutgoingReminder:
     day: int
     text: str
     buttons: tuple[ButtonAction, ...]
+    title: str = ""
     language: str = "en"
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,10 +27,12 @@ from scheduler.planning import (
 from storage.database import Database
 from storage.models import Patient, PatientStatus, Reminder, ReminderStatus, TreatmentSession
 from storage.repositories import (
+    DeliveryLogRepository,
     NewReminder,
     PatientRepository,
     ReminderRepository,
     SessionRepository,
+    delete_patient,
 )
 
 log = logging.getLogger(__name__)
@@ -38,6 +42,42 @@ ScheduleChanged = Callable[[], Awaitable[object]]
 
 class NoSessionError(LookupError):
     """The patient has no registered session to act on."""
+
+
+SNOOZE_LIMIT = 3
+
+
+@dataclass(frozen=True)
+class PatientView:
+    """What the chat layer needs to know about a patient, detached from the database."""
+
+    chat_id: int
+    status: PatientStatus
+    timezone: str
+    quiet_hours: QuietHours
+    step: str | None
+    consented: bool
+    start_payload: str | None
+    session_date: date | None
+    session_number: int | None
+    plan_id: str | None
+
+
+class SnoozeOutcome(StrEnum):
+    """What asking for a reminder again later did."""
+
+    SNOOZED = "snoozed"
+    TOO_LATE = "too_late"
+    LIMIT = "limit"
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class Snooze:
+    """The outcome of a snooze, and when the reminder comes back if it does."""
+
+    outcome: SnoozeOutcome
+    due_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -219,6 +259,181 @@ class CareService:
             )
             await session.commit()
         return cancelled
+
+    async def consent(self, *, chat_id: int, start_payload: str | None = None) -> PatientView:
+        """The patient agreed to keep their treatment date: create or re-activate them."""
+        now = self.clock.now()
+        async with self.database.session() as session:
+            patients = PatientRepository(session)
+            patient = await patients.get_by_chat(chat_id=chat_id)
+            if patient is None:
+                patient = await patients.add(
+                    chat_id=chat_id,
+                    timezone=self.default_timezone,
+                    quiet_start=self.default_quiet_hours.start,
+                    quiet_end=self.default_quiet_hours.end,
+                    now=now,
+                )
+            patient.consented_at = patient.consented_at or now
+            patient.start_payload = start_payload or patient.start_payload
+            await session.commit()
+        view = await self.view(chat_id=chat_id)
+        assert view is not None
+        return view
+
+    async def view(self, *, chat_id: int) -> PatientView | None:
+        """The patient of a chat and their latest session, or None if there is no patient."""
+        async with self.database.session() as session:
+            patient = await PatientRepository(session).get_by_chat(chat_id=chat_id)
+            if patient is None:
+                return None
+            latest = await SessionRepository(session).latest(patient_id=patient.id)
+            return PatientView(
+                chat_id=patient.chat_id,
+                status=patient.status,
+                timezone=patient.timezone,
+                quiet_hours=QuietHours(patient.quiet_start, patient.quiet_end),
+                step=patient.step,
+                consented=patient.consented_at is not None,
+                start_payload=patient.start_payload,
+                session_date=latest.session_date if latest else None,
+                session_number=latest.number if latest else None,
+                plan_id=latest.plan_id if latest else None,
+            )
+
+    async def set_step(self, *, chat_id: int, step: str | None) -> None:
+        """Remember what the bot is waiting for in this chat (it survives restarts)."""
+        async with self.database.session() as session:
+            patient = await PatientRepository(session).get_by_chat(chat_id=chat_id)
+            if patient is not None:
+                patient.step = step
+                await session.commit()
+
+    async def upcoming(self, *, chat_id: int, limit: int = 3) -> list[Reminder]:
+        """The next pending reminders of the patient, in due order."""
+        return [
+            r for r in await self.reminders(chat_id=chat_id) if r.status is ReminderStatus.PENDING
+        ][:limit]
+
+    async def snooze(self, *, chat_id: int, reminder_id: int, delay: timedelta) -> Snooze:
+        """Send a delivered reminder again after ``delay``, never past its expiry.
+
+        Only the chat's own reminders can be snoozed: forged ids find nothing.
+        """
+        now = self.clock.now()
+        async with self.database.session() as session:
+            row = await self._own_reminder(session, chat_id, reminder_id)
+            if row is None or row.status is not ReminderStatus.SENT:
+                return Snooze(SnoozeOutcome.NOT_FOUND)
+            if row.snoozes >= SNOOZE_LIMIT:
+                return Snooze(SnoozeOutcome.LIMIT)
+            patient = await self._patient(session, chat_id)
+            quiet = QuietHours(patient.quiet_start, patient.quiet_end)
+            due_at = quiet.defer(now + delay, load_zone(patient.timezone))
+            if due_at >= row.expires_at:
+                return Snooze(SnoozeOutcome.TOO_LATE)
+            row.status, row.due_at, row.snoozes = ReminderStatus.PENDING, due_at, row.snoozes + 1
+            row.last_error = "snoozed"
+            await session.commit()
+        await self._changed()
+        return Snooze(SnoozeOutcome.SNOOZED, due_at)
+
+    async def acknowledge(self, *, chat_id: int, reminder_id: int) -> bool:
+        """Record that the patient pressed "Done" on one of their reminders."""
+        async with self.database.session() as session:
+            row = await self._own_reminder(session, chat_id, reminder_id)
+            if row is None:
+                return False
+            row.acknowledged_at = row.acknowledged_at or self.clock.now()
+            await session.commit()
+        return True
+
+    async def mark_blocked(self, *, chat_id: int) -> bool:
+        """The user blocked the bot: stop them and cancel what was pending."""
+        now = self.clock.now()
+        async with self.database.session() as session:
+            patient_id = await PatientRepository(session).stop_by_chat(chat_id=chat_id, now=now)
+            if patient_id is None:
+                return False
+            await ReminderRepository(session).settle_pending(
+                status=ReminderStatus.CANCELLED, reason="recipient gone", patient_id=patient_id
+            )
+            await session.commit()
+        return True
+
+    async def erase(self, *, chat_id: int) -> bool:
+        """Delete the patient and every row about them; False if there was nothing."""
+        async with self.database.session() as session:
+            patient = await PatientRepository(session).get_by_chat(chat_id=chat_id)
+            if patient is None:
+                return False
+            await delete_patient(session, patient_id=patient.id)
+            await session.commit()
+        return True
+
+    async def export(self, *, chat_id: int) -> dict[str, Any] | None:
+        """Everything stored about the patient, as a JSON-ready document."""
+        async with self.database.session() as session:
+            patient = await PatientRepository(session).get_by_chat(chat_id=chat_id)
+            if patient is None:
+                return None
+            treatments = await SessionRepository(session).all_for(patient_id=patient.id)
+            reminders = await ReminderRepository(session).for_patient(patient_id=patient.id)
+            attempts = await DeliveryLogRepository(session).for_patient(patient_id=patient.id)
+
+        def instant(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        by_session: dict[int, list[dict[str, Any]]] = {t.id: [] for t in treatments}
+        for r in reminders:
+            by_session[r.session_id].append(
+                {
+                    "milestone": r.milestone_id,
+                    "due_at": instant(r.due_at),
+                    "expires_at": instant(r.expires_at),
+                    "status": r.status.value,
+                    "sent_at": instant(r.sent_at),
+                    "acknowledged_at": instant(r.acknowledged_at),
+                    "attempts": r.attempts,
+                }
+            )
+        return {
+            "exported_at": instant(self.clock.now()),
+            "patient": {
+                "chat_id": patient.chat_id,
+                "language": patient.language,
+                "timezone": patient.timezone,
+                "quiet_hours": str(QuietHours(patient.quiet_start, patient.quiet_end)),
+                "status": patient.status.value,
+                "consented_at": instant(patient.consented_at),
+                "created_at": instant(patient.created_at),
+            },
+            "sessions": [
+                {
+                    "number": t.number,
+                    "date": t.session_date.isoformat(),
+                    "plan": t.plan_id,
+                    "reminders": by_session[t.id],
+                }
+                for t in treatments
+            ],
+            "delivery_attempts": [
+                {"at": instant(a.at), "outcome": a.outcome.value, "error": a.error}
+                for a in attempts
+            ],
+        }
+
+    async def _own_reminder(
+        self, session: AsyncSession, chat_id: int, reminder_id: int
+    ) -> Reminder | None:
+        patient = await PatientRepository(session).get_by_chat(chat_id=chat_id)
+        if patient is None:
+            return None
+        row = await ReminderRepository(session).get(reminder_id=reminder_id)
+        if row is None:
+            return None
+        owner = await session.get(TreatmentSession, row.session_id)
+        return row if owner is not None and owner.patient_id == patient.id else None
 
     async def reminders(self, *, chat_id: int) -> list[Reminder]:
         """Every reminder of the patient's sessions, in due order."""

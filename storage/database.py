@@ -119,5 +119,14 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+def head_revision() -> str:
+    """The newest migration's revision id."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
 def _run_alembic_upgrade(connection: Connection, revision: str) -> None:
     command.upgrade(alembic_config(connection), revision)

@@ -119,6 +119,13 @@ class Patient(Base):
     status: Mapped[PatientStatus] = mapped_column(
         _enum(PatientStatus, "patient_status"), default=PatientStatus.ACTIVE
     )
+    consented_at: Mapped[datetime | None] = mapped_column(default=None)
+    step: Mapped[str | None] = mapped_column(
+        String(32), default=None, doc="what the bot is waiting for in chat"
+    )
+    start_payload: Mapped[str | None] = mapped_column(
+        String(64), default=None, doc="the deep-link payload the patient came with"
+    )
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -173,6 +180,8 @@ class Reminder(Base):
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
     claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
     lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
+    snoozes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     session: Mapped[TreatmentSession] = relationship(back_populates="reminders")
 

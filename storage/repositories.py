@@ -120,6 +120,15 @@ class SessionRepository:
         )
         return result.scalar_one_or_none()
 
+    async def all_for(self, *, patient_id: int) -> Sequence[TreatmentSession]:
+        """Every session of the patient's series, first to last."""
+        result = await self.session.execute(
+            select(TreatmentSession)
+            .where(TreatmentSession.patient_id == patient_id)
+            .order_by(TreatmentSession.number)
+        )
+        return result.scalars().all()
+
     async def add(
         self, *, patient_id: int, session_date: date, number: int, plan_id: str, now: datetime
     ) -> TreatmentSession:
@@ -176,6 +185,10 @@ class ReminderRepository:
         if rows:
             await self.session.execute(insert(Reminder), rows)
         return len(rows)
+
+    async def get(self, *, reminder_id: int) -> Reminder | None:
+        """One reminder by id, or None."""
+        return await self.session.get(Reminder, reminder_id)
 
     async def for_session(self, *, session_id: int) -> Sequence[Reminder]:
         """Every reminder of a session, in due order."""
@@ -403,6 +416,17 @@ class DeliveryLogRepository:
                 at=at,
             )
         )
+
+    async def for_patient(self, *, patient_id: int) -> Sequence[DeliveryLog]:
+        """Every delivery attempt of the patient's reminders, oldest first."""
+        result = await self.session.execute(
+            select(DeliveryLog)
+            .join(Reminder, Reminder.id == DeliveryLog.reminder_id)
+            .join(TreatmentSession, TreatmentSession.id == Reminder.session_id)
+            .where(TreatmentSession.patient_id == patient_id)
+            .order_by(DeliveryLog.id)
+        )
+        return result.scalars().all()
 
     async def for_reminder(self, *, reminder_id: int) -> Sequence[DeliveryLog]:
         """The attempts of one reminder, oldest first."""

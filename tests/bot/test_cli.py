@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.config import ConfigurationError, load_settings
+from storage.database import head_revision
 
 runner = CliRunner()
 
@@ -104,7 +105,7 @@ def test_db_upgrade_creates_the_default_sqlite_file(isolated_env: Path) -> None:
     """With no DATABASE_URL the database is a SQLite file in ./data."""
     result = runner.invoke(app, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "revision 0001" in result.output
+    assert f"revision {head_revision()} (head)" in result.output
     assert (isolated_env / "data" / "aftercare.sqlite3").exists()
 
 

@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from storage.database import Database
+from storage.database import Database, head_revision
 from storage.models import Base, DeliveryOutcome, Reminder
 from storage.repositories import (
     DeliveryLogRepository,
@@ -60,13 +60,13 @@ async def test_migrated_schema_matches_models(database: Database) -> None:
     """Alembic's autogenerate finds nothing to change after `upgrade head`."""
     async with database.engine.connect() as connection:
         assert await connection.run_sync(_diff) == []
-    assert await database.current_revision() == "0001"
+    assert await database.current_revision() == head_revision()
 
 
 async def test_upgrade_is_idempotent(database: Database) -> None:
     """Upgrading a database already at head changes nothing and does not fail."""
     await database.upgrade()
-    assert await database.current_revision() == "0001"
+    assert await database.current_revision() == head_revision()
 
 
 async def test_sqlite_runs_in_wal_with_foreign_keys_and_busy_timeout(database: Database) -> None:

@@ -272,6 +272,17 @@ class ReminderRepository:
         )
         return [(row[0], row[1], row[2]) for row in result.all()]
 
+    async def next_due_after(self, *, after: datetime) -> datetime | None:
+        """The earliest due instant after ``after`` of a pending reminder of an active patient."""
+        result = await self.session.execute(
+            select(func.min(Reminder.due_at)).where(
+                Reminder.status == ReminderStatus.PENDING,
+                Reminder.due_at > after,
+                Reminder.session_id.in_(_active_sessions()),
+            )
+        )
+        return result.scalar_one_or_none()
+
     async def next_lease_expiry(self, *, now: datetime) -> datetime | None:
         """When the earliest lease held by any worker runs out (a crashed worker's claim)."""
         result = await self.session.execute(

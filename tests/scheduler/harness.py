@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from content.plan import CarePlan
 from scheduler.clock import FakeClock
@@ -14,8 +14,9 @@ from scheduler.delivery import DeliveryPolicy, Dispatcher
 from scheduler.planning import QuietHours
 from scheduler.runner import ReminderRunner, RunnerSettings, new_worker_id
 from scheduler.sessions import CareService
+from scheduler.timetravel import travel
 from storage.database import Database
-from storage.models import Patient, PatientStatus, Reminder, ReminderStatus, TreatmentSession
+from storage.models import Reminder, ReminderStatus
 from tests.fakes import RecordingNotifier
 from tests.plans import small_plan
 
@@ -39,33 +40,9 @@ class Engine:
         async with asyncio.timeout(IDLE_TIMEOUT):
             await self.runner.tick()
 
-    async def next_due(self) -> datetime | None:
-        """The earliest due instant of a deliverable pending reminder after now."""
-        async with self.database.session() as session:
-            result = await session.execute(
-                select(func.min(Reminder.due_at))
-                .join(TreatmentSession, TreatmentSession.id == Reminder.session_id)
-                .join(Patient, Patient.id == TreatmentSession.patient_id)
-                .where(
-                    Reminder.status == ReminderStatus.PENDING,
-                    Reminder.due_at > self.clock.now(),
-                    Patient.status == PatientStatus.ACTIVE,
-                )
-            )
-            return result.scalar_one_or_none()
-
     async def travel(self, delta: timedelta) -> None:
         """Move the clock forward by ``delta``, stopping at every due instant on the way."""
-        target = self.clock.now() + delta
-        await self.tick()
-        while True:
-            upcoming = await self.next_due()
-            if upcoming is None or upcoming > target:
-                break
-            self.clock.set(upcoming)
-            await self.tick()
-        self.clock.set(target)
-        await self.tick()
+        await travel(self.runner, self.clock, delta, step_timeout=IDLE_TIMEOUT)
 
     async def stop(self) -> None:
         """Shut the runner down as the product does."""

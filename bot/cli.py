@@ -17,8 +17,8 @@ from bot.config import ConfigurationError, Settings, configure_logging, load_set
 app = typer.Typer(
     help=(
         "Aftercare Bot: a Telegram companion for the weeks after a microneedling session.\n\n"
-        "Without a command it runs the reminder worker on the configured database "
-        "(by default a SQLite file in ./data)."
+        "Without a command it runs the bot (polling) when TELEGRAM_BOT_TOKEN is set, and the "
+        "offline demo when it is not; the database is a SQLite file in ./data by default."
     ),
     invoke_without_command=True,
     no_args_is_help=False,
@@ -56,7 +56,10 @@ def root(
         typer.echo(f"aftercare {package_version('aftercare-bot')}")
         raise typer.Exit()
     if ctx.invoked_subcommand is None:
-        worker()
+        if _settings().telegram_bot_token is None:
+            demo()
+        else:
+            run()
 
 
 @db_app.command("upgrade")
@@ -77,31 +80,137 @@ def db_upgrade() -> None:
     typer.echo(f"{redact_url(settings.database_url)} is at revision {revision} (head)")
 
 
+def _connection(settings: Settings) -> Any:
+    from bot.application import Connection
+
+    token = settings.telegram_bot_token
+    if token is None:
+        raise _fail("TELEGRAM_BOT_TOKEN is not set; without it, try `aftercare demo`")
+    api = settings.telegram_api_url.rstrip("/")
+    return Connection(
+        token=token.get_secret_value(), base_url=f"{api}/bot", base_file_url=f"{api}/file/bot"
+    )
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+
+
 @app.command()
 def worker() -> None:
-    """Run the reminder scheduler; reminders are logged (the Telegram bot comes later)."""
+    """Run only the reminder scheduler: it sends through Telegram when TELEGRAM_BOT_TOKEN is
+    set, else it logs each delivery. Any number of workers can share one PostgreSQL."""
     settings = _settings()
     configure_logging(settings)
-    from bot.services import build_services
     from scheduler.clock import SystemClock
+
+    if settings.telegram_bot_token is not None:
+        from bot.application import build_runtime
+
+        runtime = build_runtime(settings, clock=SystemClock(), connection=_connection(settings))
+
+        async def _run_bot() -> None:
+            await runtime.start(polling=False)
+            typer.echo("Reminder worker running (Telegram). Press Ctrl+C to stop.", err=True)
+            try:
+                await _until_signalled()
+            finally:
+                await runtime.stop()
+
+        asyncio.run(_run_bot())
+        return
+
+    from bot.services import build_services
     from scheduler.notifier import LoggingNotifier
 
     services = build_services(settings, notifier=LoggingNotifier(), clock=SystemClock())
 
     async def _run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
         await services.start()
-        typer.echo("Reminder worker running. Press Ctrl+C to stop.", err=True)
+        typer.echo("Reminder worker running (logging only). Press Ctrl+C to stop.", err=True)
         try:
-            await stop.wait()
+            await _until_signalled()
         finally:
             async with asyncio.timeout(60):
                 await services.stop()
 
     asyncio.run(_run())
+
+
+@app.command()
+def run(
+    webhook: Annotated[
+        bool,
+        typer.Option(
+            "--webhook",
+            help="Serve a webhook (WEBHOOK_URL, PORT, WEBHOOK_SECRET) instead of polling.",
+        ),
+    ] = False,
+    host: Annotated[str, typer.Option(help="Address the webhook server listens on.")] = "0.0.0.0",
+) -> None:
+    """Run the Telegram bot and its reminders: polling, or a webhook server."""
+    settings = _settings()
+    configure_logging(settings)
+    connection = _connection(settings)
+    from bot.application import build_runtime
+    from scheduler.clock import SystemClock
+
+    runtime = build_runtime(settings, clock=SystemClock(), connection=connection)
+    if not webhook:
+
+        async def _poll() -> None:
+            await runtime.start(polling=True)
+            typer.echo("Bot running (polling). Press Ctrl+C to stop.", err=True)
+            try:
+                await _until_signalled()
+            finally:
+                await runtime.stop()
+
+        asyncio.run(_poll())
+        return
+
+    if not settings.webhook_url:
+        raise _fail("WEBHOOK_URL is not set; webhook mode needs the bot's public https URL")
+    import uvicorn
+
+    from bot.webhook import create_web_app, derived_secret, webhook_endpoint
+
+    try:
+        webhook_endpoint(settings.webhook_url)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    secret = settings.webhook_secret
+    web_app = create_web_app(
+        runtime,
+        public_url=settings.webhook_url,
+        secret=secret.get_secret_value() if secret else derived_secret(connection.token),
+    )
+    uvicorn.run(
+        web_app,
+        host=host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,  # request lines would carry nothing useful, and no update text
+        timeout_graceful_shutdown=30,
+    )
+
+
+@app.command()
+def demo(
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Start the demo with an empty demo database.")
+    ] = False,
+) -> None:
+    """The offline demo: chat with the bot in this terminal, as a patient, and travel in time
+    with /travel 6h or /travel 2d. Nothing leaves this machine."""
+    settings = _settings()
+    from bot.demo import run_demo
+
+    raise typer.Exit(asyncio.run(run_demo(settings, reset=reset)))
 
 
 def _parse_session_date(text: str) -> date:

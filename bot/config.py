@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(
         default=None, description="secret token Telegram sends back in a header"
     )
+    telegram_api_url: str = Field(
+        default="https://api.telegram.org",
+        description="Bot API server (a local telegram-bot-api server, or the stand-in)",
+    )
     port: int = Field(default=8080, ge=1, le=65535, description="webhook server port")
 
     @field_validator("telegram_bot_token", mode="before")

@@ -48,9 +48,10 @@ def build_services(
     clock: Clock,
     runner_settings: RunnerSettings | None = None,
     policy: DeliveryPolicy | None = None,
+    database: Database | None = None,
 ) -> Services:
-    """Wire the layers for ``settings``; nothing connects until ``Services.start``."""
-    database = Database(settings.database_url)
+    """Wire the layers for ``settings`` (or on ``database``); nothing connects until start."""
+    database = database or Database(settings.database_url)
     load_plan(settings.default_plan)  # fail at start, not at the first delivery
     dispatcher = Dispatcher(
         database=database,

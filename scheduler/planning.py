@@ -169,11 +169,16 @@ def plan_catch_up(
     """One message with the current phase's key advice, when milestones were missed.
 
     A session registered late ("3 days ago") gets this instead of a burst of stale reminders.
-    None when nothing was missed or the session is still ahead.
+    None when nothing of the healing itself was missed (a session registered on its own day
+    has only missed the evening-before preparation tip) or the session is still ahead.
     """
     today = now.astimezone(tz).date()
     day = day_of_healing(session_date, today)
-    if day < 0 or not any(p.state is PlanState.MISSED for p in planned):
+    missed_healing = any(
+        p.state is PlanState.MISSED and plan.milestone(p.milestone_id).offset.days >= 0
+        for p in planned
+    )
+    if day < 0 or not missed_healing:
         return None
     phase = plan.phase_for_day(day)
     due_at = quiet_hours.defer(now, tz).astimezone(UTC)

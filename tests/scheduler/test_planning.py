@@ -730,9 +730,15 @@ def test_no_catch_up_for_a_session_far_ahead() -> None:
     assert catch_up_for(date(2026, 6, 20), utc(2026, 5, 13, 12, 0)) is None
 
 
-def test_catch_up_on_the_session_day_when_evening_before_was_missed() -> None:
-    """Registering on the session day itself, after the evening-before reminder, catches up."""
-    catch_up = catch_up_for(date(2026, 5, 10), utc(2026, 5, 10, 9, 0))
+def test_no_catch_up_when_only_the_preparation_tip_was_missed() -> None:
+    """Registering on the session day, after the evening-before tip: the confirmation already
+    says what to expect today, so there is nothing of the healing to catch up on."""
+    assert catch_up_for(date(2026, 5, 10), utc(2026, 5, 10, 9, 0)) is None
+
+
+def test_catch_up_the_day_after_when_the_first_evening_was_missed() -> None:
+    """Registered the day after: the day-0 evening advice was missed, one catch-up comes."""
+    catch_up = catch_up_for(date(2026, 5, 10), utc(2026, 5, 11, 9, 0))
 
     assert catch_up is not None
     assert catch_up.milestone_id == "catch_up_first_48h"
@@ -1031,7 +1037,8 @@ def test_planned_reminders_hold_their_invariants(scenario: dict[str, Any]) -> No
 @settings(max_examples=300, deadline=None)
 @given(scenarios())
 def test_catch_up_holds_its_invariants(scenario: dict[str, Any]) -> None:
-    """A catch-up exists exactly when something was missed and the session day has come."""
+    """A catch-up exists exactly when a milestone of the healing (day 0 on) was missed and
+    the session day has come."""
     tz: ZoneInfo = scenario["tz"]
     plan: CarePlan = scenario["plan"]
     quiet: QuietHours = scenario["quiet_hours"]
@@ -1043,7 +1050,10 @@ def test_catch_up_holds_its_invariants(scenario: dict[str, Any]) -> None:
     catch_up = plan_catch_up(**arguments, planned=planned)
 
     day = (wall(now, tz).date() - session_date).days
-    missed = any(p.state is PlanState.MISSED for p in planned)
+    missed = any(
+        p.state is PlanState.MISSED and plan.milestone(p.milestone_id).offset.days >= 0
+        for p in planned
+    )
     assert (catch_up is not None) is (missed and day >= 0)
     if catch_up is None:
         return

@@ -1,0 +1,166 @@
+"""The python-telegram-bot Application, wired to our services, and its life cycle.
+
+``BotRuntime`` starts things in the order they depend on each other (the Bot, so the
+notifier can send; the database and the reminder loop; then updates) and stops them in
+reverse, letting handlers and sends under way finish. Polling, the webhook server, the
+offline demo and the end-to-end tests all run the product through it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import BotCommand, Update
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
+
+from bot.config import Settings
+from bot.context import BotContext, BotData
+from bot.handlers import COMMANDS, register
+from bot.notifier import TelegramNotifier
+from bot.ratelimit import PacedRateLimiter
+from bot.services import Services, build_services
+from bot.updates import PerChatUpdateProcessor
+from content.loader import load_plan
+from content.texts import Texts, load_texts
+from scheduler.clock import Clock
+from scheduler.delivery import DeliveryPolicy
+from scheduler.runner import RunnerSettings
+from storage.database import Database
+
+log = logging.getLogger(__name__)
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+STOP_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where the Bot API is and how long to wait for it."""
+
+    token: str
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    read_timeout: float = 10.0
+    connect_timeout: float = 5.0
+    poll_timeout: int = 10
+    max_concurrent_updates: int = 32
+    rate_limiter: PacedRateLimiter | None = None
+
+
+def bot_commands(texts: Texts) -> list[BotCommand]:
+    """The command menu, described in the patient's language."""
+    return [BotCommand(name, texts.plain(f"commands.{name}")) for name in COMMANDS]
+
+
+@dataclass
+class BotRuntime:
+    """The Application and the services behind it, started and stopped together."""
+
+    application: AnyApplication
+    services: Services
+    connection: Connection
+
+    async def start(self, *, polling: bool = True) -> None:
+        """Initialise the Bot, start the database and reminders, then take updates."""
+        application = self.application
+        await application.initialize()
+        try:
+            await self.services.start()
+            await self._set_commands()
+            if polling:
+                assert application.updater is not None
+                await application.updater.start_polling(
+                    poll_interval=0.0,
+                    timeout=self.connection.poll_timeout,
+                    allowed_updates=Update.ALL_TYPES,
+                )
+            await application.start()
+        except BaseException:
+            await self.stop()
+            raise
+        log.info(
+            "bot @%s started (%s)", application.bot.username, "polling" if polling else "webhook"
+        )
+
+    async def stop(self) -> None:
+        """Stop taking updates, finish the ones under way, stop reminders, close everything."""
+        application = self.application
+        try:
+            async with asyncio.timeout(STOP_TIMEOUT):
+                if application.updater is not None and application.updater.running:
+                    await application.updater.stop()
+                if application.running:
+                    await application.stop()
+                await self.services.stop()
+        finally:
+            await application.shutdown()
+
+    async def _set_commands(self) -> None:
+        texts: Texts = self.application.bot_data.texts
+        try:
+            await self.application.bot.set_my_commands(bot_commands(texts))
+        except TelegramError as exc:  # a menu is a nicety; never stop the start for it
+            log.warning("could not set the command menu: %s", type(exc).__name__)
+
+    async def __aenter__(self) -> BotRuntime:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    clock: Clock,
+    connection: Connection | None = None,
+    runner_settings: RunnerSettings | None = None,
+    policy: DeliveryPolicy | None = None,
+    database: Database | None = None,
+) -> BotRuntime:
+    """The Application with our handlers, its notifier and services; nothing starts yet."""
+    if connection is None:
+        token = settings.telegram_bot_token
+        if token is None:
+            raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+        connection = Connection(token=token.get_secret_value())
+    texts = load_texts()
+    context_types = ContextTypes(context=BotContext, bot_data=BotData)
+    processor = PerChatUpdateProcessor(connection.max_concurrent_updates)
+    application: AnyApplication = (
+        ApplicationBuilder()
+        .token(connection.token)
+        .base_url(connection.base_url)
+        .base_file_url(connection.base_file_url)
+        .context_types(context_types)
+        .concurrent_updates(processor)
+        .rate_limiter(connection.rate_limiter or PacedRateLimiter())
+        .connect_timeout(connection.connect_timeout)
+        .read_timeout(connection.read_timeout)
+        .write_timeout(connection.read_timeout)
+        .get_updates_read_timeout(connection.poll_timeout + 5)
+        .job_queue(None)
+        .build()
+    )
+    notifier = TelegramNotifier(application.bot, texts, chat_turn=processor.hold)
+    services = build_services(
+        settings,
+        notifier=notifier,
+        clock=clock,
+        runner_settings=runner_settings,
+        policy=policy,
+        database=database,
+    )
+    data: BotData = application.bot_data
+    data.care = services.care
+    data.settings = settings
+    data.clock = clock
+    data.texts = texts
+    data.plans = load_plan
+    register(application)
+    return BotRuntime(application=application, services=services, connection=connection)

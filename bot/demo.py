@@ -1,0 +1,337 @@
+"""The offline demo: the real bot, a local Telegram stand-in, and a chat in the terminal.
+
+You are the patient. What you type goes to the bot as a Telegram message; buttons are
+pressed by their number; ``/travel 6h`` moves the demo's clock forward and shows each
+reminder as it arrives, at its local hour. Nothing leaves the machine: the bot talks HTTP to
+the stand-in on 127.0.0.1, and keeps its data in ``DATA_DIR/demo.sqlite3``. The demo's clock
+is saved on exit, so a second run carries on where the first stopped (``--reset`` starts
+afresh).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.text import Text
+
+from bot.application import BotRuntime, Connection, build_runtime
+from bot.config import Settings
+from bot.ratelimit import PacedRateLimiter
+from bot.standin import ChatHandle, SentMessage, StandIn
+from scheduler.clock import FakeClock
+from scheduler.timetravel import travel
+
+DEMO_CHAT_ID = 424242
+TRAVEL = re.compile(r"^(\d{1,3})\s*(m|min|minutes?|h|hours?|d|days?|w|weeks?)$", re.IGNORECASE)
+UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+MAX_TRAVEL = timedelta(days=400)
+SETTLE = 0.6
+SETTLE_LIMIT = 15.0
+
+DEMO_HELP = """\
+[b]You are the patient.[/b] Type a message and press Enter; it goes to the bot.
+  [cyan]1[/], [cyan]2[/]...      press a button of the last message that has buttons
+  [cyan]/travel 6h[/]        move time forward (m, h, d or w: [i]/travel 2d[/], [i]/travel 1w[/])
+  [cyan]/now[/]              the demo's date and time
+  [cyan]/sticker[/], [cyan]/photo[/], [cyan]/voice[/]  send one of those
+  [cyan]/block[/], [cyan]/unblock[/]  block or unblock the bot, as a user can
+  [cyan]/quit[/]             leave (data and demo clock are kept; [i]--reset[/] starts over)
+Start with [b]/start[/]. The bot's commands ([i]/status[/], [i]/plan[/]...) work too."""
+
+
+class _RichHTML(HTMLParser):
+    """Telegram HTML to a rich Text (bold, italic, underline, code, links)."""
+
+    STYLES = {
+        "b": "bold",
+        "strong": "bold",
+        "i": "italic",
+        "em": "italic",
+        "u": "underline",
+        "s": "strike",
+        "code": "cyan",
+        "pre": "cyan",
+    }
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text = Text()
+        self.styles: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.styles.append(self.STYLES.get(tag, "underline blue" if tag == "a" else ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.styles:
+            self.styles.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data, style=" ".join(s for s in self.styles if s) or None)
+
+
+def html_to_text(markup: str, parse_mode: str | None) -> Text:
+    """What Telegram would show for ``markup``."""
+    if (parse_mode or "").upper() != "HTML":
+        return Text(markup)
+    parser = _RichHTML()
+    parser.feed(markup)
+    parser.close()
+    return parser.text
+
+
+def parse_travel(argument: str) -> timedelta | None:
+    """ "6h", "2 days", "30m", "1w" as a timedelta; None when it is not one."""
+    match = TRAVEL.match(argument.strip())
+    if match is None:
+        return None
+    amount, unit = int(match.group(1)), match.group(2)[0].lower()
+    delta = timedelta(**{UNITS[unit]: amount})
+    return delta if timedelta(0) < delta <= MAX_TRAVEL else None
+
+
+class DemoChat:
+    """The terminal side: prints what the bot sends, turns what you type into updates."""
+
+    def __init__(
+        self,
+        *,
+        console: Console,
+        standin: StandIn,
+        chat: ChatHandle,
+        runtime: BotRuntime,
+        clock: FakeClock,
+        zone: Callable[[], str],
+    ) -> None:
+        """Print to ``console``; talk to ``chat`` on ``standin``."""
+        self.console = console
+        self.standin = standin
+        self.chat = chat
+        self.runtime = runtime
+        self.clock = clock
+        self.zone = zone
+        self.shown: dict[int, int] = {}
+
+    def local_now(self) -> datetime:
+        return self.clock.now().astimezone(ZoneInfo(self.zone()))
+
+    def _state(self) -> tuple[int, int]:
+        messages = self.chat.messages
+        return len(messages), sum(m.edits for m in messages)
+
+    def show_new(self) -> None:
+        """Print messages that are new or were edited since last shown."""
+        for message in self.chat.messages:
+            if message.deleted:
+                continue
+            seen = self.shown.get(message.message_id)
+            if seen is not None and seen == message.edits:
+                continue
+            self.shown[message.message_id] = message.edits
+            self._print(message, edited=seen is not None)
+
+    def _print(self, message: SentMessage, *, edited: bool) -> None:
+        body = (
+            html_to_text(message.caption or "", message.parse_mode)
+            if message.kind != "text"
+            else html_to_text(message.html or message.text, message.parse_mode)
+        )
+        if message.kind == "document":
+            size = len(message.file_bytes or b"")
+            body = Text.assemble(("📎 a file", "bold"), f" ({size} bytes)\n", body)
+            if message.file_bytes and size < 4000:
+                body.append("\n" + message.file_bytes.decode("utf-8", "replace"), style="dim")
+        elif message.kind == "photo":
+            body = Text.assemble(("🖼 a picture", "bold"), "\n", body)
+        buttons = [button for row in message.buttons for button in row]
+        if buttons:
+            body.append("\n")
+            for index, button in enumerate(buttons, start=1):
+                body.append(f"\n [{index}] ", style="bold cyan")
+                body.append(button.text)
+                if button.url:
+                    body.append(f"  {button.url}", style="dim")
+        when = self.local_now().strftime("%a %d %b %H:%M")
+        title = f"Aftercare Bot · {when}" + (" · edited" if edited else "")
+        self.console.print(Panel(body, title=title, title_align="left", border_style="green"))
+
+    async def settle(self) -> None:
+        """Wait until the bot has stopped answering, printing as it goes."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SETTLE_LIMIT
+        last = self._state()
+        quiet_since = loop.time()
+        while loop.time() < deadline:
+            await asyncio.sleep(0.05)
+            state = self._state()
+            if state != last:
+                last, quiet_since = state, loop.time()
+                self.show_new()
+            elif loop.time() - quiet_since >= SETTLE:
+                break
+        self.show_new()
+
+    async def handle(self, line: str) -> bool:
+        """Act on one line typed by the user; False when it is time to leave."""
+        text = line.strip()
+        if not text:
+            return True
+        command, _, argument = text.partition(" ")
+        command = command.lower()
+        if command in {"/quit", "/exit"}:
+            return False
+        if command == "/now":
+            self.console.print(f"🕒 {self.local_now():%A %d %B %Y, %H:%M} ({self.zone()})")
+            return True
+        if command == "/travel":
+            await self.travel(argument)
+            return True
+        if text.isdigit():
+            self.press(int(text))
+        elif command == "/sticker":
+            self.chat.send_sticker()
+        elif command == "/photo":
+            self.chat.send_photo()
+        elif command == "/voice":
+            self.chat.send_voice()
+        elif command == "/block":
+            self.standin.block(self.chat.chat_id)
+            self.console.print("[yellow]You blocked the bot.[/] /unblock to undo.")
+        elif command == "/unblock":
+            self.standin.unblock(self.chat.chat_id)
+            self.console.print("[yellow]You unblocked the bot.[/] Send /start to talk again.")
+        else:
+            self.chat.send(text)
+        await self.settle()
+        return True
+
+    def press(self, number: int) -> None:
+        try:
+            self.chat.press(number - 1)
+        except (LookupError, ValueError):
+            self.console.print(f"[yellow]There is no button {number} on the last message.[/]")
+
+    async def travel(self, argument: str) -> None:
+        delta = parse_travel(argument)
+        if delta is None:
+            self.console.print(
+                "[yellow]Try [b]/travel 6h[/b], [b]/travel 2d[/b] or [b]/travel 1w[/b] "
+                "(minutes, hours, days or weeks; at most 400 days).[/]"
+            )
+            return
+        self.console.print(f"[magenta]⏩ travelling {argument.strip()}...[/]")
+
+        async def arrived(_: datetime) -> None:
+            await self.settle_quickly()
+
+        stops = await travel(self.runtime.services.runner, self.clock, delta, on_stop=arrived)
+        await self.settle_quickly()
+        self.console.print(
+            f"[magenta]🕒 It is now {self.local_now():%A %d %B, %H:%M} ({self.zone()}); "
+            f"{stops} delivery time(s) passed.[/]"
+        )
+
+    async def settle_quickly(self) -> None:
+        await asyncio.sleep(0.05)
+        self.show_new()
+
+
+def _load_clock(path: Path, reset: bool) -> FakeClock:
+    if not reset and path.exists():
+        try:
+            instant = datetime.fromisoformat(json.loads(path.read_text())["now"])
+            if instant.tzinfo is not None:
+                return FakeClock(max(instant, datetime.now(UTC)))
+        except (ValueError, KeyError, TypeError):
+            pass
+    return FakeClock(datetime.now(UTC))
+
+
+async def run_demo(
+    settings: Settings,
+    *,
+    reset: bool = False,
+    console: Console | None = None,
+    read_line: Callable[[str], str] | None = None,
+) -> int:
+    """Run the demo until /quit or end of input; returns the exit code."""
+    console = console or Console()
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    database_path = data_dir / "demo.sqlite3"
+    clock_path = data_dir / "demo-clock.json"
+    if reset:
+        for path in data_dir.glob("demo.sqlite3*"):
+            path.unlink()
+    demo_settings = settings.model_copy(
+        update={"database_url": f"sqlite+aiosqlite:///{database_path.as_posix()}"}
+    )
+    logging.basicConfig(
+        filename=data_dir / "demo.log",
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        force=True,
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    clock = _load_clock(clock_path, reset)
+    # The stand-in is ours, so the demo may go faster than Telegram allows one chat; the
+    # bot's limiter is set to the stand-in's limit and never sees a 429.
+    async with StandIn(per_chat_rate=10.0, per_chat_burst=10) as standin:
+        connection = Connection(
+            token=standin.token,
+            base_url=standin.base_url,
+            base_file_url=standin.base_file_url,
+            poll_timeout=1,
+            rate_limiter=PacedRateLimiter(per_chat_burst=10, per_chat_interval=0.11),
+        )
+        runtime = build_runtime(demo_settings, clock=clock, connection=connection)
+        console.print(
+            Panel(
+                Text.from_markup(DEMO_HELP),
+                title="[b]Aftercare Bot[/b] · offline demo",
+                subtitle=f"data: {database_path}",
+                border_style="magenta",
+            )
+        )
+        await runtime.start(polling=True)
+        zone = settings.default_timezone
+        chat = standin.private_chat(DEMO_CHAT_ID, first_name="Amina")
+
+        def current_zone() -> str:
+            return zone
+
+        demo = DemoChat(
+            console=console,
+            standin=standin,
+            chat=chat,
+            runtime=runtime,
+            clock=clock,
+            zone=current_zone,
+        )
+        reader = read_line or console.input
+        try:
+            while True:
+                view = await runtime.services.care.view(chat_id=DEMO_CHAT_ID)
+                zone = view.timezone if view is not None else settings.default_timezone
+                prompt = f"[dim]{demo.local_now():%a %d %b %H:%M}[/] [b cyan]you ›[/] "
+                try:
+                    line = await asyncio.to_thread(reader, prompt)
+                except (EOFError, KeyboardInterrupt):
+                    break
+                if not await demo.handle(line):
+                    break
+        finally:
+            clock_path.write_text(json.dumps({"now": clock.now().isoformat()}))
+            await runtime.stop()
+    console.print("[magenta]Bye! Your demo data is kept; `aftercare demo --reset` starts over.[/]")
+    return 0

@@ -1,0 +1,78 @@
+"""Which handler answers which update. Order matters: the first match in a group wins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram.ext import (
+    Application,
+    BaseHandler,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.handlers import commands, onboarding, other
+
+PRIVATE = filters.ChatType.PRIVATE
+NEW_PRIVATE_MESSAGE = PRIVATE & filters.UpdateType.MESSAGE
+
+COMMANDS: dict[str, Any] = {
+    "start": onboarding.start,
+    "help": commands.show_help,
+    "status": commands.show_status,
+    "plan": commands.show_plan,
+    "newsession": commands.new_session,
+    "change": commands.change_date,
+    "timezone": onboarding.ask_timezone,
+    "quiet": onboarding.ask_quiet_hours,
+    "pause": commands.pause,
+    "resume": commands.resume,
+    "stop": commands.stop,
+    "delete": commands.delete,
+    "export": commands.export,
+}
+
+CALLBACKS: tuple[tuple[str, Any], ...] = (
+    (r"^consent:(yes|no)$", onboarding.answer_consent),
+    (r"^date:", onboarding.answer_date_button),
+    (r"^cal:", onboarding.answer_calendar),
+    (r"^tz:", onboarding.answer_timezone_button),
+    (r"^quiet:", onboarding.answer_quiet_button),
+    (r"^rem:", other.answer_reminder_button),
+    (r"^delete:(yes|no)$", commands.answer_delete_button),
+    (r"^resume:(yes|no)$", commands.answer_resume_button),
+)
+
+
+def handlers() -> list[BaseHandler[Any, Any, Any]]:
+    """Every handler of the patient's bot, in the order they are tried."""
+    found: list[BaseHandler[Any, Any, Any]] = [
+        # Outside private chats the bot only says, once in a while, that it works privately.
+        MessageHandler(
+            (filters.ChatType.GROUPS | filters.ChatType.CHANNEL) & filters.UpdateType.MESSAGE,
+            other.take_group_message,
+        ),
+        MessageHandler(PRIVATE & filters.UpdateType.EDITED_MESSAGE, other.take_edit),
+    ]
+    found += [
+        CommandHandler(name, callback, filters=NEW_PRIVATE_MESSAGE)
+        for name, callback in COMMANDS.items()
+    ]
+    found += [CallbackQueryHandler(callback, pattern=pattern) for pattern, callback in CALLBACKS]
+    found += [
+        CallbackQueryHandler(other.stale_button),
+        MessageHandler(NEW_PRIVATE_MESSAGE & filters.COMMAND, other.unknown_command),
+        MessageHandler(NEW_PRIVATE_MESSAGE & filters.TEXT, other.take_text),
+        MessageHandler(NEW_PRIVATE_MESSAGE, other.take_non_text),
+        ChatMemberHandler(other.track_membership, ChatMemberHandler.MY_CHAT_MEMBER),
+    ]
+    return found
+
+
+def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Add the handlers and the error handler to ``application``."""
+    application.add_handlers(handlers())
+    application.add_error_handler(other.report_error)

@@ -1,0 +1,180 @@
+"""Pieces every handler uses: replying, the patient's local day, confirmation messages."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardMarkup, Message, Update
+
+from bot import keyboards
+from bot.context import BotContext
+from bot.dates import describe_date
+from bot.sending import send_html
+from bot.zones import describe_zone
+from content.plan import CarePlan, day_of_healing
+from scheduler.planning import catch_up_phase
+from scheduler.sessions import PatientView, Registration
+from storage.models import Reminder
+
+log = logging.getLogger(__name__)
+
+
+class Step(StrEnum):
+    """What the bot waits for in a chat; stored on the patient, so it survives restarts."""
+
+    DATE = "date"
+    CHANGE = "change"
+    NEXT = "next"
+    TIMEZONE = "timezone"
+    QUIET = "quiet"
+    QUESTION = "question"
+
+
+DATE_STEPS = {Step.DATE, Step.CHANGE, Step.NEXT}
+
+
+def chat_state(context: BotContext) -> dict[Any, Any]:
+    """The chat's in-memory scratch space (kept between updates, not across restarts)."""
+    data = context.chat_data
+    assert data is not None, "every update we handle has a chat"
+    return data
+
+
+def chat_id_of(update: Update) -> int:
+    """The chat an update belongs to."""
+    chat = update.effective_chat
+    assert chat is not None
+    return chat.id
+
+
+async def reply(
+    update: Update,
+    context: BotContext,
+    key: str,
+    *,
+    markup: InlineKeyboardMarkup | None = None,
+    **values: object,
+) -> Message:
+    """Send the text ``key`` to the update's chat."""
+    return await send_html(
+        context.bot, chat_id_of(update), context.texts.render(key, **values), reply_markup=markup
+    )
+
+
+async def send(
+    update: Update, context: BotContext, html: str, markup: InlineKeyboardMarkup | None = None
+) -> Message:
+    """Send already-rendered HTML to the update's chat."""
+    return await send_html(context.bot, chat_id_of(update), html, reply_markup=markup)
+
+
+def flood_allows(update: Update, context: BotContext) -> bool:
+    """Whether this chat may get a reply now (see FloodGuard)."""
+    return context.bot_data.flood.allow(chat_id_of(update), time.monotonic())
+
+
+def local_today(context: BotContext, zone: str) -> date:
+    """Today's date where the patient is."""
+    return context.local_now(zone).date()
+
+
+def format_local(instant: datetime, zone: str) -> str:
+    """An instant as the patient reads it: "Wed 25 Nov, 19:00"."""
+    return instant.astimezone(ZoneInfo(zone)).strftime("%a %d %b, %H:%M")
+
+
+def reminder_title(plan: CarePlan, milestone_id: str) -> str:
+    """A one-line title for a reminder row."""
+    phase_id = catch_up_phase(milestone_id)
+    try:
+        if phase_id is not None:
+            return plan.phase(phase_id).name
+        return plan.milestone(milestone_id).headline
+    except KeyError:
+        return milestone_id
+
+
+def upcoming_lines(context: BotContext, plan: CarePlan, rows: list[Reminder], zone: str) -> str:
+    """The "coming up" list, one line per reminder."""
+    if not rows:
+        return context.texts.render("registered.nothing_upcoming")
+    return "\n".join(
+        context.texts.render(
+            "registered.upcoming_line",
+            when=format_local(row.due_at, zone),
+            title=reminder_title(plan, row.milestone_id),
+        )
+        for row in rows
+    )
+
+
+def where_line(context: BotContext, plan: CarePlan, session_date: date, today: date) -> str:
+    """ "You're on day 3: The first week." or "Your session is in 2 days"."""
+    day = day_of_healing(session_date, today)
+    phase = plan.phase_for_day(day)
+    if day < 0:
+        return context.texts.render("registered.where_before", days=-day, phase=phase.name)
+    return context.texts.render("registered.where_day", day=day, phase=phase.name)
+
+
+async def confirm_registration(
+    update: Update, context: BotContext, registration: Registration
+) -> None:
+    """Say where the patient is now and what comes next, with the time zone to check."""
+    chat_id = chat_id_of(update)
+    view = await context.care.view(chat_id=chat_id)
+    assert view is not None and view.session_date is not None
+    if registration.unchanged:
+        today = local_today(context, view.timezone)
+        await reply(
+            update,
+            context,
+            "registered.unchanged",
+            date=describe_date(view.session_date, today=today),
+        )
+        return
+    await send(
+        update,
+        context,
+        confirmation_html(
+            context, view, registration.catch_up, await context.care.upcoming(chat_id=chat_id)
+        ),
+        keyboards.change_timezone(context.texts),
+    )
+
+
+def confirmation_html(
+    context: BotContext, view: PatientView, catch_up: bool, upcoming: list[Reminder]
+) -> str:
+    """The confirmation message of a registered session."""
+    assert view.session_date is not None
+    plan = context.plan(view.plan_id)
+    today = local_today(context, view.timezone)
+    day = day_of_healing(view.session_date, today)
+    texts = context.texts
+    series = (
+        texts.render("registered.series", number=view.session_number)
+        if view.session_number and view.session_number > 1
+        else ""
+    )
+    parts = [
+        texts.render(
+            "registered.done",
+            date=describe_date(view.session_date, today=today),
+            series=series,
+            where=where_line(context, plan, view.session_date, today),
+            summary=plan.phase_for_day(day).summary,
+            zone=describe_zone(view.timezone, context.now()),
+        ),
+        texts.render("registered.upcoming_title")
+        + "\n"
+        + upcoming_lines(context, plan, upcoming, view.timezone),
+    ]
+    if catch_up:
+        parts.append(texts.render("registered.catch_up"))
+    return "\n\n".join(parts)

@@ -1,0 +1,181 @@
+"""Reminder buttons, free text, and everything else a patient can send."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+from telegram import ChatMemberUpdated, Update
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import Forbidden
+
+from bot.context import BotContext
+from bot.handlers.common import (
+    Step,
+    chat_id_of,
+    chat_state,
+    flood_allows,
+    format_local,
+    reply,
+)
+from bot.handlers.onboarding import (
+    in_date_step,
+    take_typed_date,
+    take_typed_quiet,
+    take_typed_timezone,
+)
+from scheduler.sessions import SnoozeOutcome
+
+log = logging.getLogger(__name__)
+
+SNOOZE = timedelta(hours=2)
+
+
+async def answer_reminder_button(update: Update, context: BotContext) -> None:
+    """Done, Remind me in 2 hours, I have a question, Book, Already booked."""
+    query = update.callback_query
+    assert query is not None
+    parts = (query.data or "").split(":")
+    if len(parts) != 3 or not parts[2].isdigit():
+        await query.answer(context.texts.plain("button_expired"))
+        return
+    action, reminder_id = parts[1], int(parts[2])
+    chat_id = chat_id_of(update)
+    care = context.care
+    texts = context.texts
+    if action == "done":
+        if await care.acknowledge(chat_id=chat_id, reminder_id=reminder_id):
+            await query.answer(texts.plain("reminder.done"))
+            await query.edit_message_reply_markup(None)
+        else:
+            await query.answer(texts.plain("reminder.gone"))
+    elif action == "snooze":
+        result = await care.snooze(chat_id=chat_id, reminder_id=reminder_id, delay=SNOOZE)
+        view = await care.view(chat_id=chat_id)
+        if result.outcome is SnoozeOutcome.SNOOZED and result.due_at and view:
+            await query.answer()
+            await query.edit_message_reply_markup(None)
+            await reply(
+                update, context, "reminder.snoozed", when=format_local(result.due_at, view.timezone)
+            )
+        else:
+            key = {
+                SnoozeOutcome.TOO_LATE: "reminder.too_late",
+                SnoozeOutcome.LIMIT: "reminder.snooze_limit",
+            }.get(result.outcome, "reminder.gone")
+            await query.answer(texts.plain(key), show_alert=True)
+    elif action == "question":
+        await query.answer()
+        await care.set_step(chat_id=chat_id, step=Step.QUESTION)
+        await reply(update, context, "question_prompt")
+    elif action in {"book", "booked"}:
+        if await care.acknowledge(chat_id=chat_id, reminder_id=reminder_id):
+            await query.answer()
+            await query.edit_message_reply_markup(None)
+            await reply(update, context, f"reminder.{action}")
+        else:
+            await query.answer(texts.plain("reminder.gone"))
+    else:
+        await query.answer(texts.plain("button_expired"))
+
+
+async def take_text(update: Update, context: BotContext) -> None:
+    """Free text in a private chat: what the bot asked for, or a question."""
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    chat_id = chat_id_of(update)
+    view = await context.care.view(chat_id=chat_id)
+    if view is None or not view.consented:
+        if await _flood_ok(update, context):
+            await reply(update, context, "no_patient")
+        return
+    text = message.text.strip()
+    if in_date_step(view):
+        await take_typed_date(update, context, view, text)
+    elif view.step == Step.TIMEZONE:
+        await take_typed_timezone(update, context, text)
+    elif view.step == Step.QUIET:
+        await take_typed_quiet(update, context, text)
+    else:
+        if view.step == Step.QUESTION:
+            await context.care.set_step(chat_id=chat_id, step=None)
+        if await _flood_ok(update, context):
+            await reply(update, context, "free_text")
+
+
+async def take_non_text(update: Update, context: BotContext) -> None:
+    """Stickers, photos, voice notes, files: say what the bot can read."""
+    if await _flood_ok(update, context):
+        await reply(update, context, "non_text")
+
+
+async def take_edit(update: Update, context: BotContext) -> None:
+    """An edited message: the bot answers new messages only, and says so."""
+    if update.effective_chat and update.effective_chat.type == ChatType.PRIVATE:
+        if await _flood_ok(update, context):
+            await reply(update, context, "edited")
+
+
+async def take_group_message(update: Update, context: BotContext) -> None:
+    """In a group the bot answers once, politely, that it works in private chats."""
+    chat_id = chat_id_of(update)
+    notified = chat_state(context).get("group_notice_at")
+    if notified is not None and time.monotonic() - notified < 3600:
+        return
+    chat_state(context)["group_notice_at"] = time.monotonic()
+    try:
+        await reply(update, context, "group")
+    except Forbidden:
+        log.info("cannot write to group %s", chat_id)
+
+
+async def unknown_command(update: Update, context: BotContext) -> None:
+    """A command we don't have."""
+    if await _flood_ok(update, context):
+        await reply(update, context, "unknown_command")
+
+
+async def stale_button(update: Update, context: BotContext) -> None:
+    """A button whose data we don't recognise (old, or forged)."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer(context.texts.plain("button_expired"))
+
+
+async def track_membership(update: Update, context: BotContext) -> None:
+    """The patient blocked the bot (stop everything) or unblocked it."""
+    change: ChatMemberUpdated | None = update.my_chat_member
+    if change is None or change.chat.type != ChatType.PRIVATE:
+        return
+    new = change.new_chat_member.status
+    if new in {ChatMemberStatus.BANNED, ChatMemberStatus.LEFT}:
+        stopped = await context.care.mark_blocked(chat_id=change.chat.id)
+        log.info("chat %s blocked the bot (patient stopped: %s)", change.chat.id, stopped)
+
+
+async def _flood_ok(update: Update, context: BotContext) -> bool:
+    """Within the chat's allowance, or else one notice per window and silence."""
+    if flood_allows(update, context):
+        return True
+    chat_id = chat_id_of(update)
+    if context.bot_data.flood.should_notice(chat_id, time.monotonic()):
+        await reply(update, context, "flood")
+    return False
+
+
+async def report_error(update: object, context: BotContext) -> None:
+    """Log the failure (its type, never the message text) and tell the patient kindly."""
+    error = context.error
+    log.error(
+        "handler failed: %s",
+        type(error).__name__,
+        exc_info=(type(error), error, error.__traceback__) if error else None,
+    )
+    if isinstance(update, Update) and update.effective_chat is not None:
+        if update.effective_chat.type != ChatType.PRIVATE:
+            return
+        try:
+            await reply(update, context, "error")
+        except Exception:  # the error message itself could not be sent; nothing more to do
+            log.warning("could not tell chat %s about the error", update.effective_chat.id)

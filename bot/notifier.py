@@ -1,0 +1,79 @@
+"""The scheduler's Notifier, implemented over the Telegram Bot API."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.ext import ExtBot
+
+from bot import keyboards
+from bot.sending import send_html
+from content.texts import Texts
+from scheduler.notifier import (
+    MessageRejectedError,
+    OutgoingReminder,
+    RecipientGoneError,
+    TransientDeliveryError,
+)
+
+GONE = ("chat not found", "user is deactivated", "bot was blocked", "bot was kicked")
+
+
+def retry_after_seconds(error: RetryAfter) -> float:
+    """RetryAfter.retry_after is an int in older releases and a timedelta in newer ones."""
+    value: object = error.retry_after
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    return float(value)  # type: ignore[arg-type]
+
+
+class TelegramNotifier:
+    """Sends reminders as HTML messages with their buttons; maps Telegram's errors."""
+
+    def __init__(
+        self,
+        bot: ExtBot[None],
+        texts: Texts,
+        chat_turn: Callable[[int], AbstractAsyncContextManager[None]] | None = None,
+    ) -> None:
+        """Send with ``bot``, word with ``texts``; wait for ``chat_turn`` (the chat's update
+        lock) so a reminder never overtakes the reply a handler is writing to that chat."""
+        self.bot = bot
+        self.texts = texts
+        self.chat_turn = chat_turn
+
+    def render(self, reminder: OutgoingReminder, title: str) -> str:
+        """The HTML of a reminder message."""
+        return self.texts.render("reminder.body", title=title, day=reminder.day, text=reminder.text)
+
+    async def send_reminder(self, reminder: OutgoingReminder) -> None:
+        """Deliver one reminder, or raise the DeliveryError the scheduler understands."""
+        markup = keyboards.reminder(self.texts, reminder.reminder_id, reminder.buttons)
+        turn = self.chat_turn(reminder.chat_id) if self.chat_turn else contextlib.nullcontext()
+        async with turn:
+            await self._send(reminder, markup)
+
+    async def _send(self, reminder: OutgoingReminder, markup: object) -> None:
+        try:
+            await send_html(
+                self.bot,
+                reminder.chat_id,
+                self.render(reminder, reminder.title),
+                reply_markup=markup,  # type: ignore[arg-type]
+            )
+        except Forbidden as exc:
+            raise RecipientGoneError(f"403 {exc.message}") from None
+        except RetryAfter as exc:
+            raise TransientDeliveryError("429", retry_after=retry_after_seconds(exc)) from None
+        except BadRequest as exc:
+            if any(marker in exc.message.lower() for marker in GONE):
+                raise RecipientGoneError(f"400 {exc.message}") from None
+            raise MessageRejectedError(f"400 {exc.message}") from None
+        except TimedOut:
+            raise TransientDeliveryError("timeout") from None
+        except NetworkError as exc:
+            raise TransientDeliveryError(f"network: {exc.message}"[:200]) from None

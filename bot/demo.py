@@ -119,7 +119,7 @@ class DemoChat:
         self.runtime = runtime
         self.clock = clock
         self.zone = zone
-        self.shown: dict[int, int] = {}
+        self.shown: dict[int, tuple[str, int]] = {}
 
     def local_now(self) -> datetime:
         return self.clock.now().astimezone(ZoneInfo(self.zone()))
@@ -134,9 +134,13 @@ class DemoChat:
             if message.deleted:
                 continue
             seen = self.shown.get(message.message_id)
-            if seen is not None and seen == message.edits:
+            buttons = sum(len(row) for row in message.buttons)
+            state = (message.text + (message.caption or ""), buttons)
+            if seen == state:
                 continue
-            self.shown[message.message_id] = message.edits
+            self.shown[message.message_id] = state
+            if seen is not None and seen[0] == state[0] and not buttons:
+                continue  # only the buttons were taken off: nothing new to read
             self._print(message, edited=seen is not None)
 
     def _print(self, message: SentMessage, *, edited: bool) -> None:

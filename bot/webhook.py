@@ -47,9 +47,10 @@ def webhook_endpoint(public_url: str) -> tuple[str, str]:
     if parts.scheme not in {"https", "http"} or not parts.netloc:
         raise ValueError("WEBHOOK_URL must be an absolute https:// URL")
     path = parts.path.rstrip("/")
+    public_url = public_url.rstrip("/")
     if not path:
         path = DEFAULT_PATH
-        public_url = public_url.rstrip("/") + DEFAULT_PATH
+        public_url += DEFAULT_PATH
     return public_url, path
 
 

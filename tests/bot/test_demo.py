@@ -1,0 +1,76 @@
+"""The offline demo as a newcomer runs it: `aftercare` with no token, typing into the chat."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.demo import html_to_text, parse_travel
+
+pytestmark = pytest.mark.slow
+
+
+def run_demo(tmp_path: Path, lines: list[str], *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, COLUMNS="110", DATA_DIR=str(tmp_path / "data"))
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    env.pop("DATABASE_URL", None)
+    return subprocess.run(
+        [Path(sys.executable).parent / "aftercare", *args],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_without_a_token_aftercare_runs_the_demo_and_reminders_arrive(tmp_path: Path) -> None:
+    result = run_demo(tmp_path, ["/start", "1", "yesterday", "/travel 2d", "/quit"])
+    out = result.stdout
+    assert result.returncode == 0, result.stderr + out
+    assert "offline demo" in out
+    assert "not a diagnosis" in out
+    assert "All set" in out
+    assert out.count("[1] ✅ Done") >= 2, out  # reminders with their buttons arrived
+    assert "delivery time(s) passed" in out
+    assert (tmp_path / "data" / "demo.sqlite3").exists()
+    log = (tmp_path / "data" / "demo.log").read_text()
+    assert "yesterday" not in log  # no message text in the log
+
+
+def test_the_demo_keeps_its_clock_and_data_and_reset_starts_over(tmp_path: Path) -> None:
+    first = run_demo(tmp_path, ["/start", "1", "press nothing", "today", "/travel 3d"], "demo")
+    assert first.returncode == 0, first.stderr
+    again = run_demo(tmp_path, ["/status"], "demo")
+    assert "day 3" in again.stdout, again.stdout
+    fresh = run_demo(tmp_path, ["/status"], "demo", "--reset")
+    assert "We haven't met yet" in fresh.stdout
+
+
+def test_bad_demo_input_gets_a_hint_not_a_crash(tmp_path: Path) -> None:
+    result = run_demo(tmp_path, ["/travel soon", "7", "/sticker", "/now"])
+    assert result.returncode == 0, result.stderr
+    assert "Try /travel 6h" in result.stdout
+    assert "There is no button 7" in result.stdout
+    assert "text messages" in result.stdout
+
+
+def test_travel_arguments() -> None:
+    assert parse_travel("6h") is not None and parse_travel("6h").total_seconds() == 6 * 3600
+    assert parse_travel("2 days") is not None and parse_travel("2 days").days == 2
+    assert parse_travel("1w") is not None and parse_travel("1w").days == 7
+    assert parse_travel("0h") is None
+    assert parse_travel("999d") is None
+    assert parse_travel("soon") is None
+
+
+def test_html_is_shown_as_telegram_would() -> None:
+    text = html_to_text("<b>Day</b> 1 &amp; <i>more</i>", "HTML")
+    assert text.plain == "Day 1 & more"
+    assert html_to_text("<b>raw</b>", None).plain == "<b>raw</b>"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +78,11 @@ class Database:
         if self.is_sqlite:
             _prepare_sqlite(self.engine)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Within a process, queueing for it on an asyncio lock
+        # is fair and immediate; leaving it to SQLite's busy handler makes waiters sleep in
+        # steps of up to 100 ms (see bench/bot_registration.py). Other processes still queue
+        # through BEGIN IMMEDIATE and the busy timeout.
+        self._sqlite_turn = asyncio.Lock() if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -86,9 +94,17 @@ class Database:
         """Whether this is PostgreSQL."""
         return self.url.get_backend_name() == "postgresql"
 
-    def session(self) -> AsyncSession:
-        """A new session; the caller owns its unit of work and commits it."""
-        return self._sessions()
+    def session(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """``async with database.session() as session:``; the caller owns its unit of work and
+        commits it. Never open a second session inside one (on SQLite it would wait forever)."""
+        if self._sqlite_turn is None:
+            return self._sessions()
+        return self._sqlite_session(self._sqlite_turn)
+
+    @asynccontextmanager
+    async def _sqlite_session(self, turn: asyncio.Lock) -> AsyncIterator[AsyncSession]:
+        async with turn, self._sessions() as session:
+            yield session
 
     async def upgrade(self, revision: str = "head") -> None:
         """Migrate the schema to ``revision`` (by default the newest)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -61,6 +62,19 @@ def redact_url(url: str | URL) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+_SQLITE_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _sqlite_turn(key: str) -> asyncio.Lock:
+    """The lock of one SQLite file on the running event loop."""
+    locks = _SQLITE_TURNS.setdefault(asyncio.get_running_loop(), {})
+    if key not in locks:
+        locks[key] = asyncio.Lock()
+    return locks[key]
+
+
 class Database:
     """An async engine and its session factory for one ``DATABASE_URL``."""
 
@@ -79,10 +93,10 @@ class Database:
             _prepare_sqlite(self.engine)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer at a time. Within a process, queueing for it on an asyncio lock
-        # is fair and immediate; leaving it to SQLite's busy handler makes waiters sleep in
-        # steps of up to 100 ms (see bench/bot_registration.py). Other processes still queue
-        # through BEGIN IMMEDIATE and the busy timeout.
-        self._sqlite_turn = asyncio.Lock() if self.is_sqlite else None
+        # (one per file, shared by every Database on it) is fair and immediate; leaving it to
+        # SQLite's busy handler makes waiters sleep in steps of up to 100 ms. Other processes
+        # still queue through BEGIN IMMEDIATE and the busy timeout.
+        self._sqlite_key = self.url.render_as_string() if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -97,9 +111,9 @@ class Database:
     def session(self) -> AbstractAsyncContextManager[AsyncSession]:
         """``async with database.session() as session:``; the caller owns its unit of work and
         commits it. Never open a second session inside one (on SQLite it would wait forever)."""
-        if self._sqlite_turn is None:
+        if self._sqlite_key is None:
             return self._sessions()
-        return self._sqlite_session(self._sqlite_turn)
+        return self._sqlite_session(_sqlite_turn(self._sqlite_key))
 
     @asynccontextmanager
     async def _sqlite_session(self, turn: asyncio.Lock) -> AsyncIterator[AsyncSession]:

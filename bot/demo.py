@@ -145,7 +145,7 @@ class DemoChat:
 
     def _print(self, message: SentMessage, *, edited: bool) -> None:
         body = (
-            html_to_text(message.caption or "", message.parse_mode)
+            html_to_text(message.caption_html or message.caption or "", message.parse_mode)
             if message.kind != "text"
             else html_to_text(message.html or message.text, message.parse_mode)
         )

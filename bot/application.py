@@ -158,6 +158,7 @@ def build_runtime(
     )
     data: BotData = application.bot_data
     data.care = services.care
+    data.questions = services.questions
     data.settings = settings
     data.clock = clock
     data.texts = texts

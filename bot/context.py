@@ -14,6 +14,7 @@ from bot.flood import FloodGuard
 from content.plan import CarePlan
 from content.texts import Texts, load_texts
 from scheduler.clock import Clock, SystemClock
+from scheduler.questions import QuestionService
 from scheduler.sessions import CareService
 
 
@@ -22,6 +23,7 @@ class BotData:
     """What the Application shares with every handler; filled in by ``build_application``."""
 
     care: CareService | None = None
+    questions: QuestionService | None = None
     settings: Settings | None = None
     clock: Clock = field(default_factory=SystemClock)
     texts: Texts = field(default_factory=load_texts)
@@ -47,6 +49,13 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], B
         care = self.bot_data.care
         assert care is not None, "build_application wires the care service"
         return care
+
+    @property
+    def questions(self) -> QuestionService:
+        """Triage outcomes, helpfulness and escalations."""
+        questions = self.bot_data.questions
+        assert questions is not None, "build_application wires the question service"
+        return questions
 
     @property
     def texts(self) -> Texts:

@@ -10,6 +10,7 @@ from content.loader import load_plan
 from scheduler.clock import Clock
 from scheduler.delivery import DeliveryPolicy, Dispatcher
 from scheduler.notifier import Notifier
+from scheduler.questions import QuestionService
 from scheduler.runner import ReminderRunner, RunnerSettings, new_worker_id
 from scheduler.sessions import CareService
 from storage.database import Database, redact_url
@@ -23,6 +24,7 @@ class Services:
 
     database: Database
     care: CareService
+    questions: QuestionService
     dispatcher: Dispatcher
     runner: ReminderRunner
 
@@ -73,4 +75,7 @@ def build_services(
         default_plan=settings.default_plan,
         on_schedule_changed=runner.refill,
     )
-    return Services(database=database, care=care, dispatcher=dispatcher, runner=runner)
+    questions = QuestionService(database=database, clock=clock)
+    return Services(
+        database=database, care=care, questions=questions, dispatcher=dispatcher, runner=runner
+    )

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.plan import CarePlan
@@ -25,7 +26,15 @@ from scheduler.planning import (
     plan_reminders,
 )
 from storage.database import Database
-from storage.models import Patient, PatientStatus, Reminder, ReminderStatus, TreatmentSession
+from storage.models import (
+    Escalation,
+    Patient,
+    PatientStatus,
+    Question,
+    Reminder,
+    ReminderStatus,
+    TreatmentSession,
+)
 from storage.repositories import (
     DeliveryLogRepository,
     NewReminder,
@@ -380,6 +389,28 @@ class CareService:
             treatments = await SessionRepository(session).all_for(patient_id=patient.id)
             reminders = await ReminderRepository(session).for_patient(patient_id=patient.id)
             attempts = await DeliveryLogRepository(session).for_patient(patient_id=patient.id)
+            asked = (
+                (
+                    await session.execute(
+                        select(Question)
+                        .where(Question.patient_id == patient.id)
+                        .order_by(Question.id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            raised = (
+                (
+                    await session.execute(
+                        select(Escalation)
+                        .where(Escalation.patient_id == patient.id)
+                        .order_by(Escalation.id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
 
         def instant(value: datetime | None) -> str | None:
             return value.isoformat() if value else None
@@ -420,6 +451,27 @@ class CareService:
             "delivery_attempts": [
                 {"at": instant(a.at), "outcome": a.outcome.value, "error": a.error}
                 for a in attempts
+            ],
+            "questions": [
+                {
+                    "asked_at": instant(q.asked_at),
+                    "day": q.day,
+                    "topic": q.topic,
+                    "level": q.level,
+                    "helpful": q.helpful,
+                }
+                for q in asked
+            ],
+            "escalations": [
+                {
+                    "created_at": instant(e.created_at),
+                    "day": e.day,
+                    "topic": e.topic,
+                    "level": e.level,
+                    "status": e.status.value,
+                    "shared_text": e.message_text,
+                }
+                for e in raised
             ],
         }
 

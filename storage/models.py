@@ -200,3 +200,71 @@ class DeliveryLog(Base):
     outcome: Mapped[DeliveryOutcome] = mapped_column(_enum(DeliveryOutcome, "delivery_outcome"))
     error: Mapped[str | None] = mapped_column(Text, default=None)
     at: Mapped[datetime]
+
+
+class EscalationStatus(StrEnum):
+    """Whether the clinic has dealt with an escalation."""
+
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class Question(Base):
+    """One "is this normal?" question: what the triage said, and whether it helped.
+
+    The patient's words are not stored here: only the topic, level and day.
+    """
+
+    __tablename__ = "questions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    day: Mapped[int] = mapped_column(Integer)
+    topic: Mapped[str | None] = mapped_column(String(32), default=None)
+    level: Mapped[str] = mapped_column(String(16))
+    helpful: Mapped[bool | None] = mapped_column(default=None)
+    asked_at: Mapped[datetime]
+
+
+class QuestionCount(Base):
+    """Anonymous counts of questions by topic, level and day, for the clinic's statistics.
+
+    No patient in it, so it survives /delete; a count says nothing about anyone.
+    """
+
+    __tablename__ = "question_counts"
+    __table_args__ = (UniqueConstraint("topic", "level", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(32), doc="'unknown' when the triage had none")
+    level: Mapped[str] = mapped_column(String(16))
+    day: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Escalation(Base):
+    """A clinic or urgent verdict, for the clinic's staff to see and act on."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (Index("ix_escalations_status_created_at", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    question_id: Mapped[int | None] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE"), default=None
+    )
+    day: Mapped[int] = mapped_column(Integer)
+    topic: Mapped[str] = mapped_column(String(32))
+    level: Mapped[str] = mapped_column(String(16))
+    message_text: Mapped[str | None] = mapped_column(
+        Text, default=None, doc="only when the patient chose to share it with the clinic"
+    )
+    status: Mapped[EscalationStatus] = mapped_column(
+        _enum(EscalationStatus, "escalation_status"), default=EscalationStatus.OPEN
+    )
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)

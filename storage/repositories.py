@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from sqlalchemy import ColumnElement, Select, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -145,11 +145,18 @@ class SessionRepository:
         return treatment
 
 
-def _active_sessions() -> Select[int]:
+def _of_active_patient() -> ColumnElement[bool]:
+    """Whether the reminder's session belongs to an active patient.
+
+    A correlated EXISTS: two primary-key lookups per reminder row. ``session_id IN (SELECT
+    ... every active session)`` made SQLite build the list of all active sessions on every
+    claim (about 20 ms with 1,000,000 reminders, 4 ms with 10,000 patients).
+    """
     return (
         select(TreatmentSession.id)
         .join(Patient, Patient.id == TreatmentSession.patient_id)
-        .where(Patient.status == PatientStatus.ACTIVE)
+        .where(TreatmentSession.id == Reminder.session_id, Patient.status == PatientStatus.ACTIVE)
+        .exists()
     )
 
 
@@ -158,7 +165,7 @@ def _claimable(now: datetime) -> list[ColumnElement[bool]]:
         Reminder.status == ReminderStatus.PENDING,
         Reminder.due_at <= now,
         or_(Reminder.claimed_by.is_(None), Reminder.lease_until < now),
-        Reminder.session_id.in_(_active_sessions()),
+        _of_active_patient(),
     ]
 
 
@@ -265,7 +272,7 @@ class ReminderRepository:
                 Reminder.status == ReminderStatus.PENDING,
                 Reminder.due_at <= horizon,
                 or_(Reminder.claimed_by.is_(None), Reminder.lease_until < now),
-                Reminder.session_id.in_(_active_sessions()),
+                _of_active_patient(),
             )
             .order_by(Reminder.due_at, Reminder.id)
             .limit(limit)
@@ -278,7 +285,7 @@ class ReminderRepository:
             select(func.min(Reminder.due_at)).where(
                 Reminder.status == ReminderStatus.PENDING,
                 Reminder.due_at > after,
-                Reminder.session_id.in_(_active_sessions()),
+                _of_active_patient(),
             )
         )
         return result.scalar_one_or_none()

@@ -14,7 +14,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.handlers import commands, onboarding, other
+from bot.handlers import commands, onboarding, other, triage
 
 PRIVATE = filters.ChatType.PRIVATE
 NEW_PRIVATE_MESSAGE = PRIVATE & filters.UpdateType.MESSAGE
@@ -44,6 +44,7 @@ CALLBACKS: tuple[tuple[str, Any], ...] = (
     (r"^rem:", other.answer_reminder_button),
     (r"^delete:(yes|no)$", commands.answer_delete_button),
     (r"^resume:(yes|no)$", commands.answer_resume_button),
+    (r"^tri:", triage.answer_triage_button),
 )
 
 

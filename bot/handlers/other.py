@@ -25,6 +25,7 @@ from bot.handlers.onboarding import (
     take_typed_quiet,
     take_typed_timezone,
 )
+from bot.handlers.triage import answer_question
 from scheduler.sessions import SnoozeOutcome
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ async def take_text(update: Update, context: BotContext) -> None:
         if view.step == Step.QUESTION:
             await context.care.set_step(chat_id=chat_id, step=None)
         if await _flood_ok(update, context):
-            await reply(update, context, "free_text")
+            await answer_question(update, context, view, text)
 
 
 async def take_non_text(update: Update, context: BotContext) -> None:

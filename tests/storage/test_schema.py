@@ -11,7 +11,7 @@ from sqlalchemy import Connection, func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from storage.database import Database, head_revision
-from storage.models import Base, DeliveryOutcome, Reminder
+from storage.models import Base, DeliveryOutcome, Escalation, Question, Reminder
 from storage.repositories import (
     DeliveryLogRepository,
     NewReminder,
@@ -110,7 +110,8 @@ async def test_naive_datetimes_are_refused(database: Database) -> None:
 
 
 async def test_deleting_a_patient_leaves_no_row_in_any_table(database: Database) -> None:
-    """Erasure cascades from the patient through sessions, reminders and the delivery log."""
+    """Erasure cascades from the patient through sessions, reminders, the delivery log,
+    questions and escalations (shared words included)."""
     patient_id, session_id = await seed(database, chat_id=1)
     await seed(database, chat_id=2)
     async with database.session() as session:
@@ -122,6 +123,21 @@ async def test_deleting_a_patient_leaves_no_row_in_any_table(database: Database)
             outcome=DeliveryOutcome.SENT,
             at=NOW,
         )
+        question = Question(patient_id=patient_id, day=1, topic="redness", level="urgent",
+                            asked_at=NOW)  # fmt: skip
+        session.add(question)
+        await session.flush()
+        session.add(
+            Escalation(
+                patient_id=patient_id,
+                question_id=question.id,
+                day=1,
+                topic="redness",
+                level="urgent",
+                message_text="shared words",
+                created_at=NOW,
+            )  # fmt: skip
+        )
         await session.commit()
     async with database.session() as session:
         await delete_patient(session, patient_id=patient_id)
@@ -132,7 +148,15 @@ async def test_deleting_a_patient_leaves_no_row_in_any_table(database: Database)
             for table in Base.metadata.sorted_tables
         }
     # The other patient keeps one patient row, one session and two reminders; nothing else.
-    assert counts == {"patients": 1, "treatment_sessions": 1, "reminders": 2, "delivery_log": 0}
+    assert counts == {
+        "patients": 1,
+        "treatment_sessions": 1,
+        "reminders": 2,
+        "delivery_log": 0,
+        "questions": 0,
+        "question_counts": 0,
+        "escalations": 0,
+    }
 
 
 async def test_status_values_are_checked_by_the_database(database: Database) -> None:

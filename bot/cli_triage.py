@@ -1,0 +1,191 @@
+"""The ``triage`` command: what the "is this normal?" engine answers, for one message or a file.
+
+    aftercare triage --day 6 "my face is still red"        # the answer, for a person
+    aftercare triage --day 6 "my face is still red" --json # the whole verdict
+    aftercare triage --batch cases.jsonl                   # {"id","text","day"} per line in,
+                                                           # {"id","topic","level","allowed",
+                                                           #  "answer"} per line out
+    aftercare triage --check                               # validate content/triage/*.yaml
+
+The plan and the engine are loaded once, so a batch runs at the engine's own speed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
+
+import typer
+
+from content.const import DEFAULT_PLAN
+
+if TYPE_CHECKING:
+    from content.plan import CarePlan
+    from content.triage import Engine, Verdict
+
+USAGE_ERROR = 2
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``triage`` command to ``app``."""
+    app.command("triage")(triage_command)
+
+
+def triage_command(
+    text: Annotated[
+        str | None, typer.Argument(help="The patient's message.", show_default=False)
+    ] = None,
+    day: Annotated[
+        int | None,
+        typer.Option("--day", help="Days since the session (0 is the session day).", min=-1),
+    ] = None,
+    batch: Annotated[
+        str | None,
+        typer.Option(
+            "--batch",
+            metavar="FILE.jsonl",
+            help='Triage each line {"id","text","day"} of FILE ("-" for stdin), one JSON line out.',
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the whole verdict as JSON.")
+    ] = False,
+    contact: Annotated[
+        str | None,
+        typer.Option("--contact", help="The clinic's contact, given in clinic and urgent answers."),
+    ] = None,
+    plan_name: Annotated[
+        str, typer.Option("--plan", help="Care plan name or file (its advice rules).")
+    ] = DEFAULT_PLAN,
+    check: Annotated[
+        bool, typer.Option("--check", help="Validate the triage data files and list problems.")
+    ] = False,
+) -> None:
+    """Triage a patient's message: the level, the topic and the answer the bot would give."""
+    if check:
+        _check_data()
+        return
+    if batch is not None:
+        if text is not None or day is not None:
+            raise _fail("--batch takes the messages and days from the file, not the command line")
+        engine, plan = _load(plan_name)
+        errors = _run_batch(batch, engine, plan, contact)
+        if errors:
+            typer.secho(f"{errors} line(s) could not be triaged", err=True, fg=typer.colors.RED)
+            raise typer.Exit(1)
+        return
+    if text is None or day is None:
+        raise _fail('give a message and --day, e.g. aftercare triage --day 3 "is peeling normal?"')
+    engine, plan = _load(plan_name)
+    verdict = engine.triage(text, day, plan, contact=contact)
+    if as_json:
+        typer.echo(json.dumps(verdict.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        _print_verdict(verdict)
+
+
+def _fail(message: str, code: int = USAGE_ERROR) -> typer.Exit:
+    typer.secho(f"Error: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+def _check_data() -> None:
+    from content.triage import TriageDataError, load_engine
+
+    try:
+        engine = load_engine()
+    except TriageDataError as exc:
+        for problem in exc.problems:
+            typer.echo(problem.format(), err=True)
+        count = len(exc.problems)
+        typer.echo(f"✗ {count} problem{'s' if count != 1 else ''} in the triage data", err=True)
+        raise typer.Exit(1) from None
+    concepts = engine.data.lexicon.concepts
+    phrases = sum(len(c.phrases) for c in concepts.values())
+    typer.echo(
+        f"✓ triage data: {len(concepts)} concepts, {phrases} phrases, "
+        f"{len(engine.rules.symptoms)} symptom rules, {len(engine.rules.questions)} questions"
+    )
+
+
+def _load(plan_name: str) -> tuple[Engine, CarePlan]:
+    from content.loader import PlanError, load_plan
+    from content.triage import TriageDataError, load_engine
+
+    try:
+        plan = load_plan(plan_name)
+    except PlanError as exc:
+        raise _fail(str(exc), code=1) from None
+    try:
+        engine = load_engine()
+    except TriageDataError as exc:
+        raise _fail(str(exc), code=1) from None
+    return engine, plan
+
+
+def _run_batch(source: str, engine: Engine, plan: CarePlan, contact: str | None) -> int:
+    """Triage every case of ``source`` to stdout; the number of lines that failed."""
+    if source == "-":
+        return _triage_lines(sys.stdin, engine, plan, contact)
+    try:
+        with open(source, encoding="utf-8") as lines:
+            return _triage_lines(lines, engine, plan, contact)
+    except OSError as exc:
+        raise _fail(f"cannot read {source}: {exc.strerror}", code=1) from None
+
+
+def _triage_lines(lines: Iterable[str], engine: Engine, plan: CarePlan, contact: str | None) -> int:
+    out: TextIO = sys.stdout
+    errors = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        case = _parse_case(line, number)
+        if case is None:
+            errors += 1
+            continue
+        verdict = engine.triage(case["text"], case["day"], plan, contact=contact)
+        row = {
+            "id": case["id"],
+            "topic": verdict.topic,
+            "level": verdict.level.value,
+            "allowed": verdict.allowed,
+            "answer": verdict.answer,
+        }
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    out.flush()
+    return errors
+
+
+def _parse_case(line: str, number: int) -> dict[str, Any] | None:
+    try:
+        case = json.loads(line)
+    except json.JSONDecodeError as exc:
+        typer.echo(f"line {number}: not JSON: {exc.msg}", err=True)
+        return None
+    if not isinstance(case, dict):
+        typer.echo(f"line {number}: expected an object with id, text and day", err=True)
+        return None
+    text, day = case.get("text"), case.get("day")
+    if not isinstance(text, str) or isinstance(day, bool) or not isinstance(day, int):
+        typer.echo(f"line {number}: needs a string 'text' and an integer 'day'", err=True)
+        return None
+    return {"id": case.get("id"), "text": text, "day": day}
+
+
+def _print_verdict(verdict: Verdict) -> None:
+    allowed = {True: "yes", False: "no", None: "-"}[verdict.allowed]
+    rows = [
+        ("level", f"{verdict.level.value} (day {verdict.day})"),
+        ("topic", verdict.topic or "-"),
+        ("allowed", allowed),
+        ("answer", verdict.answer),
+    ]
+    if verdict.clarify is not None:
+        rows.append(("ask", f"{verdict.clarify.question}  [{verdict.clarify.id}]"))
+    read = [f"{m.text} ({m.concept}{', negated' if m.negated else ''})" for m in verdict.matched]
+    rows.append(("read", "; ".join(read) or "-"))
+    for name, value in rows:
+        typer.echo(f"{name + ':':9}{value}")

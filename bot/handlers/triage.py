@@ -1,0 +1,182 @@
+"""Free text and "I have a question": the day-aware triage answers, with its level shown.
+
+The engine (content/triage) is pure; here we pick the patient's day, show the answer with
+an icon, ask its one clarifying question with buttons when it is unsure, record the outcome
+(topic, level, day; never the words) and open an escalation for clinic and urgent levels.
+The patient's words reach the clinic only if they press "Share my message".
+"""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from bot.context import BotContext
+from bot.handlers.common import chat_id_of, chat_state, local_today, reply, send
+from content.plan import day_of_healing
+from content.triage import ClarificationError, Level, Verdict, resolve_clarification, triage
+from scheduler.sessions import PatientView
+
+ICONS = {
+    Level.NORMAL: "✅",
+    Level.WATCH: "👀",
+    Level.CLINIC: "📞",
+    Level.URGENT: "🚨",
+    Level.ADVICE: "💡",
+    Level.UNKNOWN: "ℹ️",
+}
+MAX_CALLBACK = 64
+SHARE_KEY = "shareable"
+ANSWERED_KEY = "answered_before_asking"
+MAX_KEPT = 5
+
+
+def _day(context: BotContext, view: PatientView) -> int | None:
+    if view.session_date is None:
+        return None
+    return day_of_healing(view.session_date, local_today(context, view.timezone))
+
+
+async def answer_question(
+    update: Update, context: BotContext, view: PatientView, text: str
+) -> None:
+    """Triage what the patient wrote on their day of healing."""
+    day = _day(context, view)
+    if day is None:
+        await reply(update, context, "no_session")
+        return
+    plan = context.plan(view.plan_id)
+    verdict = triage(text, day, plan)
+    clarify = verdict.clarify
+    if clarify is None or len(f"tri:c:1:{clarify.id}".encode()) > MAX_CALLBACK:
+        await deliver(update, context, verdict, text)
+        return
+    if verdict.escalate:
+        # Already a matter for the clinic: answer and escalate now, then ask whether it is
+        # more serious still; a patient who never answers is not left without help.
+        await deliver(update, context, verdict, text)
+        chat_state(context).setdefault(ANSWERED_KEY, set()).add(clarify.id)
+    _keep_words(context, clarify.id, text)
+    yes, no = context.texts.plain("buttons.yes"), context.texts.plain("buttons.no")
+    markup = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(yes, callback_data=f"tri:c:1:{clarify.id}"),
+                InlineKeyboardButton(no, callback_data=f"tri:c:0:{clarify.id}"),
+            ]
+        ]
+    )
+    await reply(update, context, "triage.clarify", markup=markup, question=clarify.question)
+
+
+async def deliver(update: Update, context: BotContext, verdict: Verdict, text: str | None) -> None:
+    """Send the answer, record it, and open an escalation when the level calls for it."""
+    chat_id = chat_id_of(update)
+    recorded = await context.questions.record(
+        chat_id=chat_id,
+        day=verdict.day,
+        topic=verdict.topic,
+        level=verdict.level.value,
+        escalate=verdict.escalate,
+    )
+    texts = context.texts
+    rows = []
+    if recorded is not None:
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    texts.plain("buttons.helpful_yes"),
+                    callback_data=f"tri:h:1:{recorded.question_id}",
+                ),
+                InlineKeyboardButton(
+                    texts.plain("buttons.helpful_no"),
+                    callback_data=f"tri:h:0:{recorded.question_id}",
+                ),
+            ]
+        )
+        if recorded.escalation_id is not None and text:
+            _keep_words(context, f"e{recorded.escalation_id}", text)
+            rows.append(
+                [
+                    InlineKeyboardButton(
+                        texts.plain("buttons.share"),
+                        callback_data=f"tri:s:{recorded.escalation_id}",
+                    )
+                ]
+            )
+    key = "triage.escalated" if verdict.escalate else "triage.answer"
+    await send(
+        update,
+        context,
+        texts.render(key, icon=ICONS[verdict.level], answer=verdict.answer),
+        InlineKeyboardMarkup(rows) if rows else None,
+    )
+
+
+def _keep_words(context: BotContext, key: str, text: str) -> None:
+    """Hold the patient's words in memory only, for a share they may ask for."""
+    kept: dict[str, str] = chat_state(context).setdefault(SHARE_KEY, {})
+    kept[key] = text
+    while len(kept) > MAX_KEPT:
+        kept.pop(next(iter(kept)))
+
+
+async def answer_triage_button(update: Update, context: BotContext) -> None:
+    """Clarifying Yes/No, "Was this helpful?", and "Share my message with the clinic"."""
+    query = update.callback_query
+    assert query is not None
+    parts = (query.data or "").split(":", 3)
+    chat_id = chat_id_of(update)
+    texts = context.texts
+    kind = parts[1] if len(parts) > 1 else ""
+    if kind == "h" and len(parts) == 4 and parts[3].isdigit():
+        done = await context.questions.helpful(
+            chat_id=chat_id, question_id=int(parts[3]), helpful=parts[2] == "1"
+        )
+        await query.answer(texts.plain("triage.thanks" if done else "button_expired"))
+        if done and query.message is not None:
+            await _drop_row(update, context, "tri:h:")
+        return
+    if kind == "s" and len(parts) == 3 and parts[2].isdigit():
+        words = chat_state(context).get(SHARE_KEY, {}).pop(f"e{parts[2]}", None)
+        shared = words is not None and await context.questions.share(
+            chat_id=chat_id, escalation_id=int(parts[2]), text=words
+        )
+        await query.answer()
+        await _drop_row(update, context, "tri:s:")
+        await reply(update, context, "triage.shared" if shared else "triage.share_expired")
+        return
+    if kind == "c" and len(parts) == 4:
+        await query.answer()
+        await _drop_row(update, context, "tri:c:")
+        view = await context.care.view(chat_id=chat_id)
+        day = _day(context, view) if view is not None else None
+        if view is None or day is None:
+            await reply(update, context, "no_session")
+            return
+        try:
+            verdict = resolve_clarification(
+                parts[3], parts[2] == "1", day, context.plan(view.plan_id)
+            )
+        except ClarificationError:
+            await reply(update, context, "button_expired")
+            return
+        words = chat_state(context).get(SHARE_KEY, {}).pop(parts[3], None)
+        await deliver(update, context, verdict, words)
+        return
+    await query.answer(texts.plain("button_expired"))
+
+
+async def _drop_row(update: Update, context: BotContext, prefix: str) -> None:
+    """Take the row of buttons starting with ``prefix`` off the message they were on."""
+    query = update.callback_query
+    assert query is not None
+    message = query.message
+    markup = getattr(message, "reply_markup", None)
+    if markup is None:
+        return
+    rows = [
+        row
+        for row in markup.inline_keyboard
+        if not any((b.callback_data or "").startswith(prefix) for b in row)
+    ]
+    await query.edit_message_reply_markup(InlineKeyboardMarkup(rows) if rows else None)

@@ -1,0 +1,29 @@
+"""The "is this normal?" triage: a patient's message and day since the session in, a Verdict out.
+
+The lexicon, rules and answers are data beside this package (``*.yaml``), validated when the
+engine loads; ``load_engine`` caches the compiled engine. Nothing here touches the network.
+"""
+
+from content.triage.data import DataProblem, TriageDataError
+from content.triage.engine import (
+    ClarificationError,
+    Engine,
+    load_engine,
+    resolve_clarification,
+    triage,
+)
+from content.triage.verdict import Clarification, Level, Match, Verdict
+
+__all__ = [
+    "Clarification",
+    "ClarificationError",
+    "DataProblem",
+    "Engine",
+    "Level",
+    "Match",
+    "TriageDataError",
+    "Verdict",
+    "load_engine",
+    "resolve_clarification",
+    "triage",
+]

@@ -1,0 +1,107 @@
+"""From what a patient typed to a list of normalised words, typos repaired.
+
+Lower-casing, accents, emoji, contractions and slang are handled by data (lexicon.yaml); a word
+we do not know is repaired when it is a near miss of a word the lexicon uses: repeated letters
+("itchyyy"), a plural ("pimpless"), or a typo within one edit (two for long words) that keeps
+its first letter ("redess" -> "redness"). Real English words (words.yaml) are never changed.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from content.triage.schema import EMOJI_NOISE, Lexicon
+
+SENTENCE_END = "."
+COMMA = ","
+_TOKEN = re.compile(r"[a-z]+|\d+(?:\.\d+)?|[.!?;\n]|,")
+_REPEATS = re.compile(r"(.)\1{2,}")
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
+# Shorter words are not corrected: too many real words are one letter away from each other.
+MIN_CORRECTED = 4
+LONG_WORD = 8
+_SUFFIXES = (("ies", "y"), ("es", ""), ("s", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One word of a message: normalised, as written, and whether a typo was corrected."""
+
+    word: str
+    raw: str
+    corrected: bool = False
+
+
+class Normalizer:
+    """Turns a message into tokens with the spellings and vocabulary of one lexicon."""
+
+    def __init__(self, lexicon: Lexicon, vocabulary: Iterable[str], known: Iterable[str]) -> None:
+        """Compile the rewrites and emoji, and index the vocabulary by first letter."""
+        self._rewrites = [(re.compile(r.pattern), r.replace) for r in lexicon.rewrite]
+        table: dict[int, str | None] = {ord(c): None for c in EMOJI_NOISE}
+        for key, word in lexicon.emoji.items():
+            [char] = [c for c in key if c not in EMOJI_NOISE]
+            table[ord(char)] = f" {word} "
+        self._emoji = table
+        self._replace = {key: tuple(value.split()) for key, value in lexicon.replace.items()}
+        self.vocabulary = frozenset(vocabulary)
+        self._known = frozenset(known) | self._replace.keys()
+        by_initial: dict[str, list[str]] = {}
+        for word in sorted(self.vocabulary):
+            if word.isalpha() and len(word) >= MIN_CORRECTED - 1:
+                by_initial.setdefault(word[0], []).append(word)
+        self._by_initial = by_initial
+        self._spell = functools.lru_cache(maxsize=8192)(self._repair)
+
+    def tokens(self, text: str) -> list[Token]:
+        """The tokens of ``text``: words, and "." and "," where sentences and lists break."""
+        text = self.clean(text)
+        tokens: list[Token] = []
+        for piece in _TOKEN.findall(text):
+            if piece in ".!?;\n":
+                tokens.append(Token(SENTENCE_END, piece))
+            elif piece == COMMA:
+                tokens.append(Token(COMMA, piece))
+            elif piece in self._replace:
+                tokens.extend(Token(word, piece) for word in self._replace[piece])
+            else:
+                word = self._spell(piece)
+                tokens.append(Token(word, piece, corrected=word != piece))
+        return tokens
+
+    def clean(self, text: str) -> str:
+        """Lower-cased text with accents, quotes, emoji and rewrites applied, before splitting."""
+        text = unicodedata.normalize("NFKD", text.translate(self._emoji))
+        text = "".join(c for c in text if not unicodedata.combining(c))
+        text = text.lower().translate(_QUOTES)
+        for pattern, replacement in self._rewrites:
+            text = pattern.sub(replacement, text)
+        return text
+
+    def _repair(self, word: str) -> str:
+        if word in self.vocabulary or word in self._known or not word.isalpha():
+            return word
+        if _REPEATS.search(word):
+            for candidate in (_REPEATS.sub(r"\1\1", word), _REPEATS.sub(r"\1", word)):
+                if candidate in self.vocabulary:
+                    return candidate
+            word = _REPEATS.sub(r"\1\1", word)
+        for suffix, replacement in _SUFFIXES:
+            if word.endswith(suffix):
+                stem = word[: -len(suffix)] + replacement
+                if stem in self.vocabulary:
+                    return stem
+        if len(word) < MIN_CORRECTED:
+            return word
+        limit = 1 if len(word) < LONG_WORD else 2
+        found = process.extractOne(
+            word, self._by_initial.get(word[0], ()), scorer=OSA.distance, score_cutoff=limit
+        )
+        return str(found[0]) if found is not None else word

@@ -521,7 +521,7 @@ def report(runs: list[Run]) -> list[Target]:
                 f"all {run.count:,} sent exactly once",
                 run.label,
                 f"{len(per_id):,} sent, {twice} twice, {missing} missing;"
-                f" db {run.db_sent:,} sent, {run.log_sent:,} log rows",
+                f" db {run.db_sent:,}, log {run.log_sent:,}",
                 exactly_once,
             )
         )

@@ -1,20 +1,27 @@
 """An inline month calendar for picking the session date (our own, about a hundred lines).
 
-Callback data: ``cal:day:2026-11-20``, ``cal:nav:2026-10``, ``cal:noop``. Whatever comes
-back is checked again against the allowed range: a stale or forged button picks nothing.
+Callback data: ``cal:day:2026-11-20``, ``cal:nav:2026-10``, ``cal:noop`` (at most 18 bytes).
+Whatever comes back is checked again against the allowed range: a stale or forged button
+picks nothing.
 """
 
 from __future__ import annotations
 
 import calendar
+import re
 from dataclasses import dataclass
 from datetime import date
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 NOOP = "cal:noop"
-BLANK = " "
+BLANK = " "  # Telegram refuses an empty label; a space shows as an empty cell
 WEEKDAY_LABELS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
+# Our own names: calendar.month_name follows the process locale.
+MONTH_NAMES = ("", "January", "February", "March", "April", "May", "June", "July", "August",
+               "September", "October", "November", "December")  # fmt: skip
+_DAY = re.compile(r"cal:day:([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_NAV = re.compile(r"cal:nav:([0-9]{4})-([0-9]{2})")
 
 
 @dataclass(frozen=True)
@@ -34,48 +41,53 @@ class Navigate:
 
 @dataclass(frozen=True)
 class Noop:
-    """A header or blank cell was pressed."""
+    """A header, weekday or blank cell was pressed."""
 
 
-def _month_index(year: int, month: int) -> int:
+def _index(year: int, month: int) -> int:
+    """Months counted from year 0, so that neighbours differ by one."""
     return year * 12 + month - 1
 
 
-def _clamp(year: int, month: int, min_date: date, max_date: date) -> tuple[int, int]:
-    index = _month_index(year, month)
-    index = max(_month_index(min_date.year, min_date.month), index)
-    index = min(_month_index(max_date.year, max_date.month), index)
-    return divmod(index, 12)[0], divmod(index, 12)[1] + 1
+def _month(index: int) -> tuple[int, int]:
+    year, month = divmod(index, 12)
+    return year, month + 1
 
 
 def _button(text: str, data: str = NOOP) -> InlineKeyboardButton:
     return InlineKeyboardButton(text, callback_data=data)
 
 
+def _nav(index: int, label: str, first: int, last: int) -> InlineKeyboardButton:
+    if not first <= index <= last:
+        return _button(BLANK)
+    year, month = _month(index)
+    return _button(label, f"cal:nav:{year:04d}-{month:02d}")
+
+
 def calendar_keyboard(
     year: int, month: int, *, min_date: date, max_date: date, today: date
 ) -> InlineKeyboardMarkup:
-    """The month grid; days outside [min_date, max_date] are blank and do nothing."""
-    year, month = _clamp(year, month, min_date, max_date)
-    index = _month_index(year, month)
-    previous = divmod(index - 1, 12)
-    following = divmod(index + 1, 12)
-    has_previous = index - 1 >= _month_index(min_date.year, min_date.month)
-    has_next = index + 1 <= _month_index(max_date.year, max_date.month)
-    header = [
-        _button("‹", f"cal:nav:{previous[0]:04d}-{previous[1] + 1:02d}")
-        if has_previous
-        else _button(BLANK),
-        _button(f"{calendar.month_name[month]} {year}"),
-        _button("›", f"cal:nav:{following[0]:04d}-{following[1] + 1:02d}")
-        if has_next
-        else _button(BLANK),
+    """The month grid, Monday first; a month outside the range shows the nearest one.
+
+    Days outside [min_date, max_date] or outside the month are blank and do nothing; today
+    reads "·25·"; "‹" and "›" appear only when that month has a day that can be picked.
+    """
+    first, last = _index(min_date.year, min_date.month), _index(max_date.year, max_date.month)
+    index = min(max(_index(year, month), first), last)
+    year, month = _month(index)
+    rows = [
+        [
+            _nav(index - 1, "‹", first, last),
+            _button(f"{MONTH_NAMES[month]} {year}"),
+            _nav(index + 1, "›", first, last),
+        ],
+        [_button(label) for label in WEEKDAY_LABELS],
     ]
-    rows = [header, [_button(label) for label in WEEKDAY_LABELS]]
-    for week in calendar.Calendar(firstweekday=0).monthdatescalendar(year, month):
+    for week in calendar.Calendar(firstweekday=calendar.MONDAY).monthdatescalendar(year, month):
         row = []
         for day in week:
-            if day.month != month or not (min_date <= day <= max_date):
+            if day.month != month or not min_date <= day <= max_date:
                 row.append(_button(BLANK))
             else:
                 label = f"·{day.day}·" if day == today else str(day.day)
@@ -87,32 +99,25 @@ def calendar_keyboard(
 def parse_calendar_callback(
     data: str, *, min_date: date, max_date: date
 ) -> Day | Navigate | Noop | None:
-    """What a calendar button asks for, or None if it is malformed or out of range."""
+    """What a calendar button asks for; None if it is malformed or out of range.
+
+    The range is today's, not the one the keyboard was drawn with: a calendar left open
+    overnight offers nothing that is no longer allowed.
+    """
     if data == NOOP:
         return Noop()
-    parts = data.split(":")
-    if len(parts) != 3 or parts[0] != "cal":
-        return None
-    kind, value = parts[1], parts[2]
-    if kind == "day":
+    day = _DAY.fullmatch(data)
+    if day is not None:
         try:
-            picked = date.fromisoformat(value)
+            picked = date(int(day[1]), int(day[2]), int(day[3]))
         except ValueError:
             return None
         return Day(picked) if min_date <= picked <= max_date else None
-    if kind == "nav":
-        year_text, _, month_text = value.partition("-")
-        if not (year_text.isdigit() and month_text.isdigit()):
-            return None
-        year, month = int(year_text), int(month_text)
+    nav = _NAV.fullmatch(data)
+    if nav is not None:
+        year, month = int(nav[1]), int(nav[2])
         if not 1 <= month <= 12:
             return None
-        index = _month_index(year, month)
-        if not (
-            _month_index(min_date.year, min_date.month)
-            <= index
-            <= _month_index(max_date.year, max_date.month)
-        ):
-            return None
-        return Navigate(year, month)
+        first, last = _index(min_date.year, min_date.month), _index(max_date.year, max_date.month)
+        return Navigate(year, month) if first <= _index(year, month) <= last else None
     return None

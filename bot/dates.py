@@ -1,35 +1,50 @@
 """Session dates typed by patients: "today", "3 days ago", "last Friday", "20/11", "20 Nov".
 
-Our own small parser rather than dateparser: chat input is untrusted (no regular expression
-here can backtrack badly, and the input is cut to a few dozen characters), the answer must
-not depend on a locale's defaults, and "last Friday" must work. Day-first by default.
+Our own small parser rather than dateparser: the answer is deterministic (no locale defaults,
+nothing but ``today`` from outside), it is fast, and chat input is untrusted: text longer than
+MAX_INPUT characters is refused before any work, and no regular expression here can backtrack
+badly.
 
 Rules:
-- Without a year, a date is read in the year that puts it on or before today; if that is
-  more than ~10 months back and the same day next year is within the 90 days a session can
-  be ahead, the next one is meant ("2/1" typed on 28 December).
-- "Friday" / "last Friday" is the most recent past Friday ("last Friday" typed on a Friday
-  means a week ago; a bare "Friday" on a Friday means today).
-- A numeric date whose two readings are both valid, different and in range ("03/04") is
-  ambiguous: the configured order wins and the other is offered.
+
+- Range: a session may be up to 90 days ahead and up to 730 days back, the limits of
+  ``scheduler.planning.check_session_date``. A real date outside them is ``OutOfRange``;
+  an impossible one ("31/02", "2026-13-01") is ``Unparseable``.
+- Year inference, when no year is typed: the latest occurrence on or before today. If that is
+  more than FAR_BACK (300 days, about ten months) back and the next occurrence is at most 90
+  days ahead, the next one is meant: "2/1" typed on 28 December is 2 January next year, while
+  "28/12" typed on 3 January is last December. "29/2" looks back to the last leap year.
+- Weekdays: "Friday", "on Friday", "this Friday" are the latest Friday on or before today (a
+  Friday's "Friday" is today); "last Friday" is the same except that on a Friday it is a week
+  ago. "next Friday" is ambiguous (the coming one, or the one after).
+- "the 18th" alone is the latest 18th on or before today.
+- Ambiguity: a numeric date whose two readings ("03/04": 3 April or 4 March) are both valid,
+  different and in range is ``Parsed(<day_first reading>, ambiguous=True, alternative=<other>)``.
+  When only one reading exists ("20/11") or only one is in range, that one is taken without
+  asking. ISO dates (year first) and dates with a month name are never ambiguous.
+- Typos: a word of five letters or more that is one edit away (two for seven letters or more)
+  from exactly one word we know is read as that word ("yesteday", "febuary", "wensday"), plus
+  a few short ones listed in TYPOS ("tody").
 """
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
-from scheduler.planning import MAX_DAYS_AHEAD, MAX_DAYS_BACK
+from scheduler.planning import MAX_DAYS_AHEAD, SessionDateError, check_session_date
 
-MAX_INPUT = 60
+MAX_INPUT = 64
 FAR_BACK = timedelta(days=300)
 
 MONTHS = {
-    "jan": 1, "january": 1, "feb": 2, "february": 2, "febuary": 2, "mar": 3, "march": 3,
-    "apr": 4, "april": 4, "may": 5, "jun": 6, "june": 6, "jul": 7, "july": 7, "aug": 8,
-    "august": 8, "sep": 9, "sept": 9, "september": 9, "oct": 10, "october": 10, "nov": 11,
-    "november": 11, "dec": 12, "december": 12,
+    "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4,
+    "april": 4, "may": 5, "jun": 6, "june": 6, "jul": 7, "july": 7, "aug": 8, "august": 8,
+    "sep": 9, "sept": 9, "september": 9, "oct": 10, "october": 10, "nov": 11, "november": 11,
+    "dec": 12, "december": 12,
 }  # fmt: skip
 WEEKDAYS = {
     "mon": 0, "monday": 0, "tue": 1, "tues": 1, "tuesday": 1, "wed": 2, "wednesday": 2,
@@ -39,18 +54,53 @@ WEEKDAYS = {
 NUMBERS = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
     "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "couple": 2,
-    "a couple of": 2, "few": 3, "a few": 3,
+    "fifteen": 15, "twenty": 20, "thirty": 30,
 }  # fmt: skip
-TODAY_WORDS = {"today", "tody", "todya", "toady", "now", "this morning", "this afternoon",
-               "this evening", "tonight", "just now", "earlier today"}  # fmt: skip
-YESTERDAY_WORDS = {"yesterday", "yesteday", "yesterdy", "yestarday", "yday", "ytd",
-                   "last night", "yesterday evening", "yesterday morning"}  # fmt: skip
-DAY_BEFORE_WORDS = {"day before yesterday", "the day before yesterday", "2 days ago"}
+UNITS = {
+    "day": 1, "days": 1, "week": 7, "weeks": 7, "fortnight": 14, "fortnights": 14,
+    "month": 0, "months": 0,
+}  # fmt: skip
+AGO = {"ago", "back", "before", "earlier"}
+TODAY = {"today", "now", "just now", "earlier today", "this morning", "this afternoon",
+         "this evening", "tonight", "today morning", "today afternoon",
+         "today evening"}  # fmt: skip
+YESTERDAY = {"yesterday", "last night", "yesterday morning", "yesterday afternoon",
+             "yesterday evening", "yesterday night"}  # fmt: skip
+DAY_BEFORE = {"day before yesterday", "before yesterday"}
+TOMORROW = {"tomorrow", "tomorrow morning", "tomorrow afternoon", "tomorrow evening"}
+# Words that carry no date: "it was on the 20th of November", "my session was yesterday".
+FILLER = {"the", "of", "on", "it", "its", "was", "is", "my", "session", "treatment", "date",
+          "i", "had", "did", "got", "done", "at", "around", "about", "approx", "approximately",
+          "and", "just", "exactly"}  # fmt: skip
+TYPOS = {"tody": "today", "todya": "today", "toady": "today", "tdy": "today", "yday": "yesterday",
+         "yest": "yesterday", "tmrw": "tomorrow", "tmr": "tomorrow",
+         "wks": "weeks", "wk": "week", "dys": "days"}  # fmt: skip
+ORDINAL_SUFFIXES = {"st", "nd", "rd", "th"}
+KNOWN = (
+    set(MONTHS) | set(WEEKDAYS) | set(NUMBERS) | set(UNITS) | AGO | FILLER
+    | {"today", "yesterday", "tomorrow", "last", "past", "previous", "this", "next", "coming",
+       "morning", "afternoon", "evening", "night", "tonight", "now", "in", "before"}
+)  # fmt: skip
+FULL_NAMES = sorted(name for name in (*MONTHS, *WEEKDAYS) if len(name) > 4)
+# Only long words are corrected: a short word is too close to too many others.
+CORRECTABLE = sorted(word for word in KNOWN if len(word) >= 4)
 
-NUMERIC = re.compile(r"^(\d{1,4})[/.\-](\d{1,2})(?:[/.\-](\d{2,4}))?$")
-RELATIVE = re.compile(r"^(\d{1,3}|[a-z]+(?: [a-z]+)?(?: of)?) (day|days|week|weeks)(?: ago| back)$")
-WORDY = re.compile(r"^(?:(\d{1,2}) ([a-z]+)|([a-z]+) (\d{1,2}))(?: (\d{4}))?$")
-ORDINAL = re.compile(r"(\d{1,2})(?:st|nd|rd|th)\b")
+_DIGITS = {
+    base + offset: str(offset)
+    for base in (0x0660, 0x06F0, 0x0966, 0xFF10)  # Arabic-Indic, Urdu, Devanagari, full-width
+    for offset in range(10)
+}
+_WORD_PUNCTUATION = re.compile(r"(?<=[a-z])[.\-]|[.\-](?=[a-z])")
+_LETTER_DIGIT = re.compile(r"(?<=[0-9])(?=[a-z])|(?<=[a-z])(?=[0-9])")
+_ASIDE = re.compile(r"\([^()]*\)")  # "Fri 20 Nov (5 days ago)", copied from describe_date
+_OTHER = re.compile(r"[^a-z0-9/.\-]+")
+_SEPARATORS = re.compile(r"[/.\- ]+")
+_NUMERIC = re.compile(r"[0-9/.\- ]+")
+
+# Our own names: strftime's %a and %b follow the process locale.
+_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTH_NAMES = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                "Dec")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -77,23 +127,75 @@ class Unparseable:
 Answer = Parsed | OutOfRange | Unparseable
 
 
-def _in_range(value: date, today: date) -> bool:
-    return today - timedelta(days=MAX_DAYS_BACK) <= value <= today + timedelta(days=MAX_DAYS_AHEAD)
+def _in_range(value: date, *, today: date) -> bool:
+    """Whether a session on ``value`` can be planned, by the scheduler's own rule."""
+    try:
+        check_session_date(value, today=today)
+    except SessionDateError:
+        return False
+    return True
 
 
-def _checked(value: date, today: date) -> Answer:
-    return Parsed(value) if _in_range(value, today) else OutOfRange(value)
+def _checked(value: date | None, today: date) -> Answer:
+    if value is None:
+        return Unparseable()
+    return Parsed(value) if _in_range(value, today=today) else OutOfRange(value)
 
 
-def _normalise(text: str) -> str:
-    lowered = text.strip().lower()[:MAX_INPUT]
-    lowered = ORDINAL.sub(r"\1", lowered)
-    lowered = re.sub(r"[,!?]+", " ", lowered)
-    lowered = re.sub(r"\s+", " ", lowered).strip(" .")
-    for prefix in ("it was ", "was ", "on the ", "on ", "the ", "session was ", "i had it "):
-        if lowered.startswith(prefix):
-            lowered = lowered[len(prefix) :]
-    return lowered.replace(" of ", " ").strip()
+def _edits(a: str, b: str, limit: int) -> int:
+    """Optimal string alignment distance (a transposition counts once), or limit + 1."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    before: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, char in enumerate(a, 1):
+        current = [i]
+        for j, other in enumerate(b, 1):
+            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != other))
+            if i > 1 and j > 1 and char == b[j - 2] and a[i - 2] == other:
+                cost = min(cost, before[j - 2] + 1)
+            current.append(cost)
+        before, previous = previous, current
+    return previous[-1]
+
+
+@lru_cache(maxsize=4096)
+def _corrected(word: str) -> str:
+    if word in KNOWN or not word.isalpha():
+        return word
+    if word in TYPOS:
+        return TYPOS[word]
+    prefixed = [name for name in FULL_NAMES if name.startswith(word)]
+    if len(word) >= 3 and len(prefixed) == 1:  # "novem", "wednes"
+        return prefixed[0]
+    if len(word) < 5:
+        return word
+    limit = 1 if len(word) < 7 else 2
+    distances = {known: _edits(word, known, limit) for known in CORRECTABLE}
+    best = min(distances.values())
+    if best > limit:
+        return word
+    matches = [known for known, distance in distances.items() if distance == best]
+    return matches[0] if len(matches) == 1 else word
+
+
+def _tokens(text: str) -> tuple[list[str], bool]:
+    """Lower-case words and numbers, typos fixed, filler dropped; and whether "18th" was seen."""
+    lowered = text.lower().translate(_DIGITS).replace("'", "").replace("\u2019", "")
+    lowered = _ASIDE.sub(" ", lowered)
+    lowered = _WORD_PUNCTUATION.sub(" ", lowered)
+    lowered = _LETTER_DIGIT.sub(" ", lowered)
+    raw = _OTHER.sub(" ", lowered).split()
+    words: list[str] = []
+    ordinal = False
+    for word in raw:
+        if word in ORDINAL_SUFFIXES and words and words[-1].isdigit():
+            ordinal = True
+            continue
+        word = _corrected(word)
+        if word not in FILLER:
+            words.append(word)
+    return words, ordinal
 
 
 def _make(year: int, month: int, day: int) -> date | None:
@@ -103,140 +205,193 @@ def _make(year: int, month: int, day: int) -> date | None:
         return None
 
 
-def _full_year(year: int) -> int:
-    return 2000 + year if year < 100 else year
-
-
 def _infer_year(month: int, day: int, today: date) -> date | None:
-    """The date in the year that makes sense for a session (see the module docstring)."""
-    this_year = _make(today.year, month, day)
-    if this_year is None:
-        # 29 February in a year without one: the nearest past leap year's.
-        return (
-            _make(today.year - 1, month, day)
-            or _make(today.year - 2, month, day)
-            or (_make(today.year - 3, month, day))
-        )
-    past = this_year if this_year <= today else _make(today.year - 1, month, day)
-    future = this_year if this_year > today else _make(today.year + 1, month, day)
+    """The occurrence of day/month that a session date means (see the module docstring)."""
+    candidates = [
+        found
+        for year in range(today.year - 4, today.year + 2)
+        if (found := _make(year, month, day)) is not None
+    ]
+    past = max((d for d in candidates if d <= today), default=None)
+    future = min((d for d in candidates if d > today), default=None)
     if past is None:
         return future
-    if future is not None and today - past > FAR_BACK and (future - today).days <= MAX_DAYS_AHEAD:
+    if (
+        future is not None
+        and today - past > FAR_BACK
+        and future - today <= timedelta(days=MAX_DAYS_AHEAD)
+    ):
         return future
     return past
 
 
-def _weekday(text: str, today: date) -> date | None:
-    words = text.split(" ")
-    last = words[0] in {"last", "past", "previous"}
-    this = words[0] == "this"
-    name = words[-1]
-    if len(words) > 2 or (len(words) == 2 and not (last or this)) or name not in WEEKDAYS:
-        return None
-    back = (today.weekday() - WEEKDAYS[name]) % 7
-    if back == 0 and last:
-        back = 7
-    return today - timedelta(days=back)
+def _latest_day_of_month(day: int, today: date) -> date | None:
+    """The latest date on or before today whose day of the month is ``day``."""
+    year, month = today.year, today.month
+    for _ in range(12):
+        found = _make(year, month, day)
+        if found is not None and found <= today:
+            return found
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return None
 
 
-def _relative(text: str, today: date) -> date | None:
-    match = RELATIVE.match(text)
-    if match is None:
+def _months_back(today: date, months: int) -> date | None:
+    index = today.year * 12 + today.month - 1 - months
+    year, month = divmod(index, 12)
+    if not 1 <= year <= 9999:
         return None
-    amount_text, unit = match.group(1), match.group(2)
-    amount = int(amount_text) if amount_text.isdigit() else NUMBERS.get(amount_text)
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(today.day, last))
+
+
+def _weekday(words: list[str], today: date) -> Answer | None:
+    if not 1 <= len(words) <= 2 or words[-1] not in WEEKDAYS:
+        return None
+    qualifier = words[0] if len(words) == 2 else ""
+    back = (today.weekday() - WEEKDAYS[words[-1]]) % 7
+    if qualifier in {"", "this"}:
+        return _checked(today - timedelta(days=back), today)
+    if qualifier in {"last", "past", "previous"}:
+        return _checked(today - timedelta(days=back or 7), today)
+    if qualifier in {"next", "coming"}:
+        coming = today + timedelta(days=(7 - back) % 7 or 7)
+        if qualifier == "coming":
+            return _checked(coming, today)
+        return Parsed(coming, ambiguous=True, alternative=coming + timedelta(days=7))
+    return None
+
+
+def _amount(words: list[str]) -> int | None:
+    if words == ["a", "couple"]:
+        return 2
+    if len(words) != 1:
+        return None
+    if words[0].isdigit():
+        return int(words[0]) if len(words[0]) <= 3 else None
+    return NUMBERS.get(words[0])
+
+
+def _relative(words: list[str], today: date) -> Answer | None:
+    """ "3 days ago", "a week ago", "two months back", "in 5 days"."""
+    if len(words) >= 2 and words[-1] in AGO and words[-2] in UNITS:
+        sign, unit, counted = -1, words[-2], words[:-2]
+    elif len(words) >= 2 and words[0] == "in" and words[-1] in UNITS:
+        sign, unit, counted = 1, words[-1], words[1:-1]
+    else:
+        return None
+    amount = _amount(counted) if counted else (1 if not unit.endswith("s") else None)
     if amount is None:
         return None
-    days = amount * (7 if unit.startswith("week") else 1)
-    return today - timedelta(days=days)
+    if UNITS[unit] == 0:
+        return _checked(_months_back(today, -sign * amount), today)
+    return _checked(today + sign * timedelta(days=amount * UNITS[unit]), today)
 
 
-def _month(word: str) -> int | None:
-    return MONTHS.get(word) or MONTHS.get(word[:3]) if len(word) >= 3 else None
+def _year(text: str) -> int | None:
+    if len(text) == 4:
+        return int(text)
+    return 2000 + int(text) if len(text) == 2 else None
 
 
-def _wordy(text: str, today: date) -> Answer | None:
-    match = WORDY.match(text)
-    if match is None:
+def _numeric(words: list[str], today: date, day_first: bool) -> Answer | None:
+    """ "20/11", "20.11.26", "2026-11-20", "03/04" (ambiguous)."""
+    joined = " ".join(words)
+    if not _NUMERIC.fullmatch(joined):
         return None
-    if match.group(1):
-        day_text, month_text = match.group(1), match.group(2)
-    else:
-        month_text, day_text = match.group(3), match.group(4)
-    month = _month(month_text)
-    if month is None:
-        return None
-    day = int(day_text)
-    if match.group(5):
-        value = _make(int(match.group(5)), month, day)
-    else:
-        value = _infer_year(month, day, today)
-    return Unparseable() if value is None else _checked(value, today)
-
-
-def _numeric(text: str, today: date, day_first: bool) -> Answer | None:
-    match = NUMERIC.match(text)
-    if match is None:
-        return None
-    first, second, third = match.group(1), match.group(2), match.group(3)
-    if len(first) == 4:  # ISO: year-month-day, never ambiguous
-        if third is None:
+    parts = _SEPARATORS.split(joined.strip("/.- "))
+    if not 2 <= len(parts) <= 3 or not all(p.isdigit() and len(p) <= 4 for p in parts):
+        return Unparseable()
+    if len(parts[0]) == 4:  # year first: ISO, never ambiguous
+        if len(parts) != 3 or len(parts[1]) > 2 or len(parts[2]) > 2:
             return Unparseable()
-        value = _make(int(first), int(second), int(third))
-        return Unparseable() if value is None else _checked(value, today)
-    a, b = int(first), int(second)
-    year = _full_year(int(third)) if third else None
+        return _checked(_make(int(parts[0]), int(parts[1]), int(parts[2])), today)
+    if len(parts[0]) > 2 or len(parts[1]) > 2:
+        return Unparseable()
+    year = _year(parts[2]) if len(parts) == 3 else None
+    if len(parts) == 3 and year is None:
+        return Unparseable()
+    a, b = int(parts[0]), int(parts[1])
 
     def reading(day: int, month: int) -> date | None:
-        if not (1 <= month <= 12):
+        if not 1 <= month <= 12:
             return None
-        if year is not None:
-            return _make(year, month, day)
-        return _infer_year(month, day, today)
+        return _make(year, month, day) if year is not None else _infer_year(month, day, today)
 
-    preferred = reading(a, b) if day_first else reading(b, a)
-    other = reading(b, a) if day_first else reading(a, b)
-    if preferred is None and other is None:
+    first, second = (reading(a, b), reading(b, a)) if day_first else (reading(b, a), reading(a, b))
+    if first is None:
+        return _checked(second, today)
+    if second is None or second == first:
+        return _checked(first, today)
+    first_ok, second_ok = _in_range(first, today=today), _in_range(second, today=today)
+    if first_ok and second_ok:
+        return Parsed(first, ambiguous=True, alternative=second)
+    return _checked(second if second_ok else first, today)
+
+
+def _named_month(words: list[str], today: date) -> Answer | None:
+    """ "20 Nov", "November 20th", "20th of November 2026", "Nov 20, 26"."""
+    if len(words) not in (2, 3):
+        return None
+    if words[0] in MONTHS and words[1].isdigit():
+        month, day_text = MONTHS[words[0]], words[1]
+    elif words[1] in MONTHS and words[0].isdigit():
+        month, day_text = MONTHS[words[1]], words[0]
+    else:
+        return None
+    if len(day_text) > 2:
         return Unparseable()
-    if preferred is None:
-        assert other is not None
-        return _checked(other, today)
-    if other is not None and other != preferred and a != b:
-        if _in_range(preferred, today) and _in_range(other, today):
-            return Parsed(preferred, ambiguous=True, alternative=other)
-        if not _in_range(preferred, today) and _in_range(other, today):
-            return Parsed(other)
-    return _checked(preferred, today)
+    if len(words) == 2:
+        return _checked(_infer_year(month, int(day_text), today), today)
+    year = _year(words[2]) if words[2].isdigit() else None
+    if year is None:
+        return None
+    return _checked(_make(year, month, int(day_text)), today)
 
 
 def parse_session_date(text: str, *, today: date, day_first: bool = True) -> Answer:
-    """Read a session date typed in chat, relative to the patient's ``today``."""
-    normal = _normalise(text)
-    if not normal:
+    """Read a session date typed in chat, relative to the patient's ``today``.
+
+    Args:
+        text: what the patient typed (untrusted; anything longer than MAX_INPUT is refused).
+        today: the patient's local date.
+        day_first: read "03/04" as 3 April (True) or as March 4 (False).
+    """
+    if len(text) > 4 * MAX_INPUT:
         return Unparseable()
-    if normal in TODAY_WORDS:
+    text = text.strip()
+    if not text or len(text) > MAX_INPUT:
+        return Unparseable()
+    words, ordinal = _tokens(text)
+    phrase = " ".join(words)
+    if phrase in TODAY:
         return Parsed(today)
-    if normal in YESTERDAY_WORDS:
+    if phrase in YESTERDAY:
         return Parsed(today - timedelta(days=1))
-    if normal in DAY_BEFORE_WORDS:
+    if phrase in DAY_BEFORE:
         return Parsed(today - timedelta(days=2))
-    for reader in (_weekday, _relative):
-        value = reader(normal, today)
-        if value is not None:
-            return _checked(value, today)
-    compact = normal.replace(" ", "")
-    numeric = _numeric(compact, today, day_first)
-    if numeric is not None:
-        return numeric
-    wordy = _wordy(normal, today)
-    if wordy is not None:
-        return wordy
-    return Unparseable()
+    if phrase in TOMORROW:
+        return _checked(today + timedelta(days=1), today)
+    for read in (_weekday, _relative):
+        answer = read(words, today)
+        if answer is not None:
+            return answer
+    if ordinal and len(words) == 1 and len(words[0]) <= 2:
+        return _checked(_latest_day_of_month(int(words[0]), today), today)
+    if len(words) >= 2 and words[0] in WEEKDAYS:  # "Fri 20 Nov", as describe_date writes it
+        words = words[1:]
+    answer = _numeric(words, today, day_first)
+    if answer is None:
+        answer = _named_month(words, today)
+    return Unparseable() if answer is None else answer
 
 
 def describe_date(value: date, *, today: date) -> str:
-    """A date in words for a confirmation: "today, Fri 20 Nov", "Tue 17 Nov (3 days ago)"."""
-    label = f"{value:%a} {value.day} {value:%b}"
+    """A date in words for a confirmation: "today, Wed 25 Nov", "Fri 20 Nov (5 days ago)".
+
+    The year is added when it is not today's; English, plain text (the caller escapes it).
+    """
+    label = f"{_DAY_NAMES[value.weekday()]} {value.day} {_MONTH_NAMES[value.month]}"
     if value.year != today.year:
         label += f" {value.year}"
     days = (value - today).days

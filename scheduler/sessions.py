@@ -9,7 +9,6 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.plan import CarePlan
@@ -26,19 +25,12 @@ from scheduler.planning import (
     plan_reminders,
 )
 from storage.database import Database
-from storage.models import (
-    Escalation,
-    Patient,
-    PatientStatus,
-    Question,
-    Reminder,
-    ReminderStatus,
-    TreatmentSession,
-)
+from storage.models import Patient, PatientStatus, Reminder, ReminderStatus, TreatmentSession
 from storage.repositories import (
     DeliveryLogRepository,
     NewReminder,
     PatientRepository,
+    QuestionRepository,
     ReminderRepository,
     SessionRepository,
     delete_patient,
@@ -389,28 +381,9 @@ class CareService:
             treatments = await SessionRepository(session).all_for(patient_id=patient.id)
             reminders = await ReminderRepository(session).for_patient(patient_id=patient.id)
             attempts = await DeliveryLogRepository(session).for_patient(patient_id=patient.id)
-            asked = (
-                (
-                    await session.execute(
-                        select(Question)
-                        .where(Question.patient_id == patient.id)
-                        .order_by(Question.id)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            raised = (
-                (
-                    await session.execute(
-                        select(Escalation)
-                        .where(Escalation.patient_id == patient.id)
-                        .order_by(Escalation.id)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            questions = QuestionRepository(session)
+            asked = await questions.for_patient(patient_id=patient.id)
+            raised = await questions.escalations(patient_id=patient.id)
 
         def instant(value: datetime | None) -> str | None:
             return value.isoformat() if value else None

@@ -10,12 +10,14 @@ queues behind its own lock and never occupies the slots the other chats need.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
+
+from scheduler.turns import Turns
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
@@ -30,7 +32,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         super().__init__(backlog)
         self.concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
-        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+        self._turns = Turns()
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Queue behind the chat's earlier updates, then take a slot and run the handlers."""
@@ -42,21 +44,10 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         async with self.hold(chat_id), self._slots:
             await coroutine
 
-    @asynccontextmanager
-    async def hold(self, chat_id: int) -> AsyncIterator[None]:
+    def hold(self, chat_id: int) -> AbstractAsyncContextManager[None]:
         """Take the chat's turn: the reminder notifier uses this too, so a reminder due at
         the moment of registering arrives after the confirmation, not before it."""
-        lock, users = self._locks.get(chat_id, (asyncio.Lock(), 0))
-        self._locks[chat_id] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[chat_id]
-            if users <= 1:
-                del self._locks[chat_id]
-            else:
-                self._locks[chat_id] = (lock, users - 1)
+        return self._turns.hold(chat_id)
 
     async def initialize(self) -> None:
         """Nothing to set up."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -15,6 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from scheduler.clock import Clock
 from scheduler.delivery import Dispatcher, Outcome
+from scheduler.turns import Turns
 from storage.database import Database
 from storage.repositories import ReminderRepository
 
@@ -71,7 +73,7 @@ class ReminderRunner:
         self._scheduled: dict[int, tuple[datetime, datetime]] = {}
         self._session_of: dict[int, int] = {}
         self._inflight: set[int] = set()
-        self._session_locks: dict[int, tuple[asyncio.Lock, int]] = {}
+        self._session_turns = Turns()
         self._background: set[asyncio.Task[int]] = set()
         self._semaphore = asyncio.Semaphore(self.settings.concurrency)
         self._refill_lock = asyncio.Lock()
@@ -184,9 +186,13 @@ class ReminderRunner:
         self._scheduled.pop(reminder_id, None)
         self._inflight.add(reminder_id)
         session_id = self._session_of.pop(reminder_id, None)
-        lock = self._acquire_session_lock(session_id)
+        turn = (
+            self._session_turns.hold(session_id)
+            if session_id is not None
+            else contextlib.nullcontext()
+        )
         try:
-            async with self._semaphore, lock:
+            async with self._semaphore, turn:
                 result = await self.dispatcher.deliver(reminder_id)
             self.delivered[result.outcome] += 1
             if (
@@ -201,29 +207,11 @@ class ReminderRunner:
             log.exception("delivery of reminder %s failed", reminder_id)
         finally:
             self._inflight.discard(reminder_id)
-            self._release_session_lock(session_id)
             await self._notify_progress()
             if self._saturated and not self._scheduled and self._started:
                 self._saturated = False
                 self._background.add(asyncio.get_running_loop().create_task(self.refill()))
                 self._background = {t for t in self._background if not t.done()}
-
-    def _acquire_session_lock(self, session_id: int | None) -> asyncio.Lock:
-        """The lock that keeps one session's sends in order; counted so it can be dropped."""
-        if session_id is None:
-            return asyncio.Lock()
-        lock, users = self._session_locks.get(session_id, (asyncio.Lock(), 0))
-        self._session_locks[session_id] = (lock, users + 1)
-        return lock
-
-    def _release_session_lock(self, session_id: int | None) -> None:
-        if session_id is None or session_id not in self._session_locks:
-            return
-        lock, users = self._session_locks[session_id]
-        if users <= 1:
-            del self._session_locks[session_id]
-        else:
-            self._session_locks[session_id] = (lock, users - 1)
 
     async def wait_idle(self) -> None:
         """Wait until no queued job is due by the clock and no send is under way.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from storage.database import Database, normalize_url, redact_url
 
 PG_URL_ENV = "TEST_DATABASE_URL"
+BACKEND_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 
 def sqlite_url(path: Path) -> str:
@@ -69,3 +72,20 @@ async def _admin(pg_url: str, statement: str) -> None:
             await connection.execute(text(statement))
     finally:
         await engine.dispose()
+
+
+def chosen_backends(
+    parser: argparse.ArgumentParser, option: str, pg_option: str | None
+) -> tuple[list[str], str | None]:
+    """The backends asked for with ``--backends`` and the PostgreSQL URL; PostgreSQL is
+    skipped with a note when no URL is known, and an empty choice is a usage error."""
+    backends = [b.strip() for b in option.split(",") if b.strip()]
+    if not backends or any(b not in BACKEND_NAMES for b in backends):
+        parser.error("--backends: choose among sqlite, postgresql")
+    pg_url = pg_url_from(pg_option)
+    if "postgresql" in backends and not pg_url:
+        backends.remove("postgresql")
+        print(f"PostgreSQL skipped: no --pg-url and no {PG_URL_ENV}.", file=sys.stderr)
+        if not backends:
+            parser.error(f"PostgreSQL needs --pg-url or {PG_URL_ENV}")
+    return backends, pg_url

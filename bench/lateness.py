@@ -38,7 +38,13 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
-from bench.databases import PG_URL_ENV, migrated_database, pg_url_from, server_facts
+from bench.databases import (
+    BACKEND_NAMES,
+    PG_URL_ENV,
+    chosen_backends,
+    migrated_database,
+    server_facts,
+)
 from bench.plans import bench_plan
 from bench.report import (
     Target,
@@ -71,7 +77,6 @@ TARGET_P99_S = 1.0
 VALIDITY = timedelta(hours=12)
 LOOP_PROBE_S = 0.01
 SCENARIOS = ("minute", "burst")
-BACKEND_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 
 @dataclass(frozen=True)
@@ -197,15 +202,7 @@ def main() -> None:
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     if not scenarios or any(s not in SCENARIOS for s in scenarios):
         parser.error(f"--scenarios: choose among {', '.join(SCENARIOS)}")
-    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    if not backends or any(b not in BACKEND_NAMES for b in backends):
-        parser.error("--backends: choose among sqlite, postgresql")
-    pg_url = pg_url_from(args.pg_url)
-    if "postgresql" in backends and not pg_url:
-        backends.remove("postgresql")
-        console().print(f"PostgreSQL skipped: no --pg-url and no {PG_URL_ENV}.", style="yellow")
-        if not backends:
-            parser.error(f"PostgreSQL needs --pg-url or {PG_URL_ENV}")
+    backends, pg_url = chosen_backends(parser, args.backends, args.pg_url)
     logging.disable(logging.WARNING)
     targets = asyncio.run(run_all(args, backends, scenarios, pg_url))
     finish(targets, check=not args.no_check)

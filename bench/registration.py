@@ -39,7 +39,13 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from bench.databases import PG_URL_ENV, migrated_database, pg_url_from, server_facts
+from bench.databases import (
+    BACKEND_NAMES,
+    PG_URL_ENV,
+    chosen_backends,
+    migrated_database,
+    server_facts,
+)
 from bench.report import (
     Target,
     add_check_option,
@@ -64,7 +70,6 @@ NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 09:00 in Karachi
 SESSION_DATE = date(2026, 11, 21)
 TIMEZONE = "Asia/Karachi"
 QUIET = QuietHours.parse("21:00-08:00")
-BACKEND_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 PATIENTS, SESSIONS, REMINDERS = (
     Base.metadata.tables[name] for name in ("patients", "treatment_sessions", "reminders")
 )
@@ -291,15 +296,7 @@ def main() -> None:
     add_check_option(parser)
     args = parser.parse_args()
     concurrencies = [int(c) for c in args.concurrency.split(",") if c.strip()]
-    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    if not backends or any(b not in BACKEND_NAMES for b in backends):
-        parser.error("--backends: choose among sqlite, postgresql")
-    pg_url = pg_url_from(args.pg_url)
-    if "postgresql" in backends and not pg_url:
-        backends.remove("postgresql")
-        console().print(f"PostgreSQL skipped: no --pg-url and no {PG_URL_ENV}.", style="yellow")
-        if not backends:
-            parser.error(f"PostgreSQL needs --pg-url or {PG_URL_ENV}")
+    backends, pg_url = chosen_backends(parser, args.backends, args.pg_url)
     logging.disable(logging.WARNING)
     results, facts = asyncio.run(
         run(

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from content.plan import ButtonAction, CarePlan, day_of_healing
 from scheduler.clock import Clock
 from scheduler.notifier import (
@@ -193,16 +195,27 @@ class Dispatcher:
             settled = await ReminderRepository(session).settle(
                 reminder_id=claimed.id, owner=self.worker_id, status=status, now=now, error=error
             )
-            await DeliveryLogRepository(session).add(
-                reminder_id=claimed.id,
-                attempt=claimed.attempts,
-                worker=self.worker_id,
-                outcome=outcome,
-                at=now,
-                error=error,
-            )
+            await self._log(session, claimed, outcome, now, error)
             await session.commit()
         return settled
+
+    async def _log(
+        self,
+        session: AsyncSession,
+        claimed: ClaimedReminder,
+        outcome: DeliveryOutcome,
+        now: datetime,
+        error: str | None,
+    ) -> None:
+        """One delivery-log row for this attempt of ``claimed`` (outcome and error code only)."""
+        await DeliveryLogRepository(session).add(
+            reminder_id=claimed.id,
+            attempt=claimed.attempts,
+            worker=self.worker_id,
+            outcome=outcome,
+            at=now,
+            error=error,
+        )
 
     async def _postpone(
         self, claimed: ClaimedReminder, due_at: datetime, outcome: DeliveryOutcome, reason: str
@@ -215,14 +228,7 @@ class Dispatcher:
             await ReminderRepository(session).release(
                 reminder_id=claimed.id, owner=self.worker_id, due_at=due_at, error=reason
             )
-            await DeliveryLogRepository(session).add(
-                reminder_id=claimed.id,
-                attempt=claimed.attempts,
-                worker=self.worker_id,
-                outcome=outcome,
-                at=now,
-                error=reason,
-            )
+            await self._log(session, claimed, outcome, now, reason)
             await session.commit()
         kind = Outcome.DEFERRED if outcome is DeliveryOutcome.DEFERRED else Outcome.RETRY
         return DeliveryResult(kind, next_due=due_at)
@@ -258,13 +264,6 @@ class Dispatcher:
                 reason="recipient gone",
                 patient_id=claimed.patient_id,
             )
-            await DeliveryLogRepository(session).add(
-                reminder_id=claimed.id,
-                attempt=claimed.attempts,
-                worker=self.worker_id,
-                outcome=DeliveryOutcome.BLOCKED,
-                at=now,
-                error=reason,
-            )
+            await self._log(session, claimed, DeliveryOutcome.BLOCKED, now, reason)
             await session.commit()
         log.info("chat %s is gone (%s): patient stopped", claimed.chat_id, reason)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -24,11 +24,14 @@ from scheduler.planning import (
     plan_catch_up,
     plan_reminders,
 )
+from storage.batching import GroupCommit
 from storage.database import Database
 from storage.models import Patient, PatientStatus, Reminder, ReminderStatus, TreatmentSession
 from storage.repositories import (
     DeliveryLogRepository,
+    NewPatient,
     NewReminder,
+    NewSession,
     PatientRepository,
     QuestionRepository,
     ReminderRepository,
@@ -95,6 +98,18 @@ class Registration:
     unchanged: bool = False
 
 
+@dataclass(frozen=True)
+class _RegistrationRequest:
+    """The arguments of one ``register_session`` call, queued for a group commit."""
+
+    chat_id: int
+    session_date: date
+    timezone: str | None
+    next_in_series: bool
+    plan_id: str | None
+    now: datetime
+
+
 class CareService:
     """A patient's care: sessions and the reminders planned from them."""
 
@@ -118,6 +133,10 @@ class CareService:
         self.default_quiet_hours = default_quiet_hours
         self.default_plan = default_plan
         self.on_schedule_changed = on_schedule_changed
+        # Registrations that arrive while one is being written share the next transaction.
+        self._registrations: GroupCommit[_RegistrationRequest, Registration] = GroupCommit(
+            database, self._write_registrations, after_commit=self._changed
+        )
 
     async def register_session(
         self,
@@ -130,55 +149,197 @@ class CareService:
     ) -> Registration:
         """Record a session date and plan its reminders, all in one transaction.
 
+        Registrations arriving while one is written are committed together, each in its own
+        savepoint (``storage.batching.GroupCommit``): a failing one raises for its caller
+        alone, and the refill hook runs once per commit.
+
         A patient's first session is number 1. With ``next_in_series`` the session follows
         the latest one and supersedes its pending reminders; without it, a patient who
         already has a session has its date moved (the same date again changes nothing).
         """
-        now = self.clock.now()
-        async with self.database.session() as session:
-            patients = PatientRepository(session)
-            patient = await patients.get_by_chat(chat_id=chat_id)
-            if patient is None:
-                tz_name = timezone or self.default_timezone
-                load_zone(tz_name)
-                patient = await patients.add(
-                    chat_id=chat_id,
-                    timezone=tz_name,
-                    quiet_start=self.default_quiet_hours.start,
-                    quiet_end=self.default_quiet_hours.end,
-                    now=now,
-                )
-            elif timezone is not None and timezone != patient.timezone:
-                load_zone(timezone)
-                patient.timezone = timezone
-            tz = load_zone(patient.timezone)
-            check_session_date(session_date, today=now.astimezone(tz).date())
-            if patient.status is not PatientStatus.ACTIVE:
-                await patients.set_status(patient=patient, status=PatientStatus.ACTIVE, now=now)
+        return await self._registrations.submit(
+            _RegistrationRequest(
+                chat_id=chat_id,
+                session_date=session_date,
+                timezone=timezone,
+                next_in_series=next_in_series,
+                plan_id=plan_id,
+                now=self.clock.now(),
+            )
+        )
 
-            sessions = SessionRepository(session)
-            latest = await sessions.latest(patient_id=patient.id)
-            if latest is not None and not next_in_series:
-                result = await self._move(session, patient, latest, session_date)
-            else:
-                number = 1 if latest is None else latest.number + 1
-                if latest is not None:
-                    await ReminderRepository(session).settle_pending(
-                        status=ReminderStatus.CANCELLED,
-                        reason="superseded by the next session",
-                        patient_id=patient.id,
-                    )
-                treatment = await sessions.add(
-                    patient_id=patient.id,
-                    session_date=session_date,
-                    number=number,
-                    plan_id=plan_id or self.default_plan,
-                    now=now,
+    async def _write_registrations(
+        self, session: AsyncSession, requests: Sequence[_RegistrationRequest]
+    ) -> list[Registration | Exception]:
+        """Write a batch of registrations (see ``storage.batching``), each with its own outcome.
+
+        A chat's first request in the batch, when the chat has no session yet (the usual
+        registration: a new patient, or one who has just consented), is written in bulk: one
+        query for all the patients, one for their sessions, one flush and one INSERT of every
+        reminder. Anything else (a date moved, the next session of a series, a second request
+        for the same chat) goes one by one through ``_register``, in order. Each part runs in a
+        savepoint, so one failure is that request's alone. A request alone in its batch goes
+        through ``_register`` (the reference the bulk path is tested against).
+        """
+        if len(requests) == 1:  # alone: step by step, its errors are the transaction's
+            return [await self._register(session, requests[0])]
+        outcomes: dict[int, Registration | Exception] = {}
+        patients = await PatientRepository(session).by_chats(chat_ids=(r.chat_id for r in requests))
+        latest = await SessionRepository(session).latest_of(
+            patient_ids=(p.id for p in patients.values())
+        )
+        fresh: list[int] = []
+        seen: set[int] = set()
+        for index, request in enumerate(requests):
+            patient = patients.get(request.chat_id)
+            if request.chat_id not in seen and (patient is None or patient.id not in latest):
+                fresh.append(index)
+            seen.add(request.chat_id)
+        if fresh:
+            try:
+                async with session.begin_nested():
+                    outcomes.update(await self._register_fresh(session, requests, fresh, patients))
+            except Exception:
+                log.warning("bulk registration failed; writing the batch one by one", exc_info=True)
+                outcomes.clear()
+        for index, request in enumerate(requests):
+            if index in outcomes:
+                continue
+            try:
+                async with session.begin_nested():
+                    outcomes[index] = await self._register(session, request)
+            except Exception as error:
+                outcomes[index] = error
+        return [outcomes[index] for index in range(len(requests))]
+
+    async def _register_fresh(
+        self,
+        session: AsyncSession,
+        requests: Sequence[_RegistrationRequest],
+        indices: list[int],
+        patients: dict[int, Patient],
+    ) -> dict[int, Registration | Exception]:
+        """First sessions of chats without one: one INSERT each for patients, sessions and
+        reminders (the usual registration, written in bulk)."""
+        outcomes: dict[int, Registration | Exception] = {}
+        accepted: list[tuple[int, _RegistrationRequest, str, QuietHours]] = []
+        for index in indices:
+            request = requests[index]
+            patient = patients.get(request.chat_id)
+            try:
+                tz_name = request.timezone or (
+                    patient.timezone if patient is not None else self.default_timezone
                 )
-                result = await self._plan_new(session, patient, treatment)
-            await session.commit()
-        await self._changed()
-        return result
+                tz = load_zone(tz_name)
+                check_session_date(request.session_date, today=request.now.astimezone(tz).date())
+            except Exception as error:  # a bad zone or date: this request's answer alone
+                outcomes[index] = error
+                continue
+            if patient is None:
+                quiet = self.default_quiet_hours
+            else:  # consented earlier: the ORM flushes these changes with the next statement
+                quiet = QuietHours(patient.quiet_start, patient.quiet_end)
+                patient.timezone = tz_name
+                if patient.status is not PatientStatus.ACTIVE:
+                    patient.status = PatientStatus.ACTIVE
+                    patient.updated_at = request.now
+            accepted.append((index, request, tz_name, quiet))
+        if not accepted:
+            return outcomes
+        now = accepted[0][1].now
+        patient_ids = {chat_id: p.id for chat_id, p in patients.items()}
+        patient_ids |= await PatientRepository(session).add_many(
+            patients=[
+                NewPatient(request.chat_id, tz_name, quiet.start, quiet.end)
+                for _, request, tz_name, quiet in accepted
+                if request.chat_id not in patient_ids
+            ],
+            now=now,
+        )
+        session_ids = await SessionRepository(session).add_many(
+            sessions=[
+                NewSession(
+                    patient_ids[request.chat_id],
+                    request.session_date,
+                    1,
+                    request.plan_id or self.default_plan,
+                )
+                for _, request, _, _ in accepted
+            ],
+            now=now,
+        )
+        rows: list[tuple[int, NewReminder]] = []
+        for index, request, tz_name, quiet in accepted:
+            patient_id = patient_ids[request.chat_id]
+            session_id = session_ids[patient_id]
+            planned, catch_up = self._plan_for(
+                timezone=tz_name,
+                quiet=quiet,
+                plan_id=request.plan_id or self.default_plan,
+                number=1,
+                session_date=request.session_date,
+            )
+            ahead = [p for p in planned if p.state is PlanState.AHEAD]
+            if catch_up is not None:
+                ahead.append(catch_up)
+            rows.extend(
+                (session_id, NewReminder(p.milestone_id, p.due_at, p.expires_at)) for p in ahead
+            )
+            outcomes[index] = Registration(
+                patient_id=patient_id,
+                session_id=session_id,
+                session_number=1,
+                session_date=request.session_date,
+                created=len(ahead),
+                expired=0,
+                catch_up=catch_up is not None,
+            )
+        await ReminderRepository(session).add_for_sessions(planned=rows)
+        return outcomes
+
+    async def _register(self, session: AsyncSession, request: _RegistrationRequest) -> Registration:
+        """One registration, step by step (see ``register_session``)."""
+        chat_id, session_date, timezone = request.chat_id, request.session_date, request.timezone
+        next_in_series, plan_id, now = request.next_in_series, request.plan_id, request.now
+        patients = PatientRepository(session)
+        patient = await patients.get_by_chat(chat_id=chat_id)
+        if patient is None:
+            tz_name = timezone or self.default_timezone
+            load_zone(tz_name)
+            patient = await patients.add(
+                chat_id=chat_id,
+                timezone=tz_name,
+                quiet_start=self.default_quiet_hours.start,
+                quiet_end=self.default_quiet_hours.end,
+                now=now,
+            )
+        elif timezone is not None and timezone != patient.timezone:
+            load_zone(timezone)
+            patient.timezone = timezone
+        tz = load_zone(patient.timezone)
+        check_session_date(session_date, today=now.astimezone(tz).date())
+        if patient.status is not PatientStatus.ACTIVE:
+            await patients.set_status(patient=patient, status=PatientStatus.ACTIVE, now=now)
+
+        sessions = SessionRepository(session)
+        latest = await sessions.latest(patient_id=patient.id)
+        if latest is not None and not next_in_series:
+            return await self._move(session, patient, latest, session_date)
+        number = 1 if latest is None else latest.number + 1
+        if latest is not None:
+            await ReminderRepository(session).settle_pending(
+                status=ReminderStatus.CANCELLED,
+                reason="superseded by the next session",
+                patient_id=patient.id,
+            )
+        treatment = await sessions.add(
+            patient_id=patient.id,
+            session_date=session_date,
+            number=number,
+            plan_id=plan_id or self.default_plan,
+            now=now,
+        )
+        return await self._plan_new(session, patient, treatment)
 
     async def change_session_date(self, *, chat_id: int, session_date: date) -> Registration:
         """Move the latest session to a new date, recomputing its pending reminders."""
@@ -490,9 +651,19 @@ class CareService:
     def _plan(
         self, patient: Patient, treatment: TreatmentSession, session_date: date
     ) -> tuple[list[PlannedReminder], PlannedReminder | None]:
-        tz = load_zone(patient.timezone)
-        plan: CarePlan = self.plans(treatment.plan_id)
-        quiet = QuietHours(patient.quiet_start, patient.quiet_end)
+        return self._plan_for(
+            timezone=patient.timezone,
+            quiet=QuietHours(patient.quiet_start, patient.quiet_end),
+            plan_id=treatment.plan_id,
+            number=treatment.number,
+            session_date=session_date,
+        )
+
+    def _plan_for(
+        self, *, timezone: str, quiet: QuietHours, plan_id: str, number: int, session_date: date
+    ) -> tuple[list[PlannedReminder], PlannedReminder | None]:
+        tz = load_zone(timezone)
+        plan: CarePlan = self.plans(plan_id)
         now = self.clock.now()
         planned = plan_reminders(
             session_date=session_date,
@@ -500,7 +671,7 @@ class CareService:
             plan=plan,
             quiet_hours=quiet,
             now=now,
-            session_number=treatment.number,
+            session_number=number,
         )
         catch_up = plan_catch_up(
             session_date=session_date, tz=tz, plan=plan, quiet_hours=quiet, now=now, planned=planned

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
+    Base,
     DeliveryLog,
     DeliveryOutcome,
     Escalation,
@@ -27,6 +28,11 @@ from storage.models import (
 )
 
 
+def _table(model: type[Base]) -> Table:
+    """The Core table of a model, for bulk statements that need no ORM bookkeeping."""
+    return cast(Table, model.__table__)
+
+
 @dataclass(frozen=True)
 class NewReminder:
     """A reminder row to insert for a session."""
@@ -34,6 +40,27 @@ class NewReminder:
     milestone_id: str
     due_at: datetime
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class NewPatient:
+    """A patient row to insert, active from ``now``."""
+
+    chat_id: int
+    timezone: str
+    quiet_start: time
+    quiet_end: time
+    language: str = "en"
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """A treatment session row to insert."""
+
+    patient_id: int
+    session_date: date
+    number: int
+    plan_id: str
 
 
 @dataclass(frozen=True)
@@ -67,6 +94,37 @@ class PatientRepository:
         """The patient of a chat, or None."""
         result = await self.session.execute(select(Patient).where(Patient.chat_id == chat_id))
         return result.scalar_one_or_none()
+
+    async def by_chats(self, *, chat_ids: Iterable[int]) -> dict[int, Patient]:
+        """The patients of several chats in one query, by chat id (absent chats left out)."""
+        wanted = sorted(set(chat_ids))
+        if not wanted:
+            return {}
+        result = await self.session.execute(select(Patient).where(Patient.chat_id.in_(wanted)))
+        return {patient.chat_id: patient for patient in result.scalars()}
+
+    async def add_many(self, *, patients: Sequence[NewPatient], now: datetime) -> dict[int, int]:
+        """Insert several active patients in one statement; returns their ids by chat id."""
+        if not patients:
+            return {}
+        table = _table(Patient)
+        result = await self.session.execute(
+            insert(table).returning(table.c.chat_id, table.c.id),
+            [
+                {
+                    "chat_id": p.chat_id,
+                    "timezone": p.timezone,
+                    "quiet_start": p.quiet_start,
+                    "quiet_end": p.quiet_end,
+                    "language": p.language,
+                    "status": PatientStatus.ACTIVE,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for p in patients
+            ],
+        )
+        return {row.chat_id: row.id for row in result}
 
     async def add(
         self,
@@ -127,6 +185,40 @@ class SessionRepository:
         )
         return result.scalar_one_or_none()
 
+    async def latest_of(self, *, patient_ids: Iterable[int]) -> dict[int, TreatmentSession]:
+        """The most recent session of each of several patients (one query), by patient id."""
+        wanted = sorted(set(patient_ids))
+        if not wanted:
+            return {}
+        result = await self.session.execute(
+            select(TreatmentSession)
+            .where(TreatmentSession.patient_id.in_(wanted))
+            .order_by(TreatmentSession.patient_id, TreatmentSession.number)
+        )
+        return {treatment.patient_id: treatment for treatment in result.scalars()}
+
+    async def add_many(self, *, sessions: Sequence[NewSession], now: datetime) -> dict[int, int]:
+        """Insert sessions of different patients in one statement; their ids by patient id."""
+        if not sessions:
+            return {}
+        if len({s.patient_id for s in sessions}) != len(sessions):
+            raise ValueError("add_many takes at most one session per patient")
+        table = _table(TreatmentSession)
+        result = await self.session.execute(
+            insert(table).returning(table.c.patient_id, table.c.id),
+            [
+                {
+                    "patient_id": s.patient_id,
+                    "session_date": s.session_date,
+                    "number": s.number,
+                    "plan_id": s.plan_id,
+                    "created_at": now,
+                }
+                for s in sessions
+            ],
+        )
+        return {row.patient_id: row.id for row in result}
+
     async def all_for(self, *, patient_id: int) -> Sequence[TreatmentSession]:
         """Every session of the patient's series, first to last."""
         result = await self.session.execute(
@@ -185,6 +277,10 @@ class ReminderRepository:
 
     async def add_many(self, *, session_id: int, reminders: Iterable[NewReminder]) -> int:
         """Insert pending reminders for a session in one statement; returns how many."""
+        return await self.add_for_sessions(planned=[(session_id, r) for r in reminders])
+
+    async def add_for_sessions(self, *, planned: Iterable[tuple[int, NewReminder]]) -> int:
+        """Insert pending reminders of several sessions in one statement; returns how many."""
         rows = [
             {
                 "session_id": session_id,
@@ -194,10 +290,10 @@ class ReminderRepository:
                 "status": ReminderStatus.PENDING,
                 "attempts": 0,
             }
-            for r in reminders
+            for session_id, r in planned
         ]
-        if rows:
-            await self.session.execute(insert(Reminder), rows)
+        if rows:  # Core, not the ORM's bulk insert: nothing here needs the ORM, and it is faster
+            await self.session.execute(insert(_table(Reminder)), rows)
         return len(rows)
 
     async def get(self, *, reminder_id: int) -> Reminder | None:

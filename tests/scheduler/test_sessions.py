@@ -180,13 +180,14 @@ async def test_the_next_session_supersedes_the_previous_one(
 ) -> None:
     """Session 2 cancels session 1's pending reminders; the sixth gets no rebooking nudge."""
     engine = await start_engine(database, clock)
-    await engine.care.register_session(chat_id=7, session_date=date(2026, 10, 1))
+    first = await engine.care.register_session(chat_id=7, session_date=date(2026, 11, 21))
     second = await engine.care.register_session(
         chat_id=7, session_date=date(2026, 11, 22), next_in_series=True
     )
     assert second.session_number == 2
     async with database.session() as session:
-        rows = await ReminderRepository(session).for_session(session_id=second.session_id - 1)
+        rows = await ReminderRepository(session).for_session(session_id=first.session_id)
+    assert rows
     assert {r.status for r in rows} == {ReminderStatus.CANCELLED}
     for _ in range(4):
         latest = await engine.care.register_session(
@@ -231,7 +232,7 @@ async def test_registration_is_one_transaction(
     async def broken(*args: object, **kwargs: object) -> int:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(ReminderRepository, "add_many", broken)
+    monkeypatch.setattr(ReminderRepository, "add_for_sessions", broken)
     with pytest.raises(RuntimeError):
         await engine.care.register_session(chat_id=7, session_date=date(2026, 11, 22))
     await engine.stop()

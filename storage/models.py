@@ -1,4 +1,5 @@
-"""SQLAlchemy 2 typed models: patients, treatment sessions, reminders and their delivery log."""
+"""SQLAlchemy 2 typed models: patients, sessions, reminders and their delivery log, questions and
+escalations, clinics with their staff, invites and broadcasts."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Time,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -126,6 +128,15 @@ class Patient(Base):
     start_payload: Mapped[str | None] = mapped_column(
         String(64), default=None, doc="the deep-link payload the patient came with"
     )
+    clinic_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clinics.id", ondelete="SET NULL"), default=None, index=True
+    )
+    news_opt_out: Mapped[bool] = mapped_column(
+        default=False, server_default=false(), doc="no clinic broadcasts; care reminders go on"
+    )
+    last_seen_at: Mapped[datetime | None] = mapped_column(
+        default=None, doc="the patient's last message or button"
+    )
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -148,6 +159,9 @@ class TreatmentSession(Base):
     number: Mapped[int] = mapped_column(Integer, default=1)
     plan_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
+    booked_at: Mapped[datetime | None] = mapped_column(
+        default=None, doc="the patient said the next session is booked: no more nudges"
+    )
 
     patient: Mapped[Patient] = relationship(back_populates="sessions")
     reminders: Mapped[list[Reminder]] = relationship(
@@ -268,3 +282,154 @@ class Escalation(Base):
     )
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolved_by: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"), default=None
+    )
+    replies: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class StaffRole(StrEnum):
+    """What a member of a clinic's staff may do: admins also invite staff."""
+
+    ADMIN = "admin"
+    STAFF = "staff"
+
+
+class Clinic(Base):
+    """A clinic using the bot: its details for patients, and the defaults of its patients."""
+
+    __tablename__ = "clinics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    phone: Mapped[str | None] = mapped_column(String(40), default=None)
+    whatsapp: Mapped[str | None] = mapped_column(String(40), default=None)
+    address: Mapped[str | None] = mapped_column(Text, default=None)
+    booking_url: Mapped[str | None] = mapped_column(String(300), default=None)
+    timezone: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    plan_id: Mapped[str] = mapped_column(String(64))
+    quiet_start: Mapped[time] = mapped_column(Time)
+    quiet_end: Mapped[time] = mapped_column(Time)
+    created_at: Mapped[datetime]
+
+
+class Staff(Base):
+    """A member of a clinic's staff, by their private chat with the bot (one clinic each)."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(
+        ForeignKey("clinics.id", ondelete="CASCADE"), index=True
+    )
+    chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    role: Mapped[StaffRole] = mapped_column(_enum(StaffRole, "staff_role"))
+    name: Mapped[str | None] = mapped_column(String(120), default=None)
+    step: Mapped[str | None] = mapped_column(
+        String(64), default=None, doc="what the bot is waiting for from this member of staff"
+    )
+    created_at: Mapped[datetime]
+
+
+class InviteKind(StrEnum):
+    """What redeeming an invite code does."""
+
+    STAFF = "staff"  # joins the clinic's staff with the invite's role (one use)
+    PATIENT = "patient"  # the clinic's link for every patient (many uses, until it expires)
+    ENROL = "enrol"  # one patient, with the session date filled in by staff (one use)
+
+
+class Invite(Base):
+    """An invite link's code, kept only as its SHA-256: the code itself is never stored."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    clinic_id: Mapped[int] = mapped_column(
+        ForeignKey("clinics.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[InviteKind] = mapped_column(_enum(InviteKind, "invite_kind"))
+    role: Mapped[StaffRole | None] = mapped_column(_enum(StaffRole, "staff_role"), default=None)
+    session_date: Mapped[date | None] = mapped_column(Date, default=None)
+    max_uses: Mapped[int | None] = mapped_column(Integer, default=None, doc="None: no limit")
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime]
+
+
+class BroadcastStatus(StrEnum):
+    """Life of a clinic broadcast."""
+
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class RecipientStatus(StrEnum):
+    """Where one patient's copy of a broadcast is."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # paused, stopped, opted out or gone by the time it was their turn
+    CANCELLED = "cancelled"
+
+
+class Broadcast(Base):
+    """A message from a clinic to a chosen group of its patients."""
+
+    __tablename__ = "broadcasts"
+    __table_args__ = (Index("ix_broadcasts_status_scheduled_at", "status", "scheduled_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(
+        ForeignKey("clinics.id", ondelete="CASCADE"), index=True
+    )
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"), default=None
+    )
+    text: Mapped[str] = mapped_column(Text, default="")
+    photo: Mapped[str | None] = mapped_column(String(256), default=None, doc="a Telegram file_id")
+    audience: Mapped[str] = mapped_column(String(64), default="all")
+    status: Mapped[BroadcastStatus] = mapped_column(
+        _enum(BroadcastStatus, "broadcast_status"), default=BroadcastStatus.DRAFT
+    )
+    scheduled_at: Mapped[datetime | None] = mapped_column(default=None)
+    report_chat_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    progress_message_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class BroadcastRecipient(Base):
+    """One patient's copy of a broadcast: the row that makes delivery resumable."""
+
+    __tablename__ = "broadcast_recipients"
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "patient_id"),
+        Index("ix_broadcast_recipients_broadcast_id_status", "broadcast_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"))
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[RecipientStatus] = mapped_column(
+        _enum(RecipientStatus, "recipient_status"), default=RecipientStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(200), default=None)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, ForeignKeyConstraint, func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from storage.database import Database, head_revision
-from storage.models import Base, DeliveryOutcome, Escalation, Question, Reminder
+from storage.models import (
+    Base,
+    Broadcast,
+    BroadcastRecipient,
+    Clinic,
+    DeliveryOutcome,
+    Escalation,
+    Question,
+    Reminder,
+)
 from storage.repositories import (
     DeliveryLogRepository,
     NewReminder,
@@ -53,7 +64,45 @@ async def seed(database: Database, *, chat_id: int = 42) -> tuple[int, int]:
 
 
 def _diff(connection: Connection) -> list[object]:
-    return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+    diff = list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+    if connection.dialect.name == "sqlite":
+        diff = _without_inline_references(connection, diff)
+    return diff
+
+
+def _without_inline_references(connection: Connection, diff: list[Any]) -> list[Any]:
+    """Drop the remove/add pairs SQLAlchemy's SQLite reflection invents for inline references.
+
+    Migration 0004 adds foreign key columns with SQLite's ``ADD COLUMN ... REFERENCES``, so the
+    table is not rebuilt (a rebuild would cascade deletes). SQLAlchemy parses constraint names
+    and ON DELETE only from table-level clauses, so it reflects these without either; here the
+    pair is accepted only when SQLite's own PRAGMA reports the ON DELETE the model declares.
+    """
+
+    def key(fk: ForeignKeyConstraint) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+        return (
+            fk.table.name,
+            tuple(fk.column_keys),
+            tuple(element.target_fullname for element in fk.elements),
+        )
+
+    removed = {key(item[1]): item for item in diff if item[0] == "remove_fk"}
+    kept = []
+    for item in diff:
+        if item[0] != "add_fk" or key(item[1]) not in removed:
+            kept.append(item)
+            continue
+        fk = item[1]
+        table, columns, _ = key(fk)
+        pragma = connection.exec_driver_sql(f"PRAGMA foreign_key_list({table})").mappings().all()
+        declared = [
+            row for row in pragma if row["from"] == columns[0] and row["on_delete"] == fk.ondelete
+        ]
+        if len(columns) == 1 and declared:
+            del removed[key(fk)]
+        else:
+            kept.append(item)
+    return [item for item in kept if item[0] != "remove_fk" or key(item[1]) in removed]
 
 
 async def test_migrated_schema_matches_models(database: Database) -> None:
@@ -61,6 +110,40 @@ async def test_migrated_schema_matches_models(database: Database) -> None:
     async with database.engine.connect() as connection:
         assert await connection.run_sync(_diff) == []
     assert await database.current_revision() == head_revision()
+
+
+async def test_upgrading_a_database_with_patients_keeps_every_row(tmp_path: Path) -> None:
+    """Migrations after the first run on live data: nothing cascades away on SQLite."""
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'old.sqlite3'}")
+    try:
+        await database.upgrade("0003")
+        async with database.engine.begin() as connection:
+            await connection.exec_driver_sql(
+                "INSERT INTO patients (id, chat_id, language, timezone, quiet_start, quiet_end,"
+                " status, created_at, updated_at) VALUES (1, 42, 'en', 'Asia/Karachi',"
+                " '21:00:00', '08:00:00', 'active', '2026-11-20 04:00:00', '2026-11-20 04:00:00')"
+            )
+            await connection.exec_driver_sql(
+                "INSERT INTO treatment_sessions (id, patient_id, session_date, number, plan_id,"
+                " created_at) VALUES (1, 1, '2026-11-20', 1, 'microneedling', '2026-11-20')"
+            )
+            await connection.exec_driver_sql(
+                "INSERT INTO reminders (session_id, milestone_id, due_at, expires_at, status,"
+                " attempts, snoozes) VALUES (1, 'a', '2026-11-21', '2026-11-22', 'pending', 0, 0)"
+            )
+        await database.upgrade()
+        async with database.engine.connect() as connection:
+            counts = [
+                (await connection.exec_driver_sql(f"SELECT count(*) FROM {table}")).scalar()
+                for table in ("patients", "treatment_sessions", "reminders")
+            ]
+            opted_out = (
+                await connection.exec_driver_sql("SELECT news_opt_out FROM patients")
+            ).scalar()
+        assert counts == [1, 1, 1]
+        assert not opted_out
+    finally:
+        await database.dispose()
 
 
 async def test_upgrade_is_idempotent(database: Database) -> None:
@@ -111,10 +194,19 @@ async def test_naive_datetimes_are_refused(database: Database) -> None:
 
 async def test_deleting_a_patient_leaves_no_row_in_any_table(database: Database) -> None:
     """Erasure cascades from the patient through sessions, reminders, the delivery log,
-    questions and escalations (shared words included)."""
+    questions, escalations (shared words included) and their copies of clinic broadcasts."""
     patient_id, session_id = await seed(database, chat_id=1)
-    await seed(database, chat_id=2)
+    other_id, _ = await seed(database, chat_id=2)
     async with database.session() as session:
+        clinic = Clinic(name="C", timezone="Asia/Karachi", plan_id="microneedling",
+                        quiet_start=time(21), quiet_end=time(8), created_at=NOW)  # fmt: skip
+        session.add(clinic)
+        await session.flush()
+        broadcast = Broadcast(clinic_id=clinic.id, text="News", created_at=NOW)
+        session.add(broadcast)
+        await session.flush()
+        for pid, chat in ((patient_id, 1), (other_id, 2)):
+            session.add(BroadcastRecipient(broadcast_id=broadcast.id, patient_id=pid, chat_id=chat))
         reminders = await ReminderRepository(session).for_session(session_id=session_id)
         await DeliveryLogRepository(session).add(
             reminder_id=reminders[0].id,
@@ -147,7 +239,8 @@ async def test_deleting_a_patient_leaves_no_row_in_any_table(database: Database)
             table.name: (await session.execute(select(func.count()).select_from(table))).scalar()
             for table in Base.metadata.sorted_tables
         }
-    # The other patient keeps one patient row, one session and two reminders; nothing else.
+    # The other patient keeps one patient row, one session, two reminders and their copy of
+    # the broadcast; the clinic keeps itself and its broadcast; nothing else.
     assert counts == {
         "patients": 1,
         "treatment_sessions": 1,
@@ -156,6 +249,11 @@ async def test_deleting_a_patient_leaves_no_row_in_any_table(database: Database)
         "questions": 0,
         "question_counts": 0,
         "escalations": 0,
+        "clinics": 1,
+        "staff": 0,
+        "invites": 0,
+        "broadcasts": 1,
+        "broadcast_recipients": 1,
     }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from content.plan import CarePlan
+from content.plan import ButtonAction, CarePlan
 from scheduler.clock import Clock
 from scheduler.delivery import PlanSource
 from scheduler.planning import (
@@ -49,6 +49,7 @@ class NoSessionError(LookupError):
 
 
 SNOOZE_LIMIT = 3
+SEEN_EVERY = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ class PatientView:
     session_date: date | None
     session_number: int | None
     plan_id: str | None
+    clinic_id: int | None = None
+    news_opt_out: bool = False
+    patient_id: int | None = None
 
 
 class SnoozeOutcome(StrEnum):
@@ -461,7 +465,18 @@ class CareService:
                 session_date=latest.session_date if latest else None,
                 session_number=latest.number if latest else None,
                 plan_id=latest.plan_id if latest else None,
+                clinic_id=patient.clinic_id,
+                news_opt_out=patient.news_opt_out,
+                patient_id=patient.id,
             )
+
+    async def seen(self, *, chat_id: int) -> None:
+        """The patient wrote to us: note it (at most once an hour, so a chat is not a write per
+        message) for the clinic's "not heard from for N days"."""
+        now = self.clock.now()
+        async with self.database.session() as session:
+            await PatientRepository(session).touch(chat_id=chat_id, now=now, every=SEEN_EVERY)
+            await session.commit()
 
     async def set_step(self, *, chat_id: int, step: str | None) -> None:
         """Remember what the bot is waiting for in this chat (it survives restarts)."""
@@ -509,6 +524,39 @@ class CareService:
             row.acknowledged_at = row.acknowledged_at or self.clock.now()
             await session.commit()
         return True
+
+    async def mark_booked(self, *, chat_id: int, reminder_id: int) -> int | None:
+        """ "Already booked" on a rebooking reminder: note it on the session and cancel the
+        nudges still pending for this step (the same phase of the same session, those that
+        offer booking). Returns how many were cancelled, or None if the reminder is not theirs.
+        """
+        now = self.clock.now()
+        async with self.database.session() as session:
+            row = await self._own_reminder(session, chat_id, reminder_id)
+            if row is None:
+                return None
+            row.acknowledged_at = row.acknowledged_at or now
+            treatment = await session.get(TreatmentSession, row.session_id)
+            assert treatment is not None
+            treatment.booked_at = treatment.booked_at or now
+            plan: CarePlan = self.plans(treatment.plan_id)
+            try:
+                phase = plan.milestone(row.milestone_id).phase
+            except KeyError:  # a catch-up, or a milestone the plan no longer has
+                phase = None
+            nudges = [
+                m.id
+                for m in plan.milestones
+                if m.phase == phase and ButtonAction.BOOKED in m.buttons
+            ]
+            cancelled = await ReminderRepository(session).settle_pending(
+                status=ReminderStatus.CANCELLED,
+                reason="already booked",
+                session_ids=[treatment.id],
+                milestone_ids=nudges,
+            )
+            await session.commit()
+        return cancelled
 
     async def mark_blocked(self, *, chat_id: int) -> bool:
         """The user blocked the bot: stop them and cancel what was pending."""

@@ -320,9 +320,7 @@ class Staff(Base):
     __tablename__ = "staff"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    clinic_id: Mapped[int] = mapped_column(
-        ForeignKey("clinics.id", ondelete="CASCADE"), index=True
-    )
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
     chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     role: Mapped[StaffRole] = mapped_column(_enum(StaffRole, "staff_role"))
     name: Mapped[str | None] = mapped_column(String(120), default=None)
@@ -347,9 +345,7 @@ class Invite(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    clinic_id: Mapped[int] = mapped_column(
-        ForeignKey("clinics.id", ondelete="CASCADE"), index=True
-    )
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
     kind: Mapped[InviteKind] = mapped_column(_enum(InviteKind, "invite_kind"))
     role: Mapped[StaffRole | None] = mapped_column(_enum(StaffRole, "staff_role"), default=None)
     session_date: Mapped[date | None] = mapped_column(Date, default=None)
@@ -390,9 +386,7 @@ class Broadcast(Base):
     __table_args__ = (Index("ix_broadcasts_status_scheduled_at", "status", "scheduled_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    clinic_id: Mapped[int] = mapped_column(
-        ForeignKey("clinics.id", ondelete="CASCADE"), index=True
-    )
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
     created_by: Mapped[int | None] = mapped_column(
         ForeignKey("staff.id", ondelete="SET NULL"), default=None
     )

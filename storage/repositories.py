@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, delete, func, insert, or_, select, update
@@ -156,6 +156,18 @@ class PatientRepository:
         patient.status = status
         patient.updated_at = now
         await self.session.flush()
+
+    async def touch(self, *, chat_id: int, now: datetime, every: timedelta) -> None:
+        """Set the patient's last-seen time, unless it was set less than ``every`` ago."""
+        await self.session.execute(
+            update(Patient)
+            .where(
+                Patient.chat_id == chat_id,
+                or_(Patient.last_seen_at.is_(None), Patient.last_seen_at < now - every),
+            )
+            .values(last_seen_at=now)
+            .execution_options(synchronize_session=False)
+        )
 
     async def stop_by_chat(self, *, chat_id: int, now: datetime) -> int | None:
         """Mark the patient of a chat stopped; returns their id, or None if there is none."""
@@ -327,6 +339,7 @@ class ReminderRepository:
         patient_id: int | None = None,
         session_ids: Sequence[int] | None = None,
         expired_by: datetime | None = None,
+        milestone_ids: Sequence[str] | None = None,
     ) -> int:
         """Move pending reminders of a patient or of sessions to ``status``; returns how many.
 
@@ -343,6 +356,8 @@ class ReminderRepository:
             conditions.append(Reminder.session_id.in_(session_ids))
         if expired_by is not None:
             conditions.append(Reminder.expires_at <= expired_by)
+        if milestone_ids is not None:
+            conditions.append(Reminder.milestone_id.in_(milestone_ids))
         result = await self.session.execute(
             update(Reminder)
             .where(*conditions)
@@ -608,7 +623,14 @@ class QuestionRepository:
         return (await self.session.execute(select(QuestionCount))).scalars().all()
 
     async def escalate(
-        self, *, patient_id: int, question_id: int, day: int, topic: str, level: str, now: datetime
+        self,
+        *,
+        patient_id: int,
+        question_id: int | None,
+        day: int,
+        topic: str,
+        level: str,
+        now: datetime,
     ) -> Escalation:
         """Open an escalation for the clinic."""
         escalation = Escalation(patient_id=patient_id, question_id=question_id, day=day,

@@ -1,0 +1,602 @@
+"""Clinics: invite codes, staff, a clinic's view of its own patients, and its alerts.
+
+Every use case that shows or reaches a patient takes the clinic it acts for and finds only
+that clinic's patients: the chat layer passes the clinic of the member of staff asking, never
+an id from a button. Invite codes are 192 random bits, shown once and stored only as their
+SHA-256; each expires and can be revoked, and staff codes work once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from content.plan import CarePlan, day_of_healing
+from scheduler.clock import Clock
+from scheduler.delivery import PlanSource
+from scheduler.planning import QuietHours, load_zone
+from storage.clinics import ClinicRepository
+from storage.database import Database
+from storage.models import (
+    Clinic,
+    Escalation,
+    EscalationStatus,
+    InviteKind,
+    Patient,
+    PatientStatus,
+    Staff,
+    StaffRole,
+)
+from storage.repositories import PatientRepository, QuestionRepository, SessionRepository
+
+CODE_BYTES = 24  # 192 bits; token_urlsafe gives 32 characters, within a deep link's 64
+CODE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32}$")
+INVITE_TTL = {
+    InviteKind.STAFF: timedelta(days=7),
+    InviteKind.PATIENT: timedelta(days=365),  # printed at the reception; revocable
+    InviteKind.ENROL: timedelta(days=14),
+}
+BOOKING_TOPIC = "booking"
+BOOKING_LEVEL = "booking"  # not a triage level: a request, listed with the alerts
+NEXT_SESSION_AFTER = timedelta(days=28)  # a series is 4-6 weeks apart: due from week 4
+DUE_WINDOW = timedelta(days=7)
+
+
+def new_code() -> str:
+    """A fresh invite code."""
+    return secrets.token_urlsafe(CODE_BYTES)
+
+
+def code_hash(code: str) -> str:
+    """What is stored of a code."""
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def looks_like_code(text: str) -> bool:
+    """Whether a deep-link payload has the shape of one of our invite codes."""
+    return bool(CODE_PATTERN.match(text))
+
+
+def next_session_due(session_date: date) -> date:
+    """When the next session of a series is due, four weeks after this one."""
+    return session_date + NEXT_SESSION_AFTER
+
+
+@dataclass(frozen=True)
+class ClinicView:
+    """A clinic's details, detached from the database."""
+
+    id: int
+    name: str
+    timezone: str
+    plan_id: str
+    quiet_hours: QuietHours
+    language: str
+    phone: str | None
+    whatsapp: str | None
+    address: str | None
+    booking_url: str | None
+
+    @classmethod
+    def of(cls, clinic: Clinic) -> ClinicView:
+        """The view of a row."""
+        return cls(
+            id=clinic.id,
+            name=clinic.name,
+            timezone=clinic.timezone,
+            plan_id=clinic.plan_id,
+            quiet_hours=QuietHours(clinic.quiet_start, clinic.quiet_end),
+            language=clinic.language,
+            phone=clinic.phone,
+            whatsapp=clinic.whatsapp,
+            address=clinic.address,
+            booking_url=clinic.booking_url,
+        )
+
+    def contact(self) -> str | None:
+        """How a patient reaches the clinic, one item a line, or None if nothing is known."""
+        lines = [
+            f"{label}: {value}"
+            for label, value in (
+                ("Phone", self.phone),
+                ("WhatsApp", self.whatsapp),
+                ("Address", self.address),
+            )
+            if value
+        ]
+        return "\n".join([self.name, *lines]) if lines else None
+
+
+@dataclass(frozen=True)
+class StaffView:
+    """A member of staff and their clinic."""
+
+    id: int
+    chat_id: int
+    role: StaffRole
+    name: str | None
+    step: str | None
+    clinic: ClinicView
+
+    @property
+    def is_admin(self) -> bool:
+        """Admins may also invite staff."""
+        return self.role is StaffRole.ADMIN
+
+
+class InviteProblem(StrEnum):
+    """Why an invite code does not work."""
+
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    USED = "used"
+    WRONG_KIND = "wrong_kind"
+    OTHER_CLINIC = "other_clinic"
+
+
+class InviteError(Exception):
+    """An invite code that cannot be used, and why."""
+
+    def __init__(self, problem: InviteProblem) -> None:
+        """Carry the reason."""
+        super().__init__(problem.value)
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class InviteView:
+    """A valid invite: what it is for and whose it is."""
+
+    id: int
+    kind: InviteKind
+    role: StaffRole | None
+    session_date: date | None
+    clinic: ClinicView
+
+
+@dataclass(frozen=True)
+class NewInvite:
+    """A freshly made invite; the only moment its code exists outside the link."""
+
+    id: int
+    code: str
+    kind: InviteKind
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class PatientSummary:
+    """What ``/patients`` shows: counts only, never who."""
+
+    total: int
+    active: int
+    paused: int
+    stopped: int
+    new_this_week: int
+    due_next_session: int
+    news_opt_out: int
+    by_phase: dict[str, int]
+    no_session: int
+
+
+@dataclass(frozen=True)
+class Alert:
+    """An open escalation as the clinic sees it."""
+
+    id: int
+    patient_id: int
+    chat_id: int
+    day: int
+    topic: str
+    level: str
+    shared_text: str | None
+    created_at: datetime
+    replies: int
+
+
+class ClinicService:
+    """Use cases of clinics and their staff; each method is one unit of work."""
+
+    def __init__(self, *, database: Database, clock: Clock, plans: PlanSource) -> None:
+        """Work on ``database``, with time from ``clock`` and care plans from ``plans``."""
+        self.database = database
+        self.clock = clock
+        self.plans = plans
+
+    # Clinics
+
+    async def create_clinic(
+        self,
+        *,
+        name: str,
+        timezone: str,
+        plan_id: str,
+        quiet_hours: QuietHours,
+        phone: str | None = None,
+        whatsapp: str | None = None,
+        address: str | None = None,
+        booking_url: str | None = None,
+        language: str = "en",
+    ) -> tuple[ClinicView, NewInvite]:
+        """Create a clinic and the one-time invite of its first admin."""
+        load_zone(timezone)
+        self.plans(plan_id)
+        name = name.strip()
+        if not name:
+            raise ValueError("a clinic needs a name")
+        now = self.clock.now()
+        async with self.database.session() as session:
+            clinic = await ClinicRepository(session).add(
+                name=name,
+                timezone=timezone,
+                plan_id=plan_id,
+                quiet_start=quiet_hours.start,
+                quiet_end=quiet_hours.end,
+                phone=phone,
+                whatsapp=whatsapp,
+                address=address,
+                booking_url=booking_url,
+                language=language,
+                now=now,
+            )
+            invite = await self._invite(
+                ClinicRepository(session), clinic.id, InviteKind.STAFF, role=StaffRole.ADMIN
+            )
+            view = ClinicView.of(clinic)
+            await session.commit()
+        return view, invite
+
+    async def clinics(self) -> list[tuple[ClinicView, int, int]]:
+        """Every clinic with its number of staff and of patients."""
+        async with self.database.session() as session:
+            repo = ClinicRepository(session)
+            counts = await repo.counts()
+            return [(ClinicView.of(c), *counts.get(c.id, (0, 0))) for c in await repo.all()]
+
+    async def clinic(self, *, clinic_id: int) -> ClinicView | None:
+        """One clinic."""
+        async with self.database.session() as session:
+            clinic = await ClinicRepository(session).get(clinic_id=clinic_id)
+            return None if clinic is None else ClinicView.of(clinic)
+
+    # Invites
+
+    async def invite(
+        self,
+        *,
+        clinic_id: int,
+        kind: InviteKind,
+        role: StaffRole | None = None,
+        session_date: date | None = None,
+        created_by: int | None = None,
+    ) -> NewInvite:
+        """A new invite code of a clinic (staff codes work once, enrolment codes once, the
+        clinic's patient link any number of times until it expires or is revoked)."""
+        async with self.database.session() as session:
+            repo = ClinicRepository(session)
+            if await repo.get(clinic_id=clinic_id) is None:
+                raise LookupError(f"no clinic {clinic_id}")
+            invite = await self._invite(
+                repo, clinic_id, kind, role=role, session_date=session_date, created_by=created_by
+            )
+            await session.commit()
+            return invite
+
+    async def _invite(
+        self,
+        repo: ClinicRepository,
+        clinic_id: int,
+        kind: InviteKind,
+        *,
+        role: StaffRole | None = None,
+        session_date: date | None = None,
+        created_by: int | None = None,
+    ) -> NewInvite:
+        if kind is InviteKind.STAFF and role is None:
+            role = StaffRole.STAFF
+        if kind is InviteKind.ENROL and session_date is None:
+            raise ValueError("an enrolment invite needs the session date")
+        now = self.clock.now()
+        code = new_code()
+        expires_at = now + INVITE_TTL[kind]
+        row = await repo.add_invite(
+            code_hash=code_hash(code),
+            clinic_id=clinic_id,
+            kind=kind,
+            role=role if kind is InviteKind.STAFF else None,
+            session_date=session_date,
+            max_uses=None if kind is InviteKind.PATIENT else 1,
+            expires_at=expires_at,
+            created_by=created_by,
+            now=now,
+        )
+        return NewInvite(row.id, code, kind, expires_at)
+
+    async def revoke(
+        self, *, clinic_id: int, invite_id: int | None = None, kind: InviteKind | None = None
+    ) -> int:
+        """Revoke one of the clinic's invites, or every one of a kind; returns how many."""
+        async with self.database.session() as session:
+            count = await ClinicRepository(session).revoke_invites(
+                clinic_id=clinic_id, invite_id=invite_id, kind=kind, now=self.clock.now()
+            )
+            await session.commit()
+            return count
+
+    async def peek(self, *, code: str) -> InviteView:
+        """What a code is for, without using it; InviteError if it cannot be used."""
+        async with self.database.session() as session:
+            return await self._valid(ClinicRepository(session), code)
+
+    async def _valid(self, repo: ClinicRepository, code: str) -> InviteView:
+        invite = await repo.invite_by_hash(code_hash=code_hash(code))
+        if invite is None:
+            raise InviteError(InviteProblem.UNKNOWN)
+        if invite.revoked_at is not None:
+            raise InviteError(InviteProblem.REVOKED)
+        if invite.expires_at <= self.clock.now():
+            raise InviteError(InviteProblem.EXPIRED)
+        if invite.max_uses is not None and invite.uses >= invite.max_uses:
+            raise InviteError(InviteProblem.USED)
+        clinic = await repo.get(clinic_id=invite.clinic_id)
+        assert clinic is not None  # the invite cascades away with its clinic
+        return InviteView(
+            invite.id, invite.kind, invite.role, invite.session_date, ClinicView.of(clinic)
+        )
+
+    async def join_staff(self, *, code: str, chat_id: int, name: str | None) -> StaffView:
+        """Redeem a staff invite: the chat joins the clinic's staff with the invite's role."""
+        now = self.clock.now()
+        async with self.database.session() as session:
+            repo = ClinicRepository(session)
+            invite = await self._valid(repo, code)
+            if invite.kind is not InviteKind.STAFF or invite.role is None:
+                raise InviteError(InviteProblem.WRONG_KIND)
+            existing = await repo.staff_by_chat(chat_id=chat_id)
+            if existing is not None:
+                if existing.clinic_id != invite.clinic.id:
+                    raise InviteError(InviteProblem.OTHER_CLINIC)
+                if existing.role is StaffRole.STAFF and invite.role is StaffRole.ADMIN:
+                    existing.role = StaffRole.ADMIN
+                staff = existing
+            else:
+                staff = await repo.add_staff(
+                    clinic_id=invite.clinic.id,
+                    chat_id=chat_id,
+                    role=invite.role,
+                    name=(name or "")[:120] or None,
+                    now=now,
+                )
+            if not await repo.use_invite(invite_id=invite.id, now=now):
+                raise InviteError(InviteProblem.USED)  # someone else was faster
+            view = self._staff_view(staff, invite.clinic)
+            await session.commit()
+            return view
+
+    async def join_patient(self, *, code: str, chat_id: int) -> InviteView:
+        """Redeem a patient or enrolment invite for a patient who has consented.
+
+        The patient becomes the clinic's; a patient without a session yet takes the clinic's
+        time zone and quiet hours. The session date of an enrolment invite is returned for the
+        patient to confirm (registering it is the care service's job).
+        """
+        now = self.clock.now()
+        async with self.database.session() as session:
+            repo = ClinicRepository(session)
+            invite = await self._valid(repo, code)
+            if invite.kind is InviteKind.STAFF:
+                raise InviteError(InviteProblem.WRONG_KIND)
+            patient = await PatientRepository(session).get_by_chat(chat_id=chat_id)
+            if patient is None:
+                raise LookupError(f"chat {chat_id} is not a patient")
+            if not await repo.use_invite(invite_id=invite.id, now=now):
+                raise InviteError(InviteProblem.USED)
+            if patient.clinic_id != invite.clinic.id:
+                patient.clinic_id = invite.clinic.id
+                if not await repo.has_session(patient_id=patient.id):
+                    patient.timezone = invite.clinic.timezone
+                    patient.quiet_start = invite.clinic.quiet_hours.start
+                    patient.quiet_end = invite.clinic.quiet_hours.end
+                    patient.language = invite.clinic.language
+                patient.updated_at = now
+            await session.commit()
+            return invite
+
+    # Staff
+
+    def _staff_view(self, staff: Staff, clinic: ClinicView) -> StaffView:
+        return StaffView(staff.id, staff.chat_id, staff.role, staff.name, staff.step, clinic)
+
+    async def staff(self, *, chat_id: int) -> StaffView | None:
+        """The member of staff of a chat (with their clinic), or None."""
+        async with self.database.session() as session:
+            repo = ClinicRepository(session)
+            staff = await repo.staff_by_chat(chat_id=chat_id)
+            if staff is None:
+                return None
+            clinic = await repo.get(clinic_id=staff.clinic_id)
+            assert clinic is not None
+            return self._staff_view(staff, ClinicView.of(clinic))
+
+    async def set_staff_step(self, *, chat_id: int, step: str | None) -> None:
+        """Remember what the bot waits for from a member of staff (it survives restarts)."""
+        async with self.database.session() as session:
+            staff = await ClinicRepository(session).staff_by_chat(chat_id=chat_id)
+            if staff is not None:
+                staff.step = step
+                await session.commit()
+
+    async def staff_chats(self, *, clinic_id: int) -> list[int]:
+        """The chats of every member of a clinic's staff."""
+        async with self.database.session() as session:
+            return [
+                s.chat_id for s in await ClinicRepository(session).staff_of(clinic_id=clinic_id)
+            ]
+
+    # Patients
+
+    async def clinic_of_patient(self, *, chat_id: int) -> ClinicView | None:
+        """The clinic a patient came with, or None."""
+        async with self.database.session() as session:
+            patient = await PatientRepository(session).get_by_chat(chat_id=chat_id)
+            if patient is None or patient.clinic_id is None:
+                return None
+            clinic = await ClinicRepository(session).get(clinic_id=patient.clinic_id)
+            return None if clinic is None else ClinicView.of(clinic)
+
+    async def set_news(self, *, chat_id: int, opt_out: bool) -> bool:
+        """Opt a patient out of (or back into) clinic news; care reminders are not touched."""
+        async with self.database.session() as session:
+            patient = await PatientRepository(session).get_by_chat(chat_id=chat_id)
+            if patient is None:
+                return False
+            patient.news_opt_out = opt_out
+            await session.commit()
+            return True
+
+    async def summary(self, *, clinic_id: int) -> PatientSummary:
+        """Counts of the clinic's patients by status, phase and what is due."""
+        now = self.clock.now()
+        async with self.database.session() as session:
+            rows = await ClinicRepository(session).patients_with_latest_session(clinic_id=clinic_id)
+        status = Counter(p.status for p, _ in rows)
+        phases: Counter[str] = Counter()
+        due = no_session = 0
+        for patient, latest in rows:
+            if latest is None:
+                no_session += 1
+                continue
+            today = now.astimezone(load_zone(patient.timezone)).date()
+            if patient.status is PatientStatus.ACTIVE:
+                plan: CarePlan = self.plans(latest.plan_id)
+                phases[plan.phase_for_day(day_of_healing(latest.session_date, today)).id] += 1
+            when = next_session_due(latest.session_date)
+            if latest.booked_at is None and today <= when <= today + DUE_WINDOW:
+                due += 1
+        return PatientSummary(
+            total=len(rows),
+            active=status[PatientStatus.ACTIVE],
+            paused=status[PatientStatus.PAUSED],
+            stopped=status[PatientStatus.STOPPED],
+            new_this_week=sum(1 for p, _ in rows if p.created_at >= now - timedelta(days=7)),
+            due_next_session=due,
+            news_opt_out=sum(1 for p, _ in rows if p.news_opt_out),
+            by_phase=dict(phases),
+            no_session=no_session,
+        )
+
+    async def request_booking(self, *, chat_id: int) -> Alert | None:
+        """A patient asks to book their next session: an alert for their clinic's staff (the
+        staff reply from it). None for a patient without a clinic."""
+        now = self.clock.now()
+        async with self.database.session() as session:
+            patient = await PatientRepository(session).get_by_chat(chat_id=chat_id)
+            if patient is None or patient.clinic_id is None:
+                return None
+            latest = await SessionRepository(session).latest(patient_id=patient.id)
+            today = now.astimezone(load_zone(patient.timezone)).date()
+            day = day_of_healing(latest.session_date, today) if latest else 0
+            escalation = await QuestionRepository(session).escalate(
+                patient_id=patient.id,
+                question_id=None,
+                day=day,
+                topic=BOOKING_TOPIC,
+                level=BOOKING_LEVEL,
+                now=now,
+            )
+            alert = Alert(
+                id=escalation.id,
+                patient_id=patient.id,
+                chat_id=patient.chat_id,
+                day=day,
+                topic=BOOKING_TOPIC,
+                level=BOOKING_LEVEL,
+                shared_text=None,
+                created_at=now,
+                replies=0,
+            )
+            await session.commit()
+            return alert
+
+    async def alert(self, *, clinic_id: int, escalation_id: int) -> Alert | None:
+        """One of the clinic's alerts (open or not), or None."""
+        async with self.database.session() as session:
+            found = await ClinicRepository(session).escalation(
+                clinic_id=clinic_id, escalation_id=escalation_id
+            )
+            return None if found is None else _alert(*found)
+
+    # Alerts
+
+    async def alerts(self, *, clinic_id: int) -> list[Alert]:
+        """The clinic's open escalations, urgent first, then oldest first."""
+        async with self.database.session() as session:
+            rows = await ClinicRepository(session).escalations(clinic_id=clinic_id)
+            return [_alert(e, p) for e, p in rows]
+
+    async def resolve(self, *, clinic_id: int, escalation_id: int, staff_id: int) -> bool:
+        """Mark one of the clinic's open escalations resolved; False if it is not one."""
+        async with self.database.session() as session:
+            found = await ClinicRepository(session).escalation(
+                clinic_id=clinic_id, escalation_id=escalation_id
+            )
+            if found is None or found[0].status is not EscalationStatus.OPEN:
+                return False
+            escalation = found[0]
+            escalation.status = EscalationStatus.RESOLVED
+            escalation.resolved_at = self.clock.now()
+            escalation.resolved_by = staff_id
+            await session.commit()
+            return True
+
+    async def reply_target(self, *, clinic_id: int, escalation_id: int) -> int | None:
+        """The chat of the patient of one of the clinic's escalations, counting a reply."""
+        async with self.database.session() as session:
+            found = await ClinicRepository(session).escalation(
+                clinic_id=clinic_id, escalation_id=escalation_id
+            )
+            if found is None:
+                return None
+            escalation, patient = found
+            if patient.status is PatientStatus.STOPPED:
+                return None
+            escalation.replies += 1
+            await session.commit()
+            return patient.chat_id
+
+
+def _alert(escalation: Escalation, patient: Patient) -> Alert:
+    return Alert(
+        id=escalation.id,
+        patient_id=patient.id,
+        chat_id=patient.chat_id,
+        day=escalation.day,
+        topic=escalation.topic,
+        level=escalation.level,
+        shared_text=escalation.message_text,
+        created_at=escalation.created_at,
+        replies=escalation.replies,
+    )
+
+
+__all__ = [
+    "Alert",
+    "ClinicService",
+    "ClinicView",
+    "InviteError",
+    "InviteProblem",
+    "InviteView",
+    "NewInvite",
+    "PatientSummary",
+    "StaffView",
+    "code_hash",
+    "looks_like_code",
+    "new_code",
+    "next_session_due",
+]

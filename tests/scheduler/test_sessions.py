@@ -273,3 +273,23 @@ async def test_resume_itself_expires_what_went_stale(database: Database, clock: 
     await engine.tick()
     await engine.stop()
     assert engine.notifier.milestones() == ["day1_morning"]
+
+
+async def test_seen_is_noted_at_most_once_an_hour(database: Database, clock: FakeClock) -> None:
+    """The clinic's "not heard from for N days" needs a last-seen time, not a write a message."""
+    engine = await start_engine(database, clock)
+    await engine.care.register_session(chat_id=7, session_date=date(2026, 11, 22))
+    first = clock.now()
+    await engine.care.seen(chat_id=7)
+    clock.advance(timedelta(minutes=59))
+    await engine.care.seen(chat_id=7)
+    async with database.session() as session:
+        seen = (await session.execute(select(Patient.last_seen_at))).scalar_one()
+    assert seen == first
+    clock.advance(timedelta(minutes=2))
+    await engine.care.seen(chat_id=7)
+    await engine.care.seen(chat_id=8)  # not a patient: nothing happens
+    await engine.stop()
+    async with database.session() as session:
+        seen = (await session.execute(select(Patient.last_seen_at))).scalar_one()
+    assert seen == clock.now()

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from bot.cli_clinic import clinic_app
 from bot.cli_content import content_app
 from bot.cli_triage import register as register_triage
 from bot.config import ConfigurationError, Settings, configure_logging, load_settings
@@ -30,6 +31,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(content_app, name="content")
 register_triage(app)
 app.add_typer(db_app, name="db")
+app.add_typer(clinic_app, name="clinic")
 
 USAGE_ERROR = 2
 

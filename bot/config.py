@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = Field(
         default=None, description="from @BotFather; without it the bot runs offline"
     )
+    telegram_bot_username: str = Field(
+        default="",
+        description="the bot's @username, for invite links; default: asked from Telegram",
+    )
     data_dir: Path = Field(default=Path("data"), description="where the SQLite file lives")
     database_url: str = Field(
         default="", description="SQLAlchemy URL; default: a SQLite file in DATA_DIR"
@@ -48,6 +52,13 @@ class Settings(BaseSettings):
     telegram_api_url: str = Field(
         default="https://api.telegram.org",
         description="Bot API server (a local telegram-bot-api server, or the stand-in)",
+    )
+    broadcast_rate: float = Field(
+        default=25.0,
+        gt=0,
+        le=1000,
+        description="clinic broadcast messages a second over all chats (Telegram allows ~30;"
+        " the rest is left for conversations)",
     )
     port: int = Field(default=8080, ge=1, le=65535, description="webhook server port")
 

@@ -41,6 +41,7 @@ INVITE_TTL = {
     InviteKind.PATIENT: timedelta(days=365),  # printed at the reception; revocable
     InviteKind.ENROL: timedelta(days=14),
 }
+MAX_NAME = 120
 BOOKING_TOPIC = "booking"
 BOOKING_LEVEL = "booking"  # not a triage level: a request, listed with the alerts
 NEXT_SESSION_AFTER = timedelta(days=28)  # a series is 4-6 weeks apart: due from week 4
@@ -228,8 +229,16 @@ class ClinicService:
         load_zone(timezone)
         self.plans(plan_id)
         name = name.strip()
-        if not name:
-            raise ValueError("a clinic needs a name")
+        if not name or len(name) > MAX_NAME:
+            raise ValueError(f"a clinic needs a name of 1 to {MAX_NAME} characters")
+        for label, value, limit in (
+            ("phone", phone, 40),
+            ("WhatsApp", whatsapp, 40),
+            ("booking link", booking_url, 300),
+            ("language", language, 16),
+        ):
+            if value is not None and len(value) > limit:
+                raise ValueError(f"the {label} is longer than {limit} characters")
         now = self.clock.now()
         async with self.database.session() as session:
             clinic = await ClinicRepository(session).add(
@@ -477,7 +486,11 @@ class ClinicService:
                 plan: CarePlan = self.plans(latest.plan_id)
                 phases[plan.phase_for_day(day_of_healing(latest.session_date, today)).id] += 1
             when = next_session_due(latest.session_date)
-            if latest.booked_at is None and today <= when <= today + DUE_WINDOW:
+            if (
+                patient.status is PatientStatus.ACTIVE
+                and latest.booked_at is None
+                and today <= when <= today + DUE_WINDOW
+            ):
                 due += 1
         return PatientSummary(
             total=len(rows),

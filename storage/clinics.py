@@ -173,8 +173,14 @@ class ClinicRepository:
         invite_id: int | None = None,
         kind: InviteKind | None = None,
     ) -> int:
-        """Revoke one invite of the clinic, or all of a kind; returns how many."""
-        conditions = [Invite.clinic_id == clinic_id, Invite.revoked_at.is_(None)]
+        """Revoke one invite of the clinic, or all of a kind, among those that still work;
+        returns how many stopped working."""
+        conditions = [
+            Invite.clinic_id == clinic_id,
+            Invite.revoked_at.is_(None),
+            Invite.expires_at > now,
+            or_(Invite.max_uses.is_(None), Invite.uses < Invite.max_uses),
+        ]
         if invite_id is not None:
             conditions.append(Invite.id == invite_id)
         if kind is not None:

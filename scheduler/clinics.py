@@ -68,6 +68,15 @@ def next_session_due(session_date: date) -> date:
     return session_date + NEXT_SESSION_AFTER
 
 
+def due_for_next_session(
+    session_date: date, booked_at: datetime | None, today: date, within: timedelta
+) -> bool:
+    """Whether the session after this one falls due between today and ``within`` from now,
+    and the patient has not said it is booked."""
+    when = next_session_due(session_date)
+    return booked_at is None and today <= when <= today + within
+
+
 @dataclass(frozen=True)
 class ClinicView:
     """A clinic's details, detached from the database."""
@@ -485,11 +494,8 @@ class ClinicService:
             if patient.status is PatientStatus.ACTIVE:
                 plan: CarePlan = self.plans(latest.plan_id)
                 phases[plan.phase_for_day(day_of_healing(latest.session_date, today)).id] += 1
-            when = next_session_due(latest.session_date)
-            if (
-                patient.status is PatientStatus.ACTIVE
-                and latest.booked_at is None
-                and today <= when <= today + DUE_WINDOW
+            if patient.status is PatientStatus.ACTIVE and due_for_next_session(
+                latest.session_date, latest.booked_at, today, DUE_WINDOW
             ):
                 due += 1
         return PatientSummary(

@@ -1,0 +1,522 @@
+"""Clinic broadcasts: the broadcast rows and the recipient rows that make delivery resumable.
+
+A recipient row is claimed atomically (pending, and unclaimed or with an expired lease) before
+its send and settled after it, so two workers never send the same copy while their leases
+hold. Nothing here commits: the use case owning the unit of work does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import cast
+
+from sqlalchemy import ColumnElement, Table, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    Broadcast,
+    BroadcastRecipient,
+    BroadcastStatus,
+    Patient,
+    PatientStatus,
+    RecipientStatus,
+    TreatmentSession,
+)
+
+UNFINISHED = (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING)
+
+
+@dataclass(frozen=True)
+class NewRecipient:
+    """A recipient row to insert: which patient, at which chat."""
+
+    patient_id: int
+    chat_id: int
+
+
+@dataclass(frozen=True)
+class ClaimedRecipient:
+    """A recipient row this worker has claimed for sending."""
+
+    id: int
+    broadcast_id: int
+    patient_id: int
+    chat_id: int
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A patient who may receive a clinic's broadcasts (active, not opted out)."""
+
+    patient_id: int
+    chat_id: int
+    language: str
+    timezone: str
+    last_seen_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class LatestSession:
+    """A patient's most recent session: its date, plan, and whether the next one is booked."""
+
+    patient_id: int
+    session_date: date
+    plan_id: str
+    booked_at: datetime | None
+
+
+class RecipientCheck:
+    """What a recipient's pre-send check found (see ``BroadcastRepository.prepare``)."""
+
+    READY = "ready"
+    INACTIVE = "inactive"
+    LOST = "lost"
+
+
+def _recipients() -> Table:
+    return cast(Table, BroadcastRecipient.__table__)
+
+
+def _claimable(broadcast_id: int, now: datetime) -> list[ColumnElement[bool]]:
+    return [
+        BroadcastRecipient.broadcast_id == broadcast_id,
+        BroadcastRecipient.status == RecipientStatus.PENDING,
+        or_(BroadcastRecipient.claimed_by.is_(None), BroadcastRecipient.lease_until < now),
+    ]
+
+
+def _ours(recipient_id: int, owner: str) -> list[ColumnElement[bool]]:
+    return [
+        BroadcastRecipient.id == recipient_id,
+        BroadcastRecipient.claimed_by == owner,
+        BroadcastRecipient.status == RecipientStatus.PENDING,
+    ]
+
+
+class BroadcastRepository:
+    """Broadcasts of a clinic and their recipients."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        """Work inside ``session``."""
+        self.session = session
+
+    # -- broadcasts ---------------------------------------------------------------------
+
+    async def add(
+        self,
+        *,
+        clinic_id: int,
+        created_by: int | None,
+        text: str,
+        photo: str | None,
+        audience: str,
+        now: datetime,
+    ) -> Broadcast:
+        """A new draft broadcast."""
+        broadcast = Broadcast(
+            clinic_id=clinic_id,
+            created_by=created_by,
+            text=text,
+            photo=photo,
+            audience=audience,
+            status=BroadcastStatus.DRAFT,
+            created_at=now,
+        )
+        self.session.add(broadcast)
+        await self.session.flush()
+        return broadcast
+
+    async def get(self, *, broadcast_id: int, clinic_id: int | None) -> Broadcast | None:
+        """The broadcast, only if it belongs to ``clinic_id`` (None: any clinic, for workers)."""
+        query = (
+            select(Broadcast)
+            .where(Broadcast.id == broadcast_id)
+            .execution_options(populate_existing=True)
+        )
+        if clinic_id is not None:
+            query = query.where(Broadcast.clinic_id == clinic_id)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def update(
+        self,
+        *,
+        broadcast_id: int,
+        clinic_id: int | None,
+        values: dict[str, object],
+        statuses: Sequence[BroadcastStatus] | None = None,
+    ) -> bool:
+        """Set ``values`` on the broadcast if it is the clinic's (and in one of ``statuses``)."""
+        conditions: list[ColumnElement[bool]] = [Broadcast.id == broadcast_id]
+        if clinic_id is not None:
+            conditions.append(Broadcast.clinic_id == clinic_id)
+        if statuses is not None:
+            conditions.append(Broadcast.status.in_(list(statuses)))
+        result = await self.session.execute(
+            update(Broadcast)
+            .where(*conditions)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def start(self, *, broadcast_id: int, now: datetime) -> bool:
+        """Move a scheduled broadcast to sending; False if another worker already did (or it
+        was cancelled). The winner is the one to materialise its recipients."""
+        result = await self.session.execute(
+            update(Broadcast)
+            .where(Broadcast.id == broadcast_id, Broadcast.status == BroadcastStatus.SCHEDULED)
+            .values(status=BroadcastStatus.SENDING, started_at=now)
+            .returning(Broadcast.id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def finish(self, *, broadcast_id: int, now: datetime) -> bool:
+        """Mark a sending broadcast done if no recipient is pending; True for the one caller
+        that did it."""
+        result = await self.session.execute(
+            update(Broadcast)
+            .where(
+                Broadcast.id == broadcast_id,
+                Broadcast.status == BroadcastStatus.SENDING,
+                ~select(BroadcastRecipient.id)
+                .where(
+                    BroadcastRecipient.broadcast_id == broadcast_id,
+                    BroadcastRecipient.status == RecipientStatus.PENDING,
+                )
+                .exists(),
+            )
+            .values(status=BroadcastStatus.DONE, finished_at=now)
+            .returning(Broadcast.id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def cancel(self, *, broadcast_id: int, clinic_id: int | None, now: datetime) -> bool:
+        """Cancel an unfinished broadcast of the clinic and every pending recipient of it.
+
+        A recipient whose send is under way keeps its claim: if the send succeeds it is
+        recorded as sent, so the report tells what really went out.
+        """
+        changed = await self.update(
+            broadcast_id=broadcast_id,
+            clinic_id=clinic_id,
+            values={"status": BroadcastStatus.CANCELLED, "finished_at": now},
+            statuses=UNFINISHED,
+        )
+        if changed:
+            await self.session.execute(
+                update(BroadcastRecipient)
+                .where(
+                    BroadcastRecipient.broadcast_id == broadcast_id,
+                    BroadcastRecipient.status == RecipientStatus.PENDING,
+                )
+                .values(status=RecipientStatus.CANCELLED, last_error="cancelled")
+                .execution_options(synchronize_session=False)
+            )
+        return changed
+
+    async def due(self, *, now: datetime) -> list[int]:
+        """Broadcasts to work on: scheduled for now or earlier, or sending (resumed after a
+        restart), oldest first."""
+        result = await self.session.execute(
+            select(Broadcast.id)
+            .where(
+                or_(
+                    (Broadcast.status == BroadcastStatus.SCHEDULED)
+                    & (Broadcast.scheduled_at <= now),
+                    Broadcast.status == BroadcastStatus.SENDING,
+                )
+            )
+            .order_by(Broadcast.scheduled_at, Broadcast.id)
+        )
+        return list(result.scalars())
+
+    async def status(self, *, broadcast_id: int) -> BroadcastStatus | None:
+        """The broadcast's status, or None if there is no such broadcast."""
+        result = await self.session.execute(
+            select(Broadcast.status).where(Broadcast.id == broadcast_id)
+        )
+        return result.scalar_one_or_none()
+
+    # -- audiences ----------------------------------------------------------------------
+
+    async def candidates(self, *, clinic_id: int, language: str | None = None) -> list[Candidate]:
+        """The clinic's active patients who did not opt out of its news (of one language)."""
+        query = select(
+            Patient.id,
+            Patient.chat_id,
+            Patient.language,
+            Patient.timezone,
+            Patient.last_seen_at,
+            Patient.created_at,
+        ).where(
+            Patient.clinic_id == clinic_id,
+            Patient.status == PatientStatus.ACTIVE,
+            Patient.news_opt_out.is_(False),
+        )
+        if language is not None:
+            query = query.where(Patient.language == language)
+        result = await self.session.execute(query.order_by(Patient.id))
+        return [Candidate(*row) for row in result.all()]
+
+    async def latest_sessions(self, *, clinic_id: int) -> dict[int, LatestSession]:
+        """The most recent session of each of the clinic's patients, by patient id."""
+        result = await self.session.execute(
+            select(
+                TreatmentSession.patient_id,
+                TreatmentSession.session_date,
+                TreatmentSession.plan_id,
+                TreatmentSession.booked_at,
+            )
+            .join(Patient, Patient.id == TreatmentSession.patient_id)
+            .where(Patient.clinic_id == clinic_id)
+            .order_by(TreatmentSession.patient_id, TreatmentSession.number)
+        )
+        return {row[0]: LatestSession(*row) for row in result.all()}
+
+    # -- recipients ---------------------------------------------------------------------
+
+    async def add_recipients(self, *, broadcast_id: int, recipients: Iterable[NewRecipient]) -> int:
+        """Insert pending recipient rows in one statement; returns how many."""
+        rows = [
+            {
+                "broadcast_id": broadcast_id,
+                "patient_id": r.patient_id,
+                "chat_id": r.chat_id,
+                "status": RecipientStatus.PENDING,
+                "attempts": 0,
+            }
+            for r in recipients
+        ]
+        if rows:
+            await self.session.execute(insert(_recipients()), rows)
+        return len(rows)
+
+    async def has_recipients(self, *, broadcast_id: int) -> bool:
+        """Whether the broadcast's recipient rows exist yet."""
+        result = await self.session.execute(
+            select(BroadcastRecipient.id)
+            .where(BroadcastRecipient.broadcast_id == broadcast_id)
+            .limit(1)
+        )
+        return result.first() is not None
+
+    async def claim(
+        self,
+        *,
+        broadcast_id: int,
+        owner: str,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        skip_locked: bool,
+    ) -> list[ClaimedRecipient]:
+        """Atomically take up to ``limit`` pending recipients of a sending broadcast.
+
+        Only rows that are pending and unclaimed (or whose lease ran out) are taken. On
+        PostgreSQL they are first locked with ``FOR UPDATE SKIP LOCKED`` so a racing worker
+        takes other rows instead of waiting; on SQLite the transaction holds the write lock.
+        """
+        sending = (
+            select(Broadcast.id)
+            .where(Broadcast.id == broadcast_id, Broadcast.status == BroadcastStatus.SENDING)
+            .exists()
+        )
+        target = (
+            select(BroadcastRecipient.id)
+            .where(*_claimable(broadcast_id, now), sending)
+            .order_by(BroadcastRecipient.id)
+            .limit(limit)
+        )
+        if skip_locked:
+            ids = list(
+                (await self.session.execute(target.with_for_update(skip_locked=True))).scalars()
+            )
+            if not ids:
+                return []
+            chosen: ColumnElement[bool] = BroadcastRecipient.id.in_(ids)
+        else:
+            chosen = BroadcastRecipient.id.in_(target.scalar_subquery())
+        result = await self.session.execute(
+            update(BroadcastRecipient)
+            .where(chosen, *_claimable(broadcast_id, now))
+            .values(claimed_by=owner, lease_until=lease_until)
+            .returning(
+                BroadcastRecipient.id,
+                BroadcastRecipient.broadcast_id,
+                BroadcastRecipient.patient_id,
+                BroadcastRecipient.chat_id,
+                BroadcastRecipient.attempts,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return sorted((ClaimedRecipient(*row) for row in result.all()), key=lambda r: r.id)
+
+    async def prepare(self, *, recipient_id: int, owner: str, lease_until: datetime) -> str:
+        """Just before a send: renew our claim and check the patient may still receive news.
+
+        Returns ``RecipientCheck.READY``; ``INACTIVE`` when the patient is paused, stopped,
+        opted out or gone (the row is then marked skipped); ``LOST`` when the row is no
+        longer ours to send (cancelled, or taken by another worker after our lease ran out).
+        """
+        checks = await self.prepare_many(
+            recipient_ids=[recipient_id], owner=owner, lease_until=lease_until
+        )
+        return checks[recipient_id]
+
+    async def prepare_many(
+        self, *, recipient_ids: Sequence[int], owner: str, lease_until: datetime
+    ) -> dict[int, str]:
+        """``prepare`` for several recipients in three statements; a check for each id."""
+        wanted = sorted(set(recipient_ids))
+        checks = dict.fromkeys(wanted, RecipientCheck.LOST)
+        if not wanted:
+            return checks
+        renewed = await self.session.execute(
+            update(BroadcastRecipient)
+            .where(
+                BroadcastRecipient.id.in_(wanted),
+                BroadcastRecipient.claimed_by == owner,
+                BroadcastRecipient.status == RecipientStatus.PENDING,
+            )
+            .values(lease_until=lease_until)
+            .returning(BroadcastRecipient.id, BroadcastRecipient.patient_id)
+            .execution_options(synchronize_session=False)
+        )
+        patient_of = {row[0]: row[1] for row in renewed.all()}
+        if not patient_of:
+            return checks
+        allowed = set(
+            (
+                await self.session.execute(
+                    select(Patient.id).where(
+                        Patient.id.in_(sorted(set(patient_of.values()))),
+                        Patient.status == PatientStatus.ACTIVE,
+                        Patient.news_opt_out.is_(False),
+                    )
+                )
+            ).scalars()
+        )
+        inactive = [rid for rid, pid in patient_of.items() if pid not in allowed]
+        if inactive:
+            await self.session.execute(
+                update(BroadcastRecipient)
+                .where(BroadcastRecipient.id.in_(inactive), BroadcastRecipient.claimed_by == owner)
+                .values(status=RecipientStatus.SKIPPED, lease_until=None, last_error="inactive")
+                .execution_options(synchronize_session=False)
+            )
+        for rid in patient_of:
+            checks[rid] = RecipientCheck.INACTIVE if rid in inactive else RecipientCheck.READY
+        return checks
+
+    async def mark_sent(self, *, recipient_id: int, owner: str, now: datetime) -> bool:
+        """Record a send that the other side accepted; False if the claim was not ours.
+
+        A row cancelled while its send was under way is recorded as sent too: it went out.
+        """
+        recorded = await self.mark_sent_many(recipient_ids=[recipient_id], owner=owner, now=now)
+        return recipient_id in recorded
+
+    async def mark_sent_many(
+        self, *, recipient_ids: Sequence[int], owner: str, now: datetime
+    ) -> set[int]:
+        """``mark_sent`` for several recipients in one statement; the ids recorded."""
+        if not recipient_ids:
+            return set()
+        result = await self.session.execute(
+            update(BroadcastRecipient)
+            .where(
+                BroadcastRecipient.id.in_(sorted(set(recipient_ids))),
+                BroadcastRecipient.claimed_by == owner,
+                BroadcastRecipient.status.in_([RecipientStatus.PENDING, RecipientStatus.CANCELLED]),
+            )
+            .values(status=RecipientStatus.SENT, sent_at=now, lease_until=None, last_error=None)
+            .returning(BroadcastRecipient.id)
+            .execution_options(synchronize_session=False)
+        )
+        return set(result.scalars())
+
+    async def mark_failed(
+        self, *, recipient_id: int, owner: str, error: str, attempted: bool = True
+    ) -> bool:
+        """Give up on a recipient (``attempted``: this failure counts as an attempt)."""
+        values: dict[str, object] = {
+            "status": RecipientStatus.FAILED,
+            "lease_until": None,
+            "last_error": error[:200],
+        }
+        if attempted:
+            values["attempts"] = BroadcastRecipient.attempts + 1
+        result = await self.session.execute(
+            update(BroadcastRecipient)
+            .where(*_ours(recipient_id, owner))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def mark_skipped(self, *, recipient_id: int, owner: str, reason: str) -> bool:
+        """The patient may no longer receive news: skip without sending."""
+        result = await self.session.execute(
+            update(BroadcastRecipient)
+            .where(*_ours(recipient_id, owner))
+            .values(status=RecipientStatus.SKIPPED, lease_until=None, last_error=reason[:200])
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def record_attempt(self, *, recipient_id: int, owner: str, error: str) -> int | None:
+        """Count one failed attempt and keep the claim for a retry; the new count, or None
+        if the claim is no longer ours."""
+        result = await self.session.execute(
+            update(BroadcastRecipient)
+            .where(*_ours(recipient_id, owner))
+            .values(attempts=BroadcastRecipient.attempts + 1, last_error=error[:200])
+            .returning(BroadcastRecipient.attempts)
+            .execution_options(synchronize_session=False)
+        )
+        return result.scalar_one_or_none()
+
+    async def release(self, *, recipient_id: int, owner: str, error: str | None = None) -> bool:
+        """Make a claimed recipient pending and free again, for any worker to take."""
+        result = await self.session.execute(
+            update(BroadcastRecipient)
+            .where(*_ours(recipient_id, owner))
+            .values(claimed_by=None, lease_until=None, last_error=error)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def counts(self, *, broadcast_id: int) -> dict[RecipientStatus, int]:
+        """How many recipients of the broadcast are in each status (every status present)."""
+        result = await self.session.execute(
+            select(BroadcastRecipient.status, func.count())
+            .where(BroadcastRecipient.broadcast_id == broadcast_id)
+            .group_by(BroadcastRecipient.status)
+        )
+        counts = dict.fromkeys(RecipientStatus, 0)
+        for status, count in result.all():
+            counts[RecipientStatus(status)] = int(count)
+        return counts
+
+    async def recipients(self, *, broadcast_id: int) -> Sequence[BroadcastRecipient]:
+        """Every recipient row of the broadcast, by id."""
+        result = await self.session.execute(
+            select(BroadcastRecipient)
+            .where(BroadcastRecipient.broadcast_id == broadcast_id)
+            .order_by(BroadcastRecipient.id)
+        )
+        return result.scalars().all()
+
+
+__all__ = [
+    "BroadcastRepository",
+    "Candidate",
+    "ClaimedRecipient",
+    "LatestSession",
+    "NewRecipient",
+    "RecipientCheck",
+]

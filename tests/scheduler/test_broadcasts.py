@@ -1,0 +1,680 @@
+"""Clinic broadcasts: audiences, exactly-once paced delivery, errors, cancel, restart, races."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
+
+import pytest
+from sqlalchemy import select, update
+
+from scheduler.broadcasts import (
+    Audience,
+    BroadcastNotFound,
+    BroadcastReport,
+    BroadcastSender,
+    BroadcastService,
+    BroadcastStateError,
+)
+from scheduler.clock import FakeClock
+from scheduler.notifier import MessageRejectedError, RecipientGoneError, TransientDeliveryError
+from storage.database import Database
+from storage.models import (
+    Broadcast,
+    BroadcastRecipient,
+    BroadcastStatus,
+    Clinic,
+    Patient,
+    PatientStatus,
+    RecipientStatus,
+    Reminder,
+    ReminderStatus,
+    Staff,
+    StaffRole,
+    TreatmentSession,
+)
+from storage.repositories import NewReminder, ReminderRepository
+
+NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
+TODAY = NOW.date()
+FAST = {"rate": 1000.0, "per_chat_interval": 0.0, "backoff": 0.01, "poll_interval": 0.05}
+
+
+@dataclass
+class FakeTransport:
+    """Records every send; raises the queued errors of a chat first (``always``: forever)."""
+
+    delay: float = 0.0
+    sends: list[int] = field(default_factory=list)
+    calls: list[tuple[int, float]] = field(default_factory=list)
+    errors: dict[int, list[Exception]] = field(default_factory=dict)
+    always: dict[int, Exception] = field(default_factory=dict)
+    texts: list[tuple[str, str | None]] = field(default_factory=list)
+    on_send: list[object] = field(default_factory=list)
+
+    async def send(self, *, chat_id: int, text: str, photo: str | None) -> None:
+        self.calls.append((chat_id, time.monotonic()))
+        if chat_id in self.always:
+            raise self.always[chat_id]
+        queued = self.errors.get(chat_id)
+        if queued:
+            raise queued.pop(0)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        self.sends.append(chat_id)
+        self.texts.append((text, photo))
+        for hook in self.on_send:
+            await hook(chat_id)  # type: ignore[operator]
+
+
+@dataclass
+class Reports:
+    """A reporter that records what it was told."""
+
+    progress_reports: list[BroadcastReport] = field(default_factory=list)
+    progress_times: list[float] = field(default_factory=list)
+    finished_reports: list[BroadcastReport] = field(default_factory=list)
+    fail: bool = False
+
+    async def progress(self, report: BroadcastReport) -> None:
+        self.progress_reports.append(report)
+        self.progress_times.append(time.monotonic())
+        if self.fail:
+            raise RuntimeError("the report message could not be edited")
+
+    async def finished(self, report: BroadcastReport) -> None:
+        self.finished_reports.append(report)
+        if self.fail:
+            raise RuntimeError("the report message could not be edited")
+
+
+async def add_clinic(database: Database, name: str = "Glow") -> tuple[int, int]:
+    """A clinic and one admin; returns (clinic id, staff id)."""
+    async with database.session() as session:
+        clinic = Clinic(name=name, timezone="UTC", plan_id="microneedling",
+                        quiet_start=time_of_day(22), quiet_end=time_of_day(8),
+                        created_at=NOW)  # fmt: skip
+        session.add(clinic)
+        await session.flush()
+        staff = Staff(clinic_id=clinic.id, chat_id=-clinic.id * 1000, role=StaffRole.ADMIN,
+                      created_at=NOW)  # fmt: skip
+        session.add(staff)
+        await session.commit()
+        return clinic.id, staff.id
+
+
+async def add_patient(
+    database: Database,
+    clinic_id: int | None,
+    chat_id: int,
+    *,
+    status: PatientStatus = PatientStatus.ACTIVE,
+    opt_out: bool = False,
+    language: str = "en",
+    timezone: str = "UTC",
+    last_seen_at: datetime | None = None,
+    created_at: datetime = NOW - timedelta(days=1),
+    sessions: tuple[tuple[date, datetime | None], ...] = (),
+    reminders: int = 0,
+) -> int:
+    """A patient with sessions (date, booked_at), numbered in order; returns the id."""
+    async with database.session() as session:
+        patient = Patient(chat_id=chat_id, clinic_id=clinic_id, status=status,
+                          news_opt_out=opt_out, language=language, timezone=timezone,
+                          quiet_start=time_of_day(22), quiet_end=time_of_day(8),
+                          last_seen_at=last_seen_at, created_at=created_at,
+                          updated_at=created_at)  # fmt: skip
+        session.add(patient)
+        await session.flush()
+        for number, (session_date, booked_at) in enumerate(sessions, start=1):
+            treatment = TreatmentSession(patient_id=patient.id, session_date=session_date,
+                                         number=number, plan_id="microneedling",
+                                         created_at=NOW, booked_at=booked_at)  # fmt: skip
+            session.add(treatment)
+            await session.flush()
+            if reminders:
+                await ReminderRepository(session).add_many(
+                    session_id=treatment.id,
+                    reminders=[
+                        NewReminder(f"m{i}", NOW + timedelta(days=i + 1), NOW + timedelta(days=9))
+                        for i in range(reminders)
+                    ],
+                )
+        await session.commit()
+        return patient.id
+
+
+async def add_patients(database: Database, clinic_id: int, chat_ids: range) -> None:
+    for chat_id in chat_ids:
+        await add_patient(database, clinic_id, chat_id)
+
+
+async def recipients(database: Database, broadcast_id: int) -> dict[int, BroadcastRecipient]:
+    async with database.session() as session:
+        rows = await session.execute(
+            select(BroadcastRecipient).where(BroadcastRecipient.broadcast_id == broadcast_id)
+        )
+        return {row.chat_id: row for row in rows.scalars()}
+
+
+async def broadcast_status(database: Database, broadcast_id: int) -> BroadcastStatus:
+    async with database.session() as session:
+        broadcast = await session.get(Broadcast, broadcast_id)
+        assert broadcast is not None
+        return broadcast.status
+
+
+async def send_now(
+    service: BroadcastService,
+    clinic_id: int,
+    staff_id: int,
+    audience: str = "all",
+    text: str = "We are open on Saturday",
+) -> tuple[int, int]:
+    """Create, target and confirm a broadcast for now; (broadcast id, recipient count)."""
+    broadcast_id = await service.create(clinic_id, staff_id, text)
+    await service.set_audience(broadcast_id, clinic_id, audience)
+    count = await service.confirm(broadcast_id, clinic_id, report_chat_id=-1)
+    return broadcast_id, count
+
+
+def sender(
+    database: Database, transport: FakeTransport, clock: FakeClock, **options: object
+) -> BroadcastSender:
+    settings: dict[str, object] = {**FAST, "worker_id": "w1", **options}
+    return BroadcastSender(database=database, transport=transport, clock=clock, **settings)  # type: ignore[arg-type]
+
+
+# -- audiences ------------------------------------------------------------------------------
+
+
+def test_audience_strings_round_trip_and_invalid_ones_are_refused() -> None:
+    for text in ("all", "phase:first_week", "due:14", "silent:30", "lang:ur"):
+        assert str(Audience.parse(text)) == text
+    assert Audience.parse(" Due:7 ") == Audience("due", days=7)
+    for bad in ("", "everyone", "due:x", "due:0", "due:-3", "silent:", "phase:", "lang:Urdu!",
+                "phase:first week", "due:9999"):  # fmt: skip
+        with pytest.raises(ValueError, match=r"\w"):
+            Audience.parse(bad)
+
+
+async def chats_of(service: BroadcastService, database: Database, clinic_id: int,
+                   staff_id: int, audience: str) -> set[int]:  # fmt: skip
+    """The chats a broadcast to ``audience`` is materialised for (and the preview agrees)."""
+    preview = await service.count(clinic_id, audience)
+    broadcast_id, count = await send_now(service, clinic_id, staff_id, audience)
+    chats = set(await recipients(database, broadcast_id))
+    assert preview == count == len(chats)
+    return chats
+
+
+async def test_audiences_select_exactly_the_right_patients(
+    database: Database, clock: FakeClock
+) -> None:
+    clinic, staff = await add_clinic(database)
+    other, _ = await add_clinic(database, "Other")
+    d = timedelta
+    # everyone who may receive news
+    await add_patient(
+        database,
+        clinic,
+        1,
+        last_seen_at=NOW - d(days=40),
+        sessions=((TODAY - d(days=40), None), (TODAY - d(days=3), None)),
+    )
+    await add_patient(
+        database,
+        clinic,
+        2,
+        language="ur",
+        created_at=NOW - d(days=10),
+        sessions=((TODAY - d(days=10), None),),
+    )
+    await add_patient(
+        database, clinic, 3, created_at=NOW - d(days=60), sessions=((TODAY - d(days=25), None),)
+    )
+    await add_patient(
+        database,
+        clinic,
+        4,
+        last_seen_at=NOW - d(days=5),
+        created_at=NOW - d(days=90),
+        sessions=((TODAY - d(days=25), NOW),),
+    )
+    await add_patient(database, clinic, 5, sessions=((TODAY - d(days=21), None),))
+    await add_patient(database, clinic, 6, sessions=((TODAY - d(days=20), None),))
+    await add_patient(database, clinic, 7, sessions=((TODAY - d(days=30), None),))
+    # 04:00 UTC is still 19 November in Los Angeles: day 1 there (first_48h), not day 2
+    await add_patient(
+        database, clinic, 8, timezone="America/Los_Angeles", sessions=((date(2026, 11, 18), None),)
+    )
+    await add_patient(database, clinic, 9)  # no session yet
+    # never included
+    for chat, kwargs in (
+        (20, {"status": PatientStatus.PAUSED}),
+        (21, {"status": PatientStatus.STOPPED}),
+        (22, {"opt_out": True}),
+    ):
+        await add_patient(
+            database,
+            clinic,
+            chat,
+            created_at=NOW - d(days=90),
+            sessions=((TODAY - d(days=3), None),),
+            **kwargs,
+        )
+    await add_patient(
+        database, other, 30, created_at=NOW - d(days=90), sessions=((TODAY - d(days=3), None),)
+    )
+    await add_patient(database, None, 31, sessions=((TODAY - d(days=3), None),))  # fmt: skip
+
+    service = BroadcastService(database=database, clock=clock)
+    assert await chats_of(service, database, clinic, staff, "all") == set(range(1, 10))
+    assert await chats_of(service, database, clinic, staff, "lang:ur") == {2}
+    # last seen 40 days ago; never seen and enrolled 60 days ago
+    assert await chats_of(service, database, clinic, staff, "silent:30") == {1, 3}
+    assert await chats_of(service, database, clinic, staff, "phase:first_week") == {1}
+    assert await chats_of(service, database, clinic, staff, "phase:first_48h") == {8}
+    assert await chats_of(service, database, clinic, staff, "phase:results") == {2, 3, 4, 5, 6}
+    assert await chats_of(service, database, clinic, staff, "phase:next_session") == {7}
+    # due = latest + 28 days within [today, today + 7], and not booked
+    assert await chats_of(service, database, clinic, staff, "due:7") == {3, 5}
+    assert await chats_of(service, database, clinic, staff, "due:8") == {3, 5, 6}
+    assert await service.count(other, "all") == 1
+
+    draft = await service.create(clinic, staff, "x")
+    with pytest.raises(ValueError, match="no phase 'healing'"):
+        await service.set_audience(draft, clinic, "phase:healing")
+
+
+# -- delivery -------------------------------------------------------------------------------
+
+
+async def test_sends_each_recipient_once_with_text_photo_and_report(
+    database: Database, clock: FakeClock
+) -> None:
+    clinic, staff = await add_clinic(database)
+    await add_patients(database, clinic, range(100, 110))
+    service = BroadcastService(database=database, clock=clock)
+    broadcast_id = await service.create(clinic, staff, "Open late", photo="AgACAgIAAx")
+    assert await service.confirm(broadcast_id, clinic, report_chat_id=-7) == 10
+    transport, reports = FakeTransport(), Reports()
+    await sender(database, transport, clock, reporter=reports).run_until_idle()
+
+    assert sorted(transport.sends) == list(range(100, 110))
+    assert set(transport.texts) == {("Open late", "AgACAgIAAx")}
+    assert await broadcast_status(database, broadcast_id) is BroadcastStatus.DONE
+    (final,) = reports.finished_reports
+    assert (final.status, final.total, final.sent, final.remaining) == (
+        BroadcastStatus.DONE, 10, 10, 0)  # fmt: skip
+    assert (final.report_chat_id, final.text, final.photo) == (-7, "Open late", "AgACAgIAAx")
+    rows = await recipients(database, broadcast_id)
+    assert all(r.status is RecipientStatus.SENT and r.sent_at == NOW for r in rows.values())
+
+
+async def test_report_counts_are_exact(database: Database, clock: FakeClock) -> None:
+    clinic, staff = await add_clinic(database)
+    await add_patients(database, clinic, range(200, 205))
+    await add_patient(database, clinic, 205)  # paused after the audience was chosen
+    await add_patient(database, clinic, 206)  # opts out after the audience was chosen
+    await add_patient(database, clinic, 207)  # 400
+    await add_patient(database, clinic, 208)  # 403
+    service = BroadcastService(database=database, clock=clock)
+    broadcast_id, count = await send_now(service, clinic, staff)
+    assert count == 9
+    async with database.session() as session:
+        await session.execute(
+            update(Patient).where(Patient.chat_id == 205).values(status=PatientStatus.PAUSED)
+        )
+        await session.execute(
+            update(Patient).where(Patient.chat_id == 206).values(news_opt_out=True)
+        )
+        await session.commit()
+    transport = FakeTransport(always={207: MessageRejectedError("400 bad caption"),
+                                      208: RecipientGoneError("403 blocked")})  # fmt: skip
+    await sender(database, transport, clock).run_until_idle()
+
+    report = await service.report(broadcast_id, clinic)
+    assert (report.total, report.sent, report.failed, report.skipped, report.cancelled,
+            report.remaining) == (9, 5, 2, 2, 0, 0)  # fmt: skip
+    assert report.status is BroadcastStatus.DONE
+    assert sorted(transport.sends) == list(range(200, 205))
+    # a 400 is failed at once: one call only
+    assert [c for c, _ in transport.calls].count(207) == 1
+    rows = await recipients(database, broadcast_id)
+    assert {rows[205].status, rows[206].status} == {RecipientStatus.SKIPPED}
+
+
+async def test_403_stops_the_patient_and_cancels_their_reminders(
+    database: Database, clock: FakeClock
+) -> None:
+    clinic, staff = await add_clinic(database)
+    gone = await add_patient(database, clinic, 300, sessions=((TODAY, None),), reminders=3)
+    kept = await add_patient(database, clinic, 301, sessions=((TODAY, None),), reminders=3)
+    service = BroadcastService(database=database, clock=clock)
+    broadcast_id, _ = await send_now(service, clinic, staff)
+    transport = FakeTransport(always={300: RecipientGoneError("403 Forbidden: bot was blocked")})
+    await sender(database, transport, clock).run_until_idle()
+
+    rows = await recipients(database, broadcast_id)
+    assert rows[300].status is RecipientStatus.FAILED and rows[300].attempts == 1
+    assert rows[301].status is RecipientStatus.SENT
+    async with database.session() as session:
+        status = dict((await session.execute(select(Patient.id, Patient.status))).all())
+        reminders = ReminderRepository(session)
+        gone_reminders = {r.status for r in await reminders.for_patient(patient_id=gone)}
+        kept_reminders = {r.status for r in await reminders.for_patient(patient_id=kept)}
+    assert status == {gone: PatientStatus.STOPPED, kept: PatientStatus.ACTIVE}
+    assert gone_reminders == {ReminderStatus.CANCELLED}
+    assert kept_reminders == {ReminderStatus.PENDING}
+    assert [c for c, _ in transport.calls].count(300) == 1
+
+
+async def test_429_pauses_all_sending_then_everyone_gets_exactly_one(
+    database: Database, clock: FakeClock
+) -> None:
+    clinic, staff = await add_clinic(database)
+    await add_patients(database, clinic, range(400, 420))
+    service = BroadcastService(database=database, clock=clock)
+    broadcast_id, _ = await send_now(service, clinic, staff)
+    transport = FakeTransport(errors={405: [TransientDeliveryError("429", retry_after=0.3)] * 2})
+    await sender(database, transport, clock, concurrency=1).run_until_idle()
+
+    assert Counter(transport.sends) == Counter(range(400, 420))
+    rows = await recipients(database, broadcast_id)
+    assert rows[405].status is RecipientStatus.SENT and rows[405].attempts == 0
+    # nothing at all went out while paused: 2 x 0.3 s after the first 429
+    first_429 = next(t for c, t in transport.calls if c == 405)
+    after = [t for c, t in transport.calls if t > first_429]
+    assert len(after) == 16 and min(after) - first_429 >= 0.29
+    calls = [c for c, _ in transport.calls]
+    assert calls.index(405) == 5 and calls[5:8] == [405, 405, 405]
+
+
+async def test_transient_errors_are_retried_then_failed_after_three(
+    database: Database, clock: FakeClock
+) -> None:
+    clinic, staff = await add_clinic(database)
+    await add_patients(database, clinic, range(500, 504))
+    service = BroadcastService(database=database, clock=clock)
+    broadcast_id, _ = await send_now(service, clinic, staff)
+    transport = FakeTransport(
+        always={500: TransientDeliveryError("timeout")},
+        errors={501: [TransientDeliveryError("network: reset")]},
+    )
+    await sender(database, transport, clock).run_until_idle()
+
+    calls = Counter(c for c, _ in transport.calls)
+    assert calls == {500: 3, 501: 2, 502: 1, 503: 1}
+    rows = await recipients(database, broadcast_id)
+    assert (rows[500].status, rows[500].attempts, rows[500].last_error) == (
+        RecipientStatus.FAILED, 3, "timeout")  # fmt: skip
+    assert (rows[501].status, rows[501].attempts) == (RecipientStatus.SENT, 1)
+    assert sorted(transport.sends) == [501, 502, 503]
+
+
+async def test_cancel_during_delivery_stops_it(database: Database, clock: FakeClock) -> None:
+    clinic, staff = await add_clinic(database)
+    await add_patients(database, clinic, range(600, 630))
+    service = BroadcastService(database=database, clock=clock)
+    broadcast_id, _ = await send_now(service, clinic, staff)
+    transport, reports = FakeTransport(), Reports()
+
+    async def cancel_at_third(chat_id: int) -> None:
+        if len(transport.sends) == 3:
+            assert await service.cancel(broadcast_id, clinic)
+
+    transport.on_send.append(cancel_at_third)
+    await sender(database, transport, clock, concurrency=1, reporter=reports).run_until_idle()
+
+    assert transport.sends == [600, 601, 602]
+    report = await service.report(broadcast_id, clinic)
+    assert report.status is BroadcastStatus.CANCELLED
+    assert (report.sent, report.cancelled, report.remaining) == (3, 27, 0)
+    assert [r.status for r in reports.finished_reports] == [BroadcastStatus.CANCELLED]
+    assert not await service.cancel(broadcast_id, clinic)  # already cancelled
+
+
+async def test_restart_in_the_middle_resumes_without_duplicates_or_loss(
+    database: Database, clock: FakeClock
+) -> None:
+    clinic, staff = await add_clinic(database)
+    await add_patients(database, clinic, range(700, 720))
+    service = BroadcastService(database=database, clock=clock)
+    broadcast_id, _ = await send_now(service, clinic, staff)
+    transport = FakeTransport()
+    first = sender(database, transport, clock, worker_id="first", concurrency=1, batch=50)
+    stopping: list[asyncio.Task[None]] = []
+    stop_requested = asyncio.Event()
+
+    async def stop_after_five(chat_id: int) -> None:
+        if len(transport.sends) == 5:
+            stopping.append(asyncio.create_task(first.stop()))
+            stop_requested.set()
+
+    transport.on_send.append(stop_after_five)
+    first.start()
+    first.wake()
+    async with asyncio.timeout(10):
+        await stop_requested.wait()
+        await stopping[0]
+    sent_first = list(transport.sends)
+    assert 5 <= len(sent_first) <= 6
+    rows = await recipients(database, broadcast_id)
+    unsent = sorted(c for c, r in rows.items() if r.status is RecipientStatus.PENDING)
+    # A graceful stop gives back what it had claimed but not started: nothing waits a lease.
+    assert len(unsent) == 20 - len(sent_first)
+    assert all(rows[c].claimed_by is None for c in unsent)
+    # Another process died holding claims: three with a live lease, one run out.
+    crashed, expired = unsent[:3], unsent[3]
+    async with database.session() as session:
+        for chat_id, lease in [(c, NOW + timedelta(minutes=2)) for c in crashed] + [
+            (expired, NOW - timedelta(seconds=1))
+        ]:
+            await session.execute(
+                update(BroadcastRecipient)
+                .where(BroadcastRecipient.id == rows[chat_id].id)
+                .values(claimed_by="dead", lease_until=lease)
+            )
+        await session.commit()
+
+    second = sender(database, transport, clock, worker_id="second")
+    await second.run_until_idle()
+    assert sorted(transport.sends[len(sent_first) :]) == sorted(set(unsent) - set(crashed))
+    assert await broadcast_status(database, broadcast_id) is BroadcastStatus.SENDING
+
+    clock.advance(timedelta(minutes=2, seconds=1))  # the dead process's leases run out
+    await second.run_until_idle()
+    assert Counter(transport.sends) == Counter(range(700, 720))
+    assert await broadcast_status(database, broadcast_id) is BroadcastStatus.DONE
+    rows = await recipients(database, broadcast_id)
+    assert {r.status for r in rows.values()} == {RecipientStatus.SENT}
+    assert Counter(r.claimed_by for r in rows.values()) == {
+        "first": len(sent_first), "second": 20 - len(sent_first)}  # fmt: skip
+
+
+async def test_two_senders_at_once_send_each_recipient_exactly_once(
+    database: Database, clock: FakeClock
+) -> None:
+    clinic, staff = await add_clinic(database)
+    await add_patients(database, clinic, range(800, 860))
+    service = BroadcastService(database=database, clock=clock)
+    broadcast_id, _ = await send_now(service, clinic, staff)
+    transport = FakeTransport(delay=0.002)
+    one = sender(database, transport, clock, worker_id="one", batch=5, concurrency=4)
+    two = sender(database, transport, clock, worker_id="two", batch=5, concurrency=4)
+    await asyncio.gather(one.run_until_idle(), two.run_until_idle())
+
+    assert Counter(transport.sends) == Counter(range(800, 860))
+    assert one.sent > 0 and two.sent > 0 and one.sent + two.sent == 60
+    assert await broadcast_status(database, broadcast_id) is BroadcastStatus.DONE
+    report = await service.report(broadcast_id, clinic)
+    assert (report.total, report.sent, report.remaining) == (60, 60, 0)
+
+
+async def test_scheduled_broadcast_waits_for_its_time_and_includes_newcomers(
+    database: Database, clock: FakeClock
+) -> None:
+    clinic, staff = await add_clinic(database)
+    await add_patients(database, clinic, range(900, 903))
+    service = BroadcastService(database=database, clock=clock)
+    broadcast_id = await service.create(clinic, staff, "Tomorrow: open day")
+    at = NOW + timedelta(hours=1)
+    assert await service.confirm(broadcast_id, clinic, report_chat_id=-1, at=at) == 3
+    with pytest.raises(BroadcastStateError):
+        await service.confirm(broadcast_id, clinic, report_chat_id=-1)
+    await add_patient(database, clinic, 903)  # enrolled after confirming
+    transport = FakeTransport()
+    worker = sender(database, transport, clock)
+
+    await worker.run_until_idle()
+    clock.advance(timedelta(minutes=59))
+    await worker.run_until_idle()
+    assert transport.sends == []
+    assert await broadcast_status(database, broadcast_id) is BroadcastStatus.SCHEDULED
+    assert await recipients(database, broadcast_id) == {}
+
+    clock.advance(timedelta(minutes=1))
+    await worker.run_until_idle()
+    assert sorted(transport.sends) == [900, 901, 902, 903]
+    report = await service.report(broadcast_id, clinic)
+    assert (report.status, report.total, report.sent, report.scheduled_at) == (
+        BroadcastStatus.DONE, 4, 4, at)  # fmt: skip
+
+
+async def test_cancelled_before_its_time_is_never_sent(
+    database: Database, clock: FakeClock
+) -> None:
+    clinic, staff = await add_clinic(database)
+    await add_patients(database, clinic, range(950, 952))
+    service = BroadcastService(database=database, clock=clock)
+    broadcast_id = await service.create(clinic, staff, "x")
+    await service.confirm(broadcast_id, clinic, report_chat_id=-1, at=NOW + timedelta(hours=1))
+    assert await service.cancel(broadcast_id, clinic)
+    clock.advance(timedelta(hours=2))
+    transport = FakeTransport()
+    await sender(database, transport, clock).run_until_idle()
+    assert transport.sends == []
+    assert await broadcast_status(database, broadcast_id) is BroadcastStatus.CANCELLED
+
+
+async def test_another_clinics_broadcast_is_not_found(database: Database, clock: FakeClock) -> None:
+    mine, my_staff = await add_clinic(database)
+    theirs, their_staff = await add_clinic(database, "Theirs")
+    await add_patient(database, mine, 1000)
+    service = BroadcastService(database=database, clock=clock)
+    broadcast_id = await service.create(mine, my_staff, "ours")
+    with pytest.raises(LookupError):
+        await service.create(theirs, my_staff, "forged staff")
+
+    with pytest.raises(BroadcastNotFound):
+        await service.set_audience(broadcast_id, theirs, "lang:en")
+    with pytest.raises(BroadcastNotFound):
+        await service.confirm(broadcast_id, theirs, report_chat_id=their_staff)
+    with pytest.raises(BroadcastNotFound):
+        await service.report(broadcast_id, theirs)
+    assert not await service.set_progress_message(broadcast_id, theirs, 77)
+    assert not await service.cancel(broadcast_id, theirs)
+
+    report = await service.report(broadcast_id, mine)
+    assert (report.status, report.total, report.progress_message_id, report.report_chat_id) == (
+        BroadcastStatus.DRAFT, 0, None, None)  # fmt: skip
+    async with database.session() as session:
+        broadcast = await session.get(Broadcast, broadcast_id)
+        assert broadcast is not None and broadcast.audience == "all"
+    assert await service.set_progress_message(broadcast_id, mine, 77)
+    assert (await service.report(broadcast_id, mine)).progress_message_id == 77
+
+
+# -- pacing, progress and the background loop -------------------------------------------------
+
+
+async def test_global_rate_is_kept_with_real_time(database: Database, clock: FakeClock) -> None:
+    clinic, staff = await add_clinic(database)
+    await add_patients(database, clinic, range(1100, 1150))
+    service = BroadcastService(database=database, clock=clock)
+    await send_now(service, clinic, staff)
+    transport = FakeTransport()
+    await sender(database, transport, clock, rate=100.0).run_until_idle()
+
+    times = sorted(t for _, t in transport.calls)
+    assert len(times) == 50
+    assert 0.45 <= times[-1] - times[0] < 1.5
+    # no second holds more than 100 sends, and no burst: 10 ms apart on average per 10
+    assert all(times[i + 10] - times[i] >= 0.09 for i in range(len(times) - 10))
+
+
+async def test_one_message_per_chat_interval_across_broadcasts(
+    database: Database, clock: FakeClock
+) -> None:
+    clinic, staff = await add_clinic(database)
+    await add_patient(database, clinic, 1200)
+    service = BroadcastService(database=database, clock=clock)
+    await send_now(service, clinic, staff, text="one")
+    await send_now(service, clinic, staff, text="two")
+    transport = FakeTransport()
+    await sender(database, transport, clock, per_chat_interval=0.3).run_until_idle()
+    assert transport.sends == [1200, 1200]
+    (first, second) = [t for _, t in transport.calls]
+    assert second - first >= 0.29
+
+
+async def test_progress_is_reported_and_reporter_errors_do_not_stop_delivery(
+    database: Database, clock: FakeClock
+) -> None:
+    clinic, staff = await add_clinic(database)
+    await add_patients(database, clinic, range(1300, 1320))
+    service = BroadcastService(database=database, clock=clock)
+    broadcast_id, _ = await send_now(service, clinic, staff)
+    transport, reports = FakeTransport(delay=0.01), Reports(fail=True)
+    worker = sender(database, transport, clock, reporter=reports, concurrency=1,
+                    progress_interval=0.05)  # fmt: skip
+    await worker.run_until_idle()
+
+    assert sorted(transport.sends) == list(range(1300, 1320))
+    assert len(reports.progress_reports) >= 1
+    gaps = [b - a for a, b in zip(reports.progress_times, reports.progress_times[1:], strict=False)]
+    assert all(gap >= 0.045 for gap in gaps)
+    assert all(r.status is BroadcastStatus.SENDING for r in reports.progress_reports)
+    assert all(r.broadcast_id == broadcast_id and r.total == 20 for r in reports.progress_reports)
+    (final,) = reports.finished_reports
+    assert (final.status, final.sent) == (BroadcastStatus.DONE, 20)
+
+
+async def test_background_sender_delivers_on_wake_and_stops(
+    database: Database, clock: FakeClock
+) -> None:
+    clinic, staff = await add_clinic(database)
+    await add_patients(database, clinic, range(1400, 1405))
+    service = BroadcastService(database=database, clock=clock)
+    transport = FakeTransport()
+    worker = sender(database, transport, clock, poll_interval=60.0)
+    worker.start()
+    try:
+        await asyncio.sleep(0.05)
+        broadcast_id, _ = await send_now(service, clinic, staff)
+        worker.wake()
+        async with asyncio.timeout(5):
+            while await broadcast_status(database, broadcast_id) is not BroadcastStatus.DONE:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+    finally:
+        await worker.stop()
+    assert sorted(transport.sends) == list(range(1400, 1405))
+
+
+async def test_reminders_of_other_patients_untouched_by_a_broadcast(
+    database: Database, clock: FakeClock
+) -> None:
+    """A broadcast is not a reminder: sending one leaves the reminder rows as they were."""
+    clinic, staff = await add_clinic(database)
+    await add_patient(database, clinic, 1500, sessions=((TODAY, None),), reminders=2)
+    service = BroadcastService(database=database, clock=clock)
+    await send_now(service, clinic, staff)
+    await sender(database, FakeTransport(), clock).run_until_idle()
+    async with database.session() as session:
+        statuses = set((await session.execute(select(Reminder.status))).scalars())
+    assert statuses == {ReminderStatus.PENDING}

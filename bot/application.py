@@ -13,22 +13,26 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import BotCommand, Update
+from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
+from bot.broadcasting import BotBroadcastTransport
 from bot.config import Settings
 from bot.context import BotContext, BotData
-from bot.handlers import COMMANDS, register
+from bot.handlers import register
+from bot.menu import patient_commands
 from bot.notifier import TelegramNotifier
+from bot.progress import TelegramBroadcastReporter
 from bot.ratelimit import PacedRateLimiter
 from bot.services import Services, build_services
 from bot.updates import PerChatUpdateProcessor
 from content.loader import load_plan
 from content.texts import Texts, load_texts
+from scheduler.broadcasts import BroadcastSender
 from scheduler.clock import Clock
 from scheduler.delivery import DeliveryPolicy
-from scheduler.runner import RunnerSettings
+from scheduler.runner import RunnerSettings, new_worker_id
 from storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -51,11 +55,6 @@ class Connection:
     rate_limiter: PacedRateLimiter | None = None
 
 
-def bot_commands(texts: Texts) -> list[BotCommand]:
-    """The command menu, described in the patient's language."""
-    return [BotCommand(name, texts.plain(f"commands.{name}")) for name in COMMANDS]
-
-
 @dataclass
 class BotRuntime:
     """The Application and the services behind it, started and stopped together."""
@@ -63,6 +62,7 @@ class BotRuntime:
     application: AnyApplication
     services: Services
     connection: Connection
+    broadcaster: BroadcastSender
 
     async def start(self, *, polling: bool = True) -> None:
         """Initialise the Bot, start the database and reminders, then take updates."""
@@ -70,6 +70,7 @@ class BotRuntime:
         await application.initialize()
         try:
             await self.services.start()
+            self.broadcaster.start()
             await self._set_commands()
             if polling:
                 assert application.updater is not None
@@ -95,6 +96,7 @@ class BotRuntime:
                     await application.updater.stop()
                 if application.running:
                     await application.stop()
+                await self.broadcaster.stop()
                 await self.services.stop()
         finally:
             await application.shutdown()
@@ -102,7 +104,7 @@ class BotRuntime:
     async def _set_commands(self) -> None:
         texts: Texts = self.application.bot_data.texts
         try:
-            await self.application.bot.set_my_commands(bot_commands(texts))
+            await self.application.bot.set_my_commands(patient_commands(texts))
         except TelegramError as exc:  # a menu is a nicety; never stop the start for it
             log.warning("could not set the command menu: %s", type(exc).__name__)
 
@@ -159,9 +161,23 @@ def build_runtime(
     data: BotData = application.bot_data
     data.care = services.care
     data.questions = services.questions
+    data.clinics = services.clinics
+    data.broadcasts = services.broadcasts
+    broadcaster = BroadcastSender(
+        database=services.database,
+        transport=BotBroadcastTransport(application.bot),
+        clock=clock,
+        reporter=TelegramBroadcastReporter(application.bot, texts),
+        rate=settings.broadcast_rate,
+        worker_id=f"broadcasts-{new_worker_id()}",
+        plans=load_plan,
+    )
+    data.wake_broadcasts = broadcaster.wake
     data.settings = settings
     data.clock = clock
     data.texts = texts
     data.plans = load_plan
     register(application)
-    return BotRuntime(application=application, services=services, connection=connection)
+    return BotRuntime(
+        application=application, services=services, connection=connection, broadcaster=broadcaster
+    )

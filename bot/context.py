@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,8 @@ from bot.config import Settings
 from bot.flood import FloodGuard
 from content.plan import CarePlan
 from content.texts import Texts, load_texts
+from scheduler.broadcasts import BroadcastService
+from scheduler.clinics import ClinicService
 from scheduler.clock import Clock, SystemClock
 from scheduler.questions import QuestionService
 from scheduler.sessions import CareService
@@ -24,6 +27,9 @@ class BotData:
 
     care: CareService | None = None
     questions: QuestionService | None = None
+    clinics: ClinicService | None = None
+    broadcasts: BroadcastService | None = None
+    wake_broadcasts: Callable[[], None] = field(default=lambda: None)
     settings: Settings | None = None
     clock: Clock = field(default_factory=SystemClock)
     texts: Texts = field(default_factory=load_texts)
@@ -56,6 +62,20 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], B
         questions = self.bot_data.questions
         assert questions is not None, "build_application wires the question service"
         return questions
+
+    @property
+    def clinics(self) -> ClinicService:
+        """Clinics, their staff, invites and alerts."""
+        clinics = self.bot_data.clinics
+        assert clinics is not None, "build_application wires the clinic service"
+        return clinics
+
+    @property
+    def broadcasts(self) -> BroadcastService:
+        """Clinic broadcasts: compose, audience, schedule, cancel."""
+        broadcasts = self.bot_data.broadcasts
+        assert broadcasts is not None, "build_application wires the broadcast service"
+        return broadcasts
 
     @property
     def texts(self) -> Texts:

@@ -127,3 +127,17 @@ def offer_resume(texts: Texts) -> InlineKeyboardMarkup:
             ]
         ]
     )
+
+
+def enrol_confirm(texts: Texts, iso_date: str) -> InlineKeyboardMarkup:
+    """The date the clinic filled in is right, or pick another."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    texts.plain("buttons.enrol_yes"), callback_data=f"enrol:yes:{iso_date}"
+                )
+            ],
+            [InlineKeyboardButton(texts.plain("buttons.enrol_other"), callback_data="enrol:no")],
+        ]
+    )

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from content.loader import load_plan
+from scheduler.broadcasts import BroadcastService
+from scheduler.clinics import ClinicService
 from scheduler.clock import Clock
 from scheduler.delivery import DeliveryPolicy, Dispatcher
 from scheduler.notifier import Notifier
@@ -25,6 +27,8 @@ class Services:
     database: Database
     care: CareService
     questions: QuestionService
+    clinics: ClinicService
+    broadcasts: BroadcastService
     dispatcher: Dispatcher
     runner: ReminderRunner
 
@@ -76,6 +80,13 @@ def build_services(
         on_schedule_changed=runner.refill,
     )
     questions = QuestionService(database=database, clock=clock)
+    clinics = ClinicService(database=database, clock=clock, plans=load_plan)
     return Services(
-        database=database, care=care, questions=questions, dispatcher=dispatcher, runner=runner
+        database=database,
+        care=care,
+        questions=questions,
+        clinics=clinics,
+        broadcasts=BroadcastService(database=database, clock=clock, plans=load_plan),
+        dispatcher=dispatcher,
+        runner=runner,
     )

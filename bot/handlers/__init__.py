@@ -14,7 +14,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.handlers import commands, onboarding, other, triage
+from bot.handlers import broadcast, clinic, commands, onboarding, other, triage
 
 PRIVATE = filters.ChatType.PRIVATE
 NEW_PRIVATE_MESSAGE = PRIVATE & filters.UpdateType.MESSAGE
@@ -33,6 +33,15 @@ COMMANDS: dict[str, Any] = {
     "stop": commands.stop,
     "delete": commands.delete,
     "export": commands.export,
+    "news": commands.toggle_news,
+    # Clinic staff (each checks the chat is staff, and acts for that staff's clinic only).
+    "patients": clinic.show_patients,
+    "alerts": clinic.show_alerts,
+    "broadcast": broadcast.start_broadcast,
+    "invite": clinic.send_invite,
+    "enrol": clinic.enrol,
+    "staff": clinic.invite_staff,
+    "cancel": clinic.cancel,
 }
 
 CALLBACKS: tuple[tuple[str, Any], ...] = (
@@ -45,6 +54,9 @@ CALLBACKS: tuple[tuple[str, Any], ...] = (
     (r"^delete:(yes|no)$", commands.answer_delete_button),
     (r"^resume:(yes|no)$", commands.answer_resume_button),
     (r"^tri:", triage.answer_triage_button),
+    (r"^enrol:", onboarding.answer_enrol),
+    (r"^cl:", clinic.answer_button),
+    (r"^bc:", broadcast.answer_button),
 )
 
 

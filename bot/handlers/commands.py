@@ -188,3 +188,19 @@ async def export(update: Update, context: BotContext) -> None:
         filename="aftercare-data.json",
         caption=context.texts.plain("export.caption"),
     )
+
+
+async def toggle_news(update: Update, context: BotContext) -> None:
+    """``/news``: switch clinic news off or on (``/news off``, ``/news on``); reminders stay."""
+    view = await context.care.view(chat_id=chat_id_of(update))
+    if view is None or not view.consented:
+        await reply(update, context, "no_patient")
+        return
+    clinic = await context.clinics.clinic_of_patient(chat_id=view.chat_id)
+    if clinic is None:
+        await reply(update, context, "news.no_clinic")
+        return
+    wanted = (context.args or [""])[0].lower()
+    opt_out = {"off": True, "on": False}.get(wanted, not view.news_opt_out)
+    await context.clinics.set_news(chat_id=view.chat_id, opt_out=opt_out)
+    await reply(update, context, "news.off" if opt_out else "news.on", clinic=clinic.name)

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 
 from bot import keyboards
 from bot.context import BotContext
@@ -71,6 +71,13 @@ async def send(
 ) -> Message:
     """Send already-rendered HTML to the update's chat."""
     return await send_html(context.bot, chat_id_of(update), html, reply_markup=markup)
+
+
+async def drop_buttons(query: CallbackQuery) -> None:
+    """Take the buttons off a message once used, so an old button cannot be pressed twice."""
+    message = query.message
+    if message is not None and getattr(message, "reply_markup", None):
+        await query.edit_message_reply_markup(None)
 
 
 def flood_allows(update: Update, context: BotContext) -> bool:

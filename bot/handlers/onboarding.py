@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 
-from telegram import CallbackQuery, Update
+from telegram import BotCommandScopeChat, CallbackQuery, Update
+from telegram.error import TelegramError
 
 from bot import keyboards
 from bot.calendar import Day, Navigate, calendar_keyboard, parse_calendar_callback
@@ -16,12 +18,15 @@ from bot.handlers.common import (
     chat_id_of,
     chat_state,
     confirm_registration,
+    drop_buttons,
     local_today,
     reply,
     send,
     where_line,
 )
+from bot.menu import staff_commands
 from bot.zones import COMMON_ZONES, describe_zone, resolve_timezone
+from scheduler.clinics import InviteError, InviteView, looks_like_code
 from scheduler.planning import (
     MAX_DAYS_AHEAD,
     MAX_DAYS_BACK,
@@ -30,26 +35,45 @@ from scheduler.planning import (
     UnknownTimeZoneError,
 )
 from scheduler.sessions import NoSessionError, PatientView
-from storage.models import PatientStatus
+from storage.models import InviteKind, PatientStatus
 
 DEEP_LINK_PAYLOAD_MAX = 64
+INVITE_KEY = "invite_code"
+
+log = logging.getLogger(__name__)
 
 
 async def start(update: Update, context: BotContext) -> None:
-    """Greet, explain, and ask for consent; a returning patient is told where they are."""
+    """Greet, explain, and ask for consent; a returning patient is told where they are.
+
+    A clinic's invite code in the deep link (``/start <code>``) makes a member of staff of
+    a staff invite at once; a patient invite is kept until the patient consents.
+    """
     chat_id = chat_id_of(update)
     payload = " ".join(context.args or [])[:DEEP_LINK_PAYLOAD_MAX] or None
-    if payload:
-        chat_state(context)["start_payload"] = payload
+    state = chat_state(context)
+    invite: InviteView | None = None
+    if payload and looks_like_code(payload):
+        invite = await _peek_invite(update, context, payload)
+        if invite is not None and invite.kind is InviteKind.STAFF:
+            await _join_staff(update, context, payload)
+            return
+        if invite is not None:
+            state[INVITE_KEY] = payload
+    elif payload:
+        state["start_payload"] = payload
     view = await context.care.view(chat_id=chat_id)
     texts = context.texts
     if view is not None and view.consented:
+        if invite is not None:
+            await join_clinic(update, context)
+            return
         await _welcome_back(update, context, view)
         return
     user = update.effective_user
     name = f", {user.first_name}" if user and user.first_name else ""
-    # The clinic's name comes with the clinics' invite links; the payload is kept for them.
-    greeting = texts.render("start.greeting", name=name, clinic="")
+    clinic = texts.render("start.clinic", clinic=invite.clinic.name) if invite else ""
+    greeting = texts.render("start.greeting", name=name, clinic=clinic)
     await send(
         update,
         context,
@@ -79,13 +103,109 @@ async def answer_consent(update: Update, context: BotContext) -> None:
     query = _query(update)
     await query.answer()
     if query.data == "consent:no":
-        await _drop_buttons(query)
+        await drop_buttons(query)
         await reply(update, context, "start.declined")
         return
     payload = chat_state(context).pop("start_payload", None)
     await context.care.consent(chat_id=chat_id_of(update), start_payload=payload)
-    await _drop_buttons(query)
+    await drop_buttons(query)
+    if INVITE_KEY in chat_state(context):
+        await join_clinic(update, context)
+        return
     await ask_date(update, context, Step.DATE)
+
+
+async def _peek_invite(update: Update, context: BotContext, code: str) -> InviteView | None:
+    """What an invite code is for, or None after telling the person why it does not work."""
+    try:
+        return await context.clinics.peek(code=code)
+    except InviteError as error:
+        await reply(update, context, f"start.invite_{error.problem.value}")
+        return None
+
+
+async def _join_staff(update: Update, context: BotContext, code: str) -> None:
+    user = update.effective_user
+    try:
+        staff = await context.clinics.join_staff(
+            code=code, chat_id=chat_id_of(update), name=user.full_name if user else None
+        )
+    except InviteError as error:
+        await reply(update, context, f"start.invite_{error.problem.value}")
+        return
+    texts = context.texts
+    await reply(
+        update,
+        context,
+        "staff.joined",
+        clinic=staff.clinic.name,
+        role=texts.plain(f"staff.role_{staff.role.value}"),
+        admin=texts.render("staff.admin_extra") if staff.is_admin else "",
+    )
+    await set_staff_menu(context, staff.chat_id)
+
+
+async def join_clinic(update: Update, context: BotContext) -> None:
+    """A consented patient redeems the clinic invite they came with, then gives the date
+    (or, with an enrolment link, only confirms the one the clinic filled in)."""
+    chat_id = chat_id_of(update)
+    code = chat_state(context).pop(INVITE_KEY, None)
+    joined: InviteView | None = None
+    if code:
+        try:
+            joined = await context.clinics.join_patient(code=code, chat_id=chat_id)
+        except InviteError as error:
+            await reply(update, context, f"start.invite_{error.problem.value}")
+    if joined is not None:
+        await reply(update, context, "start.joined_clinic", clinic=joined.clinic.name)
+    view = await context.care.view(chat_id=chat_id)
+    assert view is not None
+    if joined is not None and joined.session_date is not None and view.session_date is None:
+        today = local_today(context, view.timezone)
+        iso = joined.session_date.isoformat()
+        await reply(
+            update,
+            context,
+            "start.enrol_confirm",
+            clinic=joined.clinic.name,
+            date=describe_date(joined.session_date, today=today),
+            markup=keyboards.enrol_confirm(context.texts, iso),
+        )
+        return
+    if view.session_date is None:
+        await ask_date(update, context, Step.DATE)
+    else:
+        await _welcome_back(update, context, view)
+
+
+async def answer_enrol(update: Update, context: BotContext) -> None:
+    """The patient confirms the session date their clinic filled in, or picks another."""
+    query = _query(update)
+    await query.answer()
+    view = await _consented(update, context)
+    if view is None:
+        return
+    await drop_buttons(query)
+    data = query.data or ""
+    if data.startswith("enrol:yes:"):
+        try:
+            chosen = date.fromisoformat(data.removeprefix("enrol:yes:"))
+        except ValueError:
+            await reply(update, context, "button_expired")
+            return
+        await apply_date(update, context, view, chosen)
+        return
+    await ask_date(update, context, Step.CHANGE if view.session_date else Step.DATE)
+
+
+async def set_staff_menu(context: BotContext, chat_id: int) -> None:
+    """Show the staff commands in this chat's menu, beside the patient ones."""
+    try:
+        await context.bot.set_my_commands(
+            staff_commands(context.texts), scope=BotCommandScopeChat(chat_id)
+        )
+    except TelegramError as exc:  # a menu is a nicety
+        log.warning("could not set the staff menu: %s", type(exc).__name__)
 
 
 async def ask_date(update: Update, context: BotContext, step: Step, number: int = 1) -> None:
@@ -124,7 +244,7 @@ async def answer_date_button(update: Update, context: BotContext) -> None:
     else:
         await reply(update, context, "button_expired")
         return
-    await _drop_buttons(query)
+    await drop_buttons(query)
     await apply_date(update, context, view, chosen)
 
 
@@ -144,7 +264,7 @@ async def answer_calendar(update: Update, context: BotContext) -> None:
         )
     elif isinstance(action, Day):
         await query.answer()
-        await _drop_buttons(query)
+        await drop_buttons(query)
         await apply_date(update, context, view, action.value)
     elif action is None:
         await query.answer(context.texts.plain("date.button_expired"))
@@ -197,13 +317,20 @@ async def apply_date(update: Update, context: BotContext, view: PatientView, cho
     care = context.care
     try:
         if step is Step.NEXT:
+            clinic = await context.clinics.clinic_of_patient(chat_id=chat_id)
             result = await care.register_session(
-                chat_id=chat_id, session_date=chosen, next_in_series=True
+                chat_id=chat_id,
+                session_date=chosen,
+                next_in_series=True,
+                plan_id=clinic.plan_id if clinic else None,
             )
         elif view.session_date is not None:
             result = await care.change_session_date(chat_id=chat_id, session_date=chosen)
         else:
-            result = await care.register_session(chat_id=chat_id, session_date=chosen)
+            clinic = await context.clinics.clinic_of_patient(chat_id=chat_id)
+            result = await care.register_session(
+                chat_id=chat_id, session_date=chosen, plan_id=clinic.plan_id if clinic else None
+            )
     except SessionDateError:
         today = local_today(context, view.timezone)
         key = "date.too_far_ahead" if chosen > today else "date.too_far_back"
@@ -245,7 +372,7 @@ async def answer_timezone_button(update: Update, context: BotContext) -> None:
     if data.startswith("tz:set:"):
         match = resolve_timezone(data.removeprefix("tz:set:"))
         if match is not None:
-            await _drop_buttons(query)
+            await drop_buttons(query)
             await set_timezone(update, context, match.zone)
             return
     await reply(update, context, "button_expired")
@@ -302,7 +429,7 @@ async def answer_quiet_button(update: Update, context: BotContext) -> None:
     await query.answer()
     data = query.data or ""
     text = "off" if data == "quiet:off" else data.removeprefix("quiet:set:")
-    await _drop_buttons(query)
+    await drop_buttons(query)
     await take_typed_quiet(update, context, text)
 
 
@@ -335,13 +462,6 @@ def _query(update: Update) -> CallbackQuery:
     query = update.callback_query
     assert query is not None
     return query
-
-
-async def _drop_buttons(query: CallbackQuery) -> None:
-    """Take the buttons off a message once used, so an old button cannot be pressed twice."""
-    message = query.message
-    if message is not None and getattr(message, "reply_markup", None):
-        await query.edit_message_reply_markup(None)
 
 
 def in_date_step(view: PatientView) -> bool:

@@ -6,11 +6,13 @@ import logging
 import time
 from datetime import timedelta
 
-from telegram import ChatMemberUpdated, Update
+from telegram import ChatMemberUpdated, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import Forbidden
 
 from bot.context import BotContext
+from bot.handlers import broadcast as broadcast_handlers
+from bot.handlers import clinic as clinic_handlers
 from bot.handlers.common import (
     Step,
     chat_id_of,
@@ -70,15 +72,57 @@ async def answer_reminder_button(update: Update, context: BotContext) -> None:
         await query.answer()
         await care.set_step(chat_id=chat_id, step=Step.QUESTION)
         await reply(update, context, "question_prompt")
-    elif action in {"book", "booked"}:
+    elif action == "book":
         if await care.acknowledge(chat_id=chat_id, reminder_id=reminder_id):
             await query.answer()
+            await book(update, context)
+        else:
+            await query.answer(texts.plain("reminder.gone"))
+    elif action == "booked":
+        if await care.mark_booked(chat_id=chat_id, reminder_id=reminder_id) is not None:
+            await query.answer()
             await query.edit_message_reply_markup(None)
-            await reply(update, context, f"reminder.{action}")
+            await reply(update, context, "reminder.booked")
         else:
             await query.answer(texts.plain("reminder.gone"))
     else:
         await query.answer(texts.plain("button_expired"))
+
+
+async def book(update: Update, context: BotContext) -> None:
+    """The clinic's booking link, or a booking request passed on to its staff."""
+    chat_id = chat_id_of(update)
+    clinic = await context.clinics.clinic_of_patient(chat_id=chat_id)
+    if clinic is None:
+        await reply(update, context, "reminder.book")
+        return
+    if clinic.booking_url:
+        button = InlineKeyboardButton(
+            context.texts.plain("buttons.book_online"), url=clinic.booking_url
+        )
+        await reply(
+            update,
+            context,
+            "reminder.book_clinic",
+            clinic=clinic.name,
+            markup=InlineKeyboardMarkup([[button]]),
+        )
+        return
+    alert = await context.clinics.request_booking(chat_id=chat_id)
+    if alert is not None:
+        await clinic_handlers.push_alert(context, clinic, alert)
+    await reply(update, context, "reminder.book_requested", clinic=clinic.name)
+
+
+async def staff_input(update: Update, context: BotContext, text: str, photo: str | None) -> bool:
+    """What a member of staff sends while the bot waits for a reply to a patient, a broadcast
+    or its time; False when it is not that (then it is read like anyone's message)."""
+    staff = await clinic_handlers.staff_of(update, context)
+    if staff is None or not staff.step:
+        return False
+    if photo is None and await clinic_handlers.take_reply(update, context, staff, text):
+        return True
+    return await broadcast_handlers.take_message(update, context, staff, text, photo)
 
 
 async def take_text(update: Update, context: BotContext) -> None:
@@ -86,11 +130,14 @@ async def take_text(update: Update, context: BotContext) -> None:
     message = update.effective_message
     assert message is not None and message.text is not None
     chat_id = chat_id_of(update)
+    if await staff_input(update, context, message.text, None):
+        return
     view = await context.care.view(chat_id=chat_id)
     if view is None or not view.consented:
         if await _flood_ok(update, context):
             await reply(update, context, "no_patient")
         return
+    await context.care.seen(chat_id=chat_id)
     text = message.text.strip()
     if in_date_step(view):
         await take_typed_date(update, context, view, text)
@@ -106,7 +153,13 @@ async def take_text(update: Update, context: BotContext) -> None:
 
 
 async def take_non_text(update: Update, context: BotContext) -> None:
-    """Stickers, photos, voice notes, files: say what the bot can read."""
+    """Stickers, photos, voice notes, files: say what the bot can read (a photo from staff
+    composing a broadcast is the broadcast's)."""
+    message = update.effective_message
+    if message is not None and message.photo:
+        photo = message.photo[-1].file_id  # the largest size
+        if await staff_input(update, context, message.caption or "", photo):
+            return
     if await _flood_ok(update, context):
         await reply(update, context, "non_text")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import BotContext
+from bot.handlers.clinic import push_alert
 from bot.handlers.common import chat_id_of, chat_state, local_today, reply, send
 from content.plan import day_of_healing
 from content.triage import ClarificationError, Level, Verdict, resolve_clarification, triage
@@ -45,7 +46,8 @@ async def answer_question(
         await reply(update, context, "no_session")
         return
     plan = context.plan(view.plan_id)
-    verdict = triage(text, day, plan)
+    clinic = await context.clinics.clinic_of_patient(chat_id=view.chat_id)
+    verdict = triage(text, day, plan, contact=clinic.contact() if clinic else None)
     clarify = verdict.clarify
     if clarify is None or len(f"tri:c:1:{clarify.id}".encode()) > MAX_CALLBACK:
         await deliver(update, context, verdict, text)
@@ -110,6 +112,19 @@ async def deliver(update: Update, context: BotContext, verdict: Verdict, text: s
         texts.render(key, icon=ICONS[verdict.level], answer=verdict.answer),
         InlineKeyboardMarkup(rows) if rows else None,
     )
+    escalated = recorded.escalation_id if recorded is not None else None
+    if escalated is not None and verdict.level is Level.URGENT:  # the patient has their answer
+        await _push_urgent(context, chat_id, escalated)
+
+
+async def _push_urgent(context: BotContext, chat_id: int, escalation_id: int) -> None:
+    """An urgent escalation goes to every member of the patient's clinic's staff at once."""
+    clinic = await context.clinics.clinic_of_patient(chat_id=chat_id)
+    if clinic is None:
+        return
+    alert = await context.clinics.alert(clinic_id=clinic.id, escalation_id=escalation_id)
+    if alert is not None:
+        await push_alert(context, clinic, alert)
 
 
 def _keep_words(context: BotContext, key: str, text: str) -> None:

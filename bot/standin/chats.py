@@ -210,6 +210,27 @@ class ChatHandle:
         )
         return query_id
 
+    def press_data(self, data: str, message: SentMessage | None = None) -> str:
+        """Send a callback query with any ``data``, as a modified client can: forged or stale
+        buttons. Attached to ``message`` (default: the latest message of this chat)."""
+        if message is None:
+            if not self._chat.messages:
+                raise LookupError(f"no message in chat {self.chat_id}")
+            message = self._chat.messages[-1]
+        query_id = self._standin._new_query(self.chat_id)
+        self._acted()
+        self._standin._push(
+            "callback_query",
+            {
+                "id": query_id,
+                "from": self._chat.user_json(),
+                "message": self._standin._message_json(message),
+                "chat_instance": str(abs(self.chat_id) * 7919),
+                "data": data,
+            },
+        )
+        return query_id
+
     def block(self) -> None:
         """The user blocks the bot."""
         self._standin.block(self.chat_id)

@@ -62,11 +62,23 @@ def test_keys_built_at_run_time_exist() -> None:
     """Keys assembled from a variable: each possible value is listed here."""
     texts = load_texts()
     from bot.handlers import COMMANDS
+    from bot.menu import PATIENT_COMMANDS, STAFF_COMMANDS
+    from scheduler.clinics import InviteProblem
+    from storage.models import StaffRole
 
-    for name in COMMANDS:
+    assert set(COMMANDS) == set(PATIENT_COMMANDS) | set(STAFF_COMMANDS)  # each in a menu
+    for name in PATIENT_COMMANDS:
         assert f"commands.{name}" in texts
+    for name in STAFF_COMMANDS:
+        assert f"staff_commands.{name}" in texts
     for action in ("book", "booked"):
         assert f"reminder.{action}" in texts
+    for problem in InviteProblem:
+        assert f"start.invite_{problem.value}" in texts
+    for role in StaffRole:
+        assert f"staff.role_{role.value}" in texts
+    for state in ("on", "off"):
+        assert f"news.{state}" in texts
 
 
 def test_values_are_escaped_and_markup_kept() -> None:

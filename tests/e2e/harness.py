@@ -40,6 +40,7 @@ class BotHarness:
     restarts: int = 0
     per_chat_burst: int = 3
     per_chat_interval: float = 1.05
+    overall_max_rate: float = 30
     chats: dict[int, ChatHandle] = field(default_factory=dict)
 
     def connection(self) -> Connection:
@@ -50,7 +51,9 @@ class BotHarness:
             poll_timeout=1,
             read_timeout=self.read_timeout,
             rate_limiter=PacedRateLimiter(
-                per_chat_burst=self.per_chat_burst, per_chat_interval=self.per_chat_interval
+                overall_max_rate=self.overall_max_rate,
+                per_chat_burst=self.per_chat_burst,
+                per_chat_interval=self.per_chat_interval,
             ),
         )
 

@@ -11,10 +11,11 @@ runs after a registration is not set: this measures planning and persisting only
 
 Each concurrency level (default: one at a time, 8 and 32 at once; the bot handles up to 32
 updates of different chats in parallel, and registrations that arrive while one is being
-written share the next transaction, see ``storage/batching.py``) runs on a fresh, empty database after 100 unmeasured warm-up
-registrations. Reported: registrations a second (wall clock), p50 / p99 / max of each
-registration's own time. Target: at least 1,000 registrations a second on SQLite (the best of
-the concurrency levels). Exits 1 when it is missed (``--no-check``: only print).
+written share the next transaction, see ``storage/batching.py``) runs on a fresh, empty
+database after 100 unmeasured warm-up registrations. Reported: registrations a second (wall
+clock), p50 / p99 / max of each registration's own time. Target: at least 1,000
+registrations a second on SQLite (the best of the concurrency levels). Exits 1 when it is
+missed (``--no-check``: only print).
 
 SQLite always (a file in a temporary directory); PostgreSQL too when ``--pg-url`` or
 ``TEST_DATABASE_URL`` gives a server (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test):

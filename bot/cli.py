@@ -12,9 +12,10 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli_clinic import clinic_app
+from bot.cli_common import fail, settings_or_exit
 from bot.cli_content import content_app
 from bot.cli_triage import register as register_triage
-from bot.config import ConfigurationError, Settings, configure_logging, load_settings
+from bot.config import Settings, configure_logging
 
 app = typer.Typer(
     help=(
@@ -33,20 +34,6 @@ register_triage(app)
 app.add_typer(db_app, name="db")
 app.add_typer(clinic_app, name="clinic")
 
-USAGE_ERROR = 2
-
-
-def _fail(message: str, code: int = USAGE_ERROR) -> typer.Exit:
-    typer.secho(f"Error: {message}", err=True, fg=typer.colors.RED)
-    return typer.Exit(code)
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigurationError as exc:
-        raise _fail(f"configuration: {exc}") from None
-
 
 @app.callback()
 def root(
@@ -60,7 +47,7 @@ def root(
         typer.echo(f"aftercare {package_version('aftercare-bot')}")
         raise typer.Exit()
     if ctx.invoked_subcommand is None:
-        if _settings().telegram_bot_token is None:
+        if settings_or_exit().telegram_bot_token is None:
             demo()
         else:
             run()
@@ -69,7 +56,7 @@ def root(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Migrate the database to the newest schema (the product also does this at start)."""
-    settings = _settings()
+    settings = settings_or_exit()
     from storage.database import Database, redact_url
 
     async def _upgrade() -> str | None:
@@ -89,7 +76,7 @@ def _connection(settings: Settings) -> Any:
 
     token = settings.telegram_bot_token
     if token is None:
-        raise _fail("TELEGRAM_BOT_TOKEN is not set; without it, try `aftercare demo`")
+        raise fail("TELEGRAM_BOT_TOKEN is not set; without it, try `aftercare demo`")
     api = settings.telegram_api_url.rstrip("/")
     return Connection(
         token=token.get_secret_value(), base_url=f"{api}/bot", base_file_url=f"{api}/file/bot"
@@ -108,7 +95,7 @@ async def _until_signalled() -> None:
 def worker() -> None:
     """Run only the reminder scheduler: it sends through Telegram when TELEGRAM_BOT_TOKEN is
     set, else it logs each delivery. Any number of workers can share one PostgreSQL."""
-    settings = _settings()
+    settings = settings_or_exit()
     configure_logging(settings)
     from scheduler.clock import SystemClock
 
@@ -157,7 +144,7 @@ def run(
     host: Annotated[str, typer.Option(help="Address the webhook server listens on.")] = "0.0.0.0",
 ) -> None:
     """Run the Telegram bot and its reminders: polling, or a webhook server."""
-    settings = _settings()
+    settings = settings_or_exit()
     configure_logging(settings)
     connection = _connection(settings)
     from bot.application import build_runtime
@@ -178,7 +165,7 @@ def run(
         return
 
     if not settings.webhook_url:
-        raise _fail("WEBHOOK_URL is not set; webhook mode needs the bot's public https URL")
+        raise fail("WEBHOOK_URL is not set; webhook mode needs the bot's public https URL")
     import uvicorn
 
     from bot.webhook import create_web_app, derived_secret, webhook_endpoint
@@ -186,7 +173,7 @@ def run(
     try:
         webhook_endpoint(settings.webhook_url)
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     secret = settings.webhook_secret
     web_app = create_web_app(
         runtime,
@@ -211,7 +198,7 @@ def demo(
 ) -> None:
     """The offline demo: chat with the bot in this terminal, as a patient, and travel in time
     with /travel 6h or /travel 2d. Nothing leaves this machine."""
-    settings = _settings()
+    settings = settings_or_exit()
     from bot.demo import run_demo
 
     raise typer.Exit(asyncio.run(run_demo(settings, reset=reset)))
@@ -221,7 +208,7 @@ def _parse_session_date(text: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise _fail(f"{text!r} is not a date that exists; write it as YYYY-MM-DD") from None
+        raise fail(f"{text!r} is not a date that exists; write it as YYYY-MM-DD") from None
 
 
 def _parse_now(text: str | None, tz: Any) -> datetime:
@@ -230,7 +217,7 @@ def _parse_now(text: str | None, tz: Any) -> datetime:
     try:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise _fail(f"--now {text!r} is not an ISO date-time (e.g. 2026-11-21T10:00)") from None
+        raise fail(f"--now {text!r} is not an ISO date-time (e.g. 2026-11-21T10:00)") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
     return parsed.astimezone(UTC)
@@ -264,18 +251,18 @@ def plan_command(
         load_zone,
     )
 
-    settings = _settings()
+    settings = settings_or_exit()
     zone_name = tz or settings.default_timezone
     try:
         zone = load_zone(zone_name)
     except UnknownTimeZoneError:
-        raise _fail(f"{zone_name!r} is not a time zone; use an IANA name (Asia/Karachi)") from None
+        raise fail(f"{zone_name!r} is not a time zone; use an IANA name (Asia/Karachi)") from None
     day = _parse_session_date(session_date)
     instant = _parse_now(now, zone)
     try:
         check_session_date(day, today=instant.astimezone(zone).date())
     except SessionDateError as exc:
-        raise _fail(f"{exc}; the session must be at most 90 days ahead, 2 years back") from None
+        raise fail(f"{exc}; the session must be at most 90 days ahead, 2 years back") from None
 
     from content.loader import PlanError, load_plan
     from scheduler.planning import plan_catch_up, plan_reminders
@@ -283,7 +270,7 @@ def plan_command(
     try:
         plan = load_plan(plan_name or settings.default_plan)
     except PlanError as exc:
-        raise _fail(str(exc), code=1) from None
+        raise fail(str(exc), code=1) from None
     planned = plan_reminders(
         session_date=day,
         tz=zone,

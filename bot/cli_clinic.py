@@ -26,7 +26,8 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from bot.config import ConfigurationError, Settings, load_settings
+from bot.cli_common import fail, settings_or_exit
+from bot.config import Settings
 
 if TYPE_CHECKING:
     from scheduler.clinics import ClinicService, ClinicView, NewInvite
@@ -36,7 +37,6 @@ clinic_app = typer.Typer(
     no_args_is_help=True,
 )
 
-USAGE_ERROR = 2
 DEMO_BOT_USERNAME = "aftercare_demo_bot"  # the offline demo's stand-in answers getMe with it
 USERNAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})?$")
@@ -52,18 +52,6 @@ ClinicIdArgument = Annotated[
         min=1, metavar="CLINIC_ID", help="The clinic's id (see `aftercare clinic list`)."
     ),
 ]
-
-
-def _fail(message: str, code: int = USAGE_ERROR) -> typer.Exit:
-    typer.secho(f"Error: {message}", err=True, fg=typer.colors.RED)
-    return typer.Exit(code)
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigurationError as exc:
-        raise _fail(f"configuration: {exc}") from None
 
 
 def _run(settings: Settings, work: Callable[[ClinicService], Awaitable[T]]) -> T:
@@ -89,13 +77,13 @@ def _run(settings: Settings, work: Callable[[ClinicService], Awaitable[T]]) -> T
         return asyncio.run(_go())
     except (DBAPIError, OSError) as exc:
         where = redact_url(settings.database_url)
-        raise _fail(f"the database {where} failed: {type(exc).__name__}", code=1) from None
+        raise fail(f"the database {where} failed: {type(exc).__name__}", code=1) from None
 
 
 async def _clinic(service: ClinicService, clinic_id: int) -> ClinicView:
     clinic = await service.clinic(clinic_id=clinic_id)
     if clinic is None:
-        raise _fail(f"there is no clinic {clinic_id}; `aftercare clinic list` shows them")
+        raise fail(f"there is no clinic {clinic_id}; `aftercare clinic list` shows them")
     return clinic
 
 
@@ -107,7 +95,7 @@ def bot_username(settings: Settings) -> str:
     configured = settings.telegram_bot_username.strip().removeprefix("@")
     if configured:
         if not USERNAME_PATTERN.match(configured):
-            raise _fail(
+            raise fail(
                 f"configuration: TELEGRAM_BOT_USERNAME: {configured!r} is not a bot username "
                 "(5-32 letters, digits and _, starting with a letter)"
             )
@@ -133,13 +121,13 @@ async def _ask_telegram(settings: Settings, token: str) -> str:
         async with Bot(token, base_url=f"{api}/bot", base_file_url=f"{api}/file/bot") as bot:
             username = bot.username
     except TelegramError as exc:  # its message may quote the token: only the kind is shown
-        raise _fail(
+        raise fail(
             f"could not ask Telegram for the bot's username ({type(exc).__name__}); "
             "set TELEGRAM_BOT_USERNAME",
             code=1,
         ) from None
     if not USERNAME_PATTERN.match(username or ""):
-        raise _fail("Telegram gave no usable bot username; set TELEGRAM_BOT_USERNAME", code=1)
+        raise fail("Telegram gave no usable bot username; set TELEGRAM_BOT_USERNAME", code=1)
     return username
 
 
@@ -227,31 +215,31 @@ def create(
     from content.loader import PlanError, load_plan
     from scheduler.planning import QuietHours, UnknownTimeZoneError, load_zone
 
-    settings = _settings()
+    settings = settings_or_exit()
     name = " ".join(name.split())
     if not name:
-        raise _fail("--name is empty; give the clinic's name")
+        raise fail("--name is empty; give the clinic's name")
     if len(name) > MAX_NAME:
-        raise _fail(f"--name is longer than {MAX_NAME} characters")
+        raise fail(f"--name is longer than {MAX_NAME} characters")
     try:
         load_zone(tz)
     except UnknownTimeZoneError:
-        raise _fail(f"--tz {tz!r} is not a time zone; use an IANA name (Asia/Karachi)") from None
+        raise fail(f"--tz {tz!r} is not a time zone; use an IANA name (Asia/Karachi)") from None
     try:
         quiet_hours = QuietHours.parse(quiet) if quiet is not None else settings.quiet_hours
     except ValueError:
-        raise _fail(f"--quiet {quiet!r} is not a span like 21:00-08:00 (or off)") from None
+        raise fail(f"--quiet {quiet!r} is not a span like 21:00-08:00 (or off)") from None
     phone, whatsapp = _short(phone, "--phone"), _short(whatsapp, "--whatsapp")
     address = (address or "").strip() or None
     booking_url = _https(booking_url)
     language = language.strip()
     if not LANGUAGE_PATTERN.match(language):
-        raise _fail(f"--language {language!r} is not a language code like en or pt-BR")
+        raise fail(f"--language {language!r} is not a language code like en or pt-BR")
     plan_id = plan_name or settings.default_plan
     try:
         load_plan(plan_id)
     except PlanError as exc:
-        raise _fail(f"--plan: {exc}") from None
+        raise fail(f"--plan: {exc}") from None
     username = bot_username(settings)
 
     async def _create(service: ClinicService) -> tuple[ClinicView, NewInvite]:
@@ -284,7 +272,7 @@ def create(
 def _short(value: str | None, option: str) -> str | None:
     value = (value or "").strip()
     if len(value) > MAX_PHONE:
-        raise _fail(f"{option} is longer than {MAX_PHONE} characters")
+        raise fail(f"{option} is longer than {MAX_PHONE} characters")
     return value or None
 
 
@@ -294,9 +282,9 @@ def _https(url: str | None) -> str | None:
         return None
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in url):
-        raise _fail(f"--booking-url {url!r} is not an https:// address")
+        raise fail(f"--booking-url {url!r} is not an https:// address")
     if len(url) > MAX_URL:
-        raise _fail(f"--booking-url is longer than {MAX_URL} characters")
+        raise fail(f"--booking-url is longer than {MAX_URL} characters")
     return url
 
 
@@ -305,7 +293,7 @@ def list_clinics(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List the clinics: id, name, time zone, staff and patients."""
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def _list(service: ClinicService) -> list[tuple[ClinicView, int, int]]:
         return await service.clinics()
@@ -356,8 +344,8 @@ def invite(
     from storage.models import InviteKind, StaffRole
 
     if staff and admin:
-        raise _fail("choose one of --staff and --admin")
-    settings = _settings()
+        raise fail("choose one of --staff and --admin")
+    settings = settings_or_exit()
     username = bot_username(settings)
     role = StaffRole.ADMIN if admin else StaffRole.STAFF if staff else None
     kind = InviteKind.PATIENT if role is None else InviteKind.STAFF
@@ -397,10 +385,10 @@ def qr(
 
     path = (out or Path(f"clinic-{clinic_id}-invite.png")).expanduser()
     if path.is_dir():
-        raise _fail(f"--out {str(path)!r} is a directory; give a file name")
+        raise fail(f"--out {str(path)!r} is a directory; give a file name")
     if not path.parent.is_dir():
-        raise _fail(f"--out: the folder {str(path.parent)!r} does not exist")
-    settings = _settings()
+        raise fail(f"--out: the folder {str(path.parent)!r} does not exist")
+    settings = settings_or_exit()
     username = bot_username(settings)
 
     async def _invite(service: ClinicService) -> tuple[ClinicView, NewInvite]:
@@ -415,7 +403,7 @@ def qr(
     try:
         path.write_bytes(qr_png(link, caption=caption))
     except OSError as exc:
-        raise _fail(f"could not write {str(path)!r}: {exc.strerror or exc}", code=1) from None
+        raise fail(f"could not write {str(path)!r}: {exc.strerror or exc}", code=1) from None
     typer.echo(_describe(made, clinic, None))
     typer.echo(link)
     typer.echo(f"QR code written to {path.resolve()}")
@@ -438,14 +426,14 @@ def revoke(
     from storage.models import InviteKind
 
     if patient_links + staff_invites + everything != 1:
-        raise _fail("say what to revoke: one of --patient-links, --staff-invites and --all")
+        raise fail("say what to revoke: one of --patient-links, --staff-invites and --all")
     kind = InviteKind.PATIENT if patient_links else InviteKind.STAFF if staff_invites else None
     what = {
         InviteKind.PATIENT: "patient link",
         InviteKind.STAFF: "staff invite",
         None: "invite",
     }[kind]
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def _revoke(service: ClinicService) -> tuple[ClinicView, int]:
         clinic = await _clinic(service, clinic_id)

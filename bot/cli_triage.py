@@ -19,13 +19,12 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
+from bot.cli_common import fail
 from content.const import DEFAULT_PLAN
 
 if TYPE_CHECKING:
     from content.plan import CarePlan
     from content.triage import Engine, Verdict
-
-USAGE_ERROR = 2
 
 
 def register(app: typer.Typer) -> None:
@@ -69,7 +68,7 @@ def triage_command(
         return
     if batch is not None:
         if text is not None or day is not None:
-            raise _fail("--batch takes the messages and days from the file, not the command line")
+            raise fail("--batch takes the messages and days from the file, not the command line")
         engine, plan = _load(plan_name)
         errors = _run_batch(batch, engine, plan, contact)
         if errors:
@@ -77,18 +76,13 @@ def triage_command(
             raise typer.Exit(1)
         return
     if text is None or day is None:
-        raise _fail('give a message and --day, e.g. aftercare triage --day 3 "is peeling normal?"')
+        raise fail('give a message and --day, e.g. aftercare triage --day 3 "is peeling normal?"')
     engine, plan = _load(plan_name)
     verdict = engine.triage(text, day, plan, contact=contact)
     if as_json:
         typer.echo(json.dumps(verdict.as_dict(), indent=2, ensure_ascii=False))
     else:
         _print_verdict(verdict)
-
-
-def _fail(message: str, code: int = USAGE_ERROR) -> typer.Exit:
-    typer.secho(f"Error: {message}", err=True, fg=typer.colors.RED)
-    return typer.Exit(code)
 
 
 def _check_data() -> None:
@@ -117,11 +111,11 @@ def _load(plan_name: str) -> tuple[Engine, CarePlan]:
     try:
         plan = load_plan(plan_name)
     except PlanError as exc:
-        raise _fail(str(exc), code=1) from None
+        raise fail(str(exc), code=1) from None
     try:
         engine = load_engine()
     except TriageDataError as exc:
-        raise _fail(str(exc), code=1) from None
+        raise fail(str(exc), code=1) from None
     return engine, plan
 
 
@@ -133,7 +127,7 @@ def _run_batch(source: str, engine: Engine, plan: CarePlan, contact: str | None)
         with open(source, encoding="utf-8") as lines:
             return _triage_lines(lines, engine, plan, contact)
     except OSError as exc:
-        raise _fail(f"cannot read {source}: {exc.strerror}", code=1) from None
+        raise fail(f"cannot read {source}: {exc.strerror}", code=1) from None
 
 
 def _triage_lines(lines: Iterable[str], engine: Engine, plan: CarePlan, contact: str | None) -> int:

@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 from telegram import Bot
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot.notifier import GONE, retry_after_seconds
-from scheduler.notifier import (
-    MessageRejectedError,
-    RecipientGoneError,
-    TransientDeliveryError,
-)
+from bot.notifier import delivery_errors
 
 
 class BotBroadcastTransport:
@@ -18,25 +12,14 @@ class BotBroadcastTransport:
     as its caption; maps Telegram's errors to the ones the sender understands."""
 
     def __init__(self, bot: Bot) -> None:
-        """Send with ``bot`` (not rate limited itself: the sender paces)."""
+        """Send with ``bot``. The sender paces itself; the product's bot also has its rate
+        limiter, which keeps replies to patients and the broadcast within Telegram's 30/s."""
         self.bot = bot
 
     async def send(self, *, chat_id: int, text: str, photo: str | None) -> None:
         """Deliver one copy, or raise a ``scheduler.notifier`` DeliveryError."""
-        try:
+        async with delivery_errors():
             if photo:
                 await self.bot.send_photo(chat_id, photo, caption=text or None)
             else:
                 await self.bot.send_message(chat_id, text)
-        except Forbidden as exc:
-            raise RecipientGoneError(f"403 {exc.message}") from None
-        except RetryAfter as exc:
-            raise TransientDeliveryError("429", retry_after=retry_after_seconds(exc)) from None
-        except BadRequest as exc:
-            if any(marker in exc.message.lower() for marker in GONE):
-                raise RecipientGoneError(f"400 {exc.message}") from None
-            raise MessageRejectedError(f"400 {exc.message}") from None
-        except TimedOut:
-            raise TransientDeliveryError("timeout") from None
-        except NetworkError as exc:
-            raise TransientDeliveryError(f"network: {exc.message}"[:200]) from None

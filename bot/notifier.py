@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
@@ -58,22 +58,31 @@ class TelegramNotifier:
             await self._send(reminder, markup)
 
     async def _send(self, reminder: OutgoingReminder, markup: object) -> None:
-        try:
+        async with delivery_errors():
             await send_html(
                 self.bot,
                 reminder.chat_id,
                 self.render(reminder, reminder.title),
                 reply_markup=markup,  # type: ignore[arg-type]
             )
-        except Forbidden as exc:
-            raise RecipientGoneError(f"403 {exc.message}") from None
-        except RetryAfter as exc:
-            raise TransientDeliveryError("429", retry_after=retry_after_seconds(exc)) from None
-        except BadRequest as exc:
-            if any(marker in exc.message.lower() for marker in GONE):
-                raise RecipientGoneError(f"400 {exc.message}") from None
-            raise MessageRejectedError(f"400 {exc.message}") from None
-        except TimedOut:
-            raise TransientDeliveryError("timeout") from None
-        except NetworkError as exc:
-            raise TransientDeliveryError(f"network: {exc.message}"[:200]) from None
+
+
+@contextlib.asynccontextmanager
+async def delivery_errors() -> AsyncIterator[None]:
+    """Turn Telegram's errors into the DeliveryErrors the scheduler understands: 403 and a
+    chat that is gone -> RecipientGoneError; 429 (with its retry_after), timeouts and network
+    errors -> TransientDeliveryError; any other 400 -> MessageRejectedError."""
+    try:
+        yield
+    except Forbidden as exc:
+        raise RecipientGoneError(f"403 {exc.message}") from None
+    except RetryAfter as exc:
+        raise TransientDeliveryError("429", retry_after=retry_after_seconds(exc)) from None
+    except BadRequest as exc:
+        if any(marker in exc.message.lower() for marker in GONE):
+            raise RecipientGoneError(f"400 {exc.message}") from None
+        raise MessageRejectedError(f"400 {exc.message}") from None
+    except TimedOut:
+        raise TransientDeliveryError("timeout") from None
+    except NetworkError as exc:
+        raise TransientDeliveryError(f"network: {exc.message}"[:200]) from None

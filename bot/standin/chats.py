@@ -196,19 +196,7 @@ class ChatHandle:
         chosen = _find_button(message, button)
         if chosen.callback_data is None:
             raise ValueError(f"button {chosen.text!r} opens a link; it has no callback_data")
-        query_id = self._standin._new_query(self.chat_id)
-        self._acted()
-        self._standin._push(
-            "callback_query",
-            {
-                "id": query_id,
-                "from": self._chat.user_json(),
-                "message": self._standin._message_json(message),
-                "chat_instance": str(abs(self.chat_id) * 7919),
-                "data": chosen.callback_data,
-            },
-        )
-        return query_id
+        return self._query(chosen.callback_data, message)
 
     def press_data(self, data: str, message: SentMessage | None = None) -> str:
         """Send a callback query with any ``data``, as a modified client can: forged or stale
@@ -217,6 +205,10 @@ class ChatHandle:
             if not self._chat.messages:
                 raise LookupError(f"no message in chat {self.chat_id}")
             message = self._chat.messages[-1]
+        return self._query(data, message)
+
+    def _query(self, data: str, message: SentMessage) -> str:
+        """Queue a callback_query with ``data`` on ``message``; returns its fresh id."""
         query_id = self._standin._new_query(self.chat_id)
         self._acted()
         self._standin._push(

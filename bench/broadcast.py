@@ -1,6 +1,6 @@
 """A clinic broadcast to 10,000 patients through the Bot API stand-in, at Telegram's cap.
 
-    .venv/bin/python -m bench.broadcast [--recipients 10000] [--cap 200] [--no-check]
+    .venv/bin/python -m bench.broadcast [--recipients 10000] [--cap 30] [--no-check]
 
 A fresh SQLite file (in a temporary directory) with one clinic and ``--recipients`` active
 patients; the broadcast is confirmed (its recipient rows written) and delivered by the real
@@ -314,7 +314,9 @@ def _version(package: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--recipients", type=int, default=10_000)
-    parser.add_argument("--cap", type=float, default=200.0, help="messages a second")
+    parser.add_argument(
+        "--cap", type=float, default=30.0, help="messages a second (Telegram: about 30)"
+    )
     parser.add_argument("--concurrency", type=int, default=16, help="sends in flight")
     parser.add_argument(
         "--margin", type=float, default=0.03, help="the pacer's slack on the 1 s window"

@@ -189,8 +189,8 @@ async def answer_button(update: Update, context: BotContext, staff: StaffView) -
         if done:
             await drop_buttons(query)
     elif action == "rp":
-        alerts = {a.id: a for a in await clinics.alerts(clinic_id=staff.clinic.id)}
-        if target not in alerts:
+        alert = await clinics.alert(clinic_id=staff.clinic.id, escalation_id=target)
+        if alert is None:
             await query.answer(context.texts.plain("staff.not_found"), show_alert=True)
             return
         await query.answer()
@@ -199,7 +199,7 @@ async def answer_button(update: Update, context: BotContext, staff: StaffView) -
             update,
             context,
             "staff.reply_prompt",
-            patient=alerts[target].patient_id,
+            patient=alert.patient_id,
             clinic=staff.clinic.name,
         )
     elif action == "rv":
@@ -225,8 +225,8 @@ async def _relay(
     update: Update, context: BotContext, staff: StaffView, escalation_id: int, text: str
 ) -> None:
     """Send the staff member's words to the patient of one of their clinic's alerts."""
-    alerts = {a.id: a for a in await context.clinics.alerts(clinic_id=staff.clinic.id)}
-    alert = alerts.get(escalation_id)
+    # Resolved meanwhile by a colleague is fine: the patient still gets the answer.
+    alert = await context.clinics.alert(clinic_id=staff.clinic.id, escalation_id=escalation_id)
     chat_id = await context.clinics.reply_target(
         clinic_id=staff.clinic.id, escalation_id=escalation_id
     )

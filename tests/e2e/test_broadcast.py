@@ -210,3 +210,35 @@ async def test_a_scheduled_broadcast_waits_for_its_time_and_can_be_cancelled(
     await asyncio.sleep(0.5)
     got = [m.text for m in bot.standin.messages if m.chat_id in patients]
     assert sorted(got) == ["Tomorrow we open at noon."] * 5
+
+
+async def test_a_photo_with_a_caption_goes_out_as_a_photo(clinic_bot: BotHarness) -> None:
+    """Staff send a photo with a caption; each patient gets that photo (by Telegram's file
+    id, not uploaded again) with the caption."""
+    bot = clinic_bot
+    assert bot.runtime is not None
+    north, invite = await bot.runtime.services.clinics.create_clinic(
+        name="North Clinic",
+        timezone="Asia/Karachi",
+        plan_id="microneedling",
+        quiet_hours=QuietHours.parse("21:00-08:00"),
+    )
+    admin = bot.chat(9001)
+    admin.start(invite.code)
+    await admin.wait_for(1, timeout=WAIT)
+    patients = await seed(bot, north.id, 10_000, 3)
+    await say(admin, "/broadcast")
+    admin.send_photo(caption="Our new treatment room 🌿")
+    (audience,) = await admin.wait_for(1, timeout=WAIT)
+    assert "Who should get it" in audience.text
+    (preview,) = await press(admin, "Every active patient")
+    assert "with a photo" in preview.text and "3 recipient(s)" in preview.text
+    await press(admin, "📤 Send now")
+    await bot.standin.wait_until(
+        lambda: any(m.text.startswith("✅ Broadcast finished") for m in admin.messages),
+        timeout=20,
+        what="the final report",
+    )
+    photos = [m for m in bot.standin.messages if m.chat_id in patients]
+    assert sorted(m.chat_id for m in photos) == patients
+    assert {(m.kind, m.caption) for m in photos} == {("photo", "Our new treatment room 🌿")}

@@ -50,6 +50,7 @@ class NoSessionError(LookupError):
 
 SNOOZE_LIMIT = 3
 SEEN_EVERY = timedelta(hours=1)
+SEEN_CACHE = 100_000
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ class CareService:
         self.default_quiet_hours = default_quiet_hours
         self.default_plan = default_plan
         self.on_schedule_changed = on_schedule_changed
+        self._seen: dict[int, datetime] = {}
         # Registrations that arrive while one is being written share the next transaction.
         self._registrations: GroupCommit[_RegistrationRequest, Registration] = GroupCommit(
             database, self._write_registrations, after_commit=self._changed
@@ -474,9 +476,15 @@ class CareService:
         """The patient wrote to us: note it (at most once an hour, so a chat is not a write per
         message) for the clinic's "not heard from for N days"."""
         now = self.clock.now()
+        noted = self._seen.get(chat_id)
+        if noted is not None and noted <= now < noted + SEEN_EVERY:
+            return  # written less than an hour ago by this process: no write transaction
         async with self.database.session() as session:
             await PatientRepository(session).touch(chat_id=chat_id, now=now, every=SEEN_EVERY)
             await session.commit()
+        if len(self._seen) >= SEEN_CACHE:
+            self._seen.clear()
+        self._seen[chat_id] = now
 
     async def set_step(self, *, chat_id: int, step: str | None) -> None:
         """Remember what the bot is waiting for in this chat (it survives restarts)."""

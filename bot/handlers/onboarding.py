@@ -315,9 +315,14 @@ async def apply_date(update: Update, context: BotContext, view: PatientView, cho
     chat_id = chat_id_of(update)
     step = Step(view.step) if view.step in set(Step) else None
     care = context.care
+    # A clinic's patients get the clinic's care plan (a query only for them).
+    clinic = (
+        await context.clinics.clinic_of_patient(chat_id=chat_id)
+        if view.clinic_id is not None
+        else None
+    )
     try:
         if step is Step.NEXT:
-            clinic = await context.clinics.clinic_of_patient(chat_id=chat_id)
             result = await care.register_session(
                 chat_id=chat_id,
                 session_date=chosen,
@@ -327,7 +332,6 @@ async def apply_date(update: Update, context: BotContext, view: PatientView, cho
         elif view.session_date is not None:
             result = await care.change_session_date(chat_id=chat_id, session_date=chosen)
         else:
-            clinic = await context.clinics.clinic_of_patient(chat_id=chat_id)
             result = await care.register_session(
                 chat_id=chat_id, session_date=chosen, plan_id=clinic.plan_id if clinic else None
             )

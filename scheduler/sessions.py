@@ -25,8 +25,16 @@ from scheduler.planning import (
     plan_reminders,
 )
 from storage.batching import GroupCommit
+from storage.broadcasts import BroadcastRepository
 from storage.database import Database
-from storage.models import Patient, PatientStatus, Reminder, ReminderStatus, TreatmentSession
+from storage.models import (
+    Clinic,
+    Patient,
+    PatientStatus,
+    Reminder,
+    ReminderStatus,
+    TreatmentSession,
+)
 from storage.repositories import (
     DeliveryLogRepository,
     NewPatient,
@@ -601,6 +609,8 @@ class CareService:
             questions = QuestionRepository(session)
             asked = await questions.for_patient(patient_id=patient.id)
             raised = await questions.escalations(patient_id=patient.id)
+            clinic = await session.get(Clinic, patient.clinic_id) if patient.clinic_id else None
+            news = await BroadcastRepository(session).for_patient(patient_id=patient.id)
 
         def instant(value: datetime | None) -> str | None:
             return value.isoformat() if value else None
@@ -628,12 +638,16 @@ class CareService:
                 "status": patient.status.value,
                 "consented_at": instant(patient.consented_at),
                 "created_at": instant(patient.created_at),
+                "last_seen_at": instant(patient.last_seen_at),
+                "clinic": clinic.name if clinic else None,
+                "clinic_news": not patient.news_opt_out,
             },
             "sessions": [
                 {
                     "number": t.number,
                     "date": t.session_date.isoformat(),
                     "plan": t.plan_id,
+                    "booked_next_at": instant(t.booked_at),
                     "reminders": by_session[t.id],
                 }
                 for t in treatments
@@ -662,6 +676,9 @@ class CareService:
                     "shared_text": e.message_text,
                 }
                 for e in raised
+            ],
+            "clinic_messages": [
+                {"status": n.status.value, "sent_at": instant(n.sent_at)} for n in news
             ],
         }
 

@@ -502,6 +502,15 @@ class BroadcastRepository:
             counts[RecipientStatus(status)] = int(count)
         return counts
 
+    async def for_patient(self, *, patient_id: int) -> Sequence[BroadcastRecipient]:
+        """A patient's copies of clinic broadcasts, oldest first (for their data export)."""
+        result = await self.session.execute(
+            select(BroadcastRecipient)
+            .where(BroadcastRecipient.patient_id == patient_id)
+            .order_by(BroadcastRecipient.id)
+        )
+        return result.scalars().all()
+
     async def recipients(self, *, broadcast_id: int) -> Sequence[BroadcastRecipient]:
         """Every recipient row of the broadcast, by id."""
         result = await self.session.execute(

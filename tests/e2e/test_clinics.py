@@ -3,6 +3,7 @@ reaching another's patients, forged buttons included."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -241,6 +242,10 @@ async def test_news_can_be_switched_off_without_stopping_reminders(bot: BotHarne
     patient = await bot.patient(601)
     assert patient is not None and patient.news_opt_out
     assert {r.status for r in await bot.reminders(601)} == {ReminderStatus.PENDING}
+    (document,) = await say(chat, "/export")
+    exported = json.loads(document.file_bytes or b"{}")
+    assert exported["patient"]["clinic"] == "North Clinic"
+    assert exported["patient"]["clinic_news"] is False
     (on,) = await say(chat, "/news on")
     assert "news from North Clinic again" in on.text
     (no_clinic,) = await say(bot.chat(602), "/news")

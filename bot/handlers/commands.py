@@ -31,8 +31,12 @@ PLAN_LIMIT = 10
 
 
 async def show_help(update: Update, context: BotContext) -> None:
-    """What the bot can do."""
+    """What the bot can do (and, for a clinic's staff, what they can do too)."""
     await reply(update, context, "help")
+    staff = await context.clinics.staff(chat_id=chat_id_of(update))
+    if staff is not None:
+        admin = context.texts.render("staff.admin_extra") if staff.is_admin else ""
+        await reply(update, context, "staff.help", clinic=staff.clinic.name, admin=admin)
 
 
 async def _with_session(update: Update, context: BotContext) -> PatientView | None:

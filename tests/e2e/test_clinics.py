@@ -129,6 +129,10 @@ async def test_a_staff_invite_works_once_and_an_old_code_is_explained(bot: BotHa
     assert "a member of staff" in welcome.text and "/staff" not in welcome.text
     (refused,) = await say(colleague, "/staff")
     assert "Only the clinic's admins" in refused.text
+    patient_help, staff_help = await say(colleague, "/help", replies=2)
+    assert "For the team of North Clinic" in staff_help.text and "/staff" not in staff_help.text
+    (admin_help,) = (await say(north.admin, "/help", replies=2))[1:]
+    assert "/staff invite a colleague" in admin_help.text
     again = bot.chat(9003)
     again.start(code)
     (used,) = await again.wait_for(1, timeout=WAIT)

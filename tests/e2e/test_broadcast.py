@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.standin import StandIn
+from bot.standin import ChatHandle, StandIn
+from scheduler.clinics import ClinicView
 from scheduler.clock import FakeClock
 from scheduler.planning import QuietHours
 from storage.database import Database
@@ -55,6 +56,23 @@ async def clinic_bot(
         await harness.stop()
 
 
+async def clinic_and_admin(
+    bot: BotHarness, name: str, admin_chat: int
+) -> tuple[ClinicView, ChatHandle]:
+    """A clinic, and its admin's chat after joining with the one-time link."""
+    assert bot.runtime is not None
+    clinic, invite = await bot.runtime.services.clinics.create_clinic(
+        name=name,
+        timezone="Asia/Karachi",
+        plan_id="microneedling",
+        quiet_hours=QuietHours.parse("21:00-08:00"),
+    )
+    admin = bot.chat(admin_chat)
+    admin.start(invite.code)
+    await admin.wait_for(1, timeout=WAIT)
+    return clinic, admin
+
+
 async def seed(
     bot: BotHarness, clinic_id: int, first_chat: int, count: int, **kw: object
 ) -> list[int]:
@@ -87,22 +105,8 @@ async def test_a_broadcast_to_1000_patients_with_429s_blocks_and_a_restart(
 ) -> None:
     bot = clinic_bot
     assert bot.runtime is not None
-    clinics = bot.runtime.services.clinics
-    north, invite = await clinics.create_clinic(
-        name="North Clinic",
-        timezone="Asia/Karachi",
-        plan_id="microneedling",
-        quiet_hours=QuietHours.parse("21:00-08:00"),
-    )
-    south, _ = await clinics.create_clinic(
-        name="South Clinic",
-        timezone="Asia/Karachi",
-        plan_id="microneedling",
-        quiet_hours=QuietHours.parse("21:00-08:00"),
-    )
-    admin = bot.chat(9001)
-    admin.start(invite.code)
-    await admin.wait_for(1, timeout=WAIT)
+    north, admin = await clinic_and_admin(bot, "North Clinic", 9001)
+    south, _ = await clinic_and_admin(bot, "South Clinic", 9101)
 
     active = await seed(bot, north.id, 10_000, 900)
     paused = await seed(bot, north.id, 20_000, 40, status=PatientStatus.PAUSED)
@@ -163,15 +167,7 @@ async def test_a_scheduled_broadcast_waits_for_its_time_and_can_be_cancelled(
     """Scheduled for tomorrow 10:00 clinic time: nothing before; a cancelled one never goes."""
     bot = clinic_bot
     assert bot.runtime is not None
-    north, invite = await bot.runtime.services.clinics.create_clinic(
-        name="North Clinic",
-        timezone="Asia/Karachi",
-        plan_id="microneedling",
-        quiet_hours=QuietHours.parse("21:00-08:00"),
-    )
-    admin = bot.chat(9001)
-    admin.start(invite.code)
-    await admin.wait_for(1, timeout=WAIT)
+    north, admin = await clinic_and_admin(bot, "North Clinic", 9001)
     patients = await seed(bot, north.id, 10_000, 5)
 
     async def compose(text: str) -> None:
@@ -217,15 +213,7 @@ async def test_a_photo_with_a_caption_goes_out_as_a_photo(clinic_bot: BotHarness
     id, not uploaded again) with the caption."""
     bot = clinic_bot
     assert bot.runtime is not None
-    north, invite = await bot.runtime.services.clinics.create_clinic(
-        name="North Clinic",
-        timezone="Asia/Karachi",
-        plan_id="microneedling",
-        quiet_hours=QuietHours.parse("21:00-08:00"),
-    )
-    admin = bot.chat(9001)
-    admin.start(invite.code)
-    await admin.wait_for(1, timeout=WAIT)
+    north, admin = await clinic_and_admin(bot, "North Clinic", 9001)
     patients = await seed(bot, north.id, 10_000, 3)
     await say(admin, "/broadcast")
     admin.send_photo(caption="Our new treatment room 🌿")

@@ -529,17 +529,7 @@ class ClinicService:
                 level=BOOKING_LEVEL,
                 now=now,
             )
-            alert = Alert(
-                id=escalation.id,
-                patient_id=patient.id,
-                chat_id=patient.chat_id,
-                day=day,
-                topic=BOOKING_TOPIC,
-                level=BOOKING_LEVEL,
-                shared_text=None,
-                created_at=now,
-                replies=0,
-            )
+            alert = _alert(escalation, patient)
             await session.commit()
             return alert
 
@@ -574,8 +564,9 @@ class ClinicService:
             await session.commit()
             return True
 
-    async def reply_target(self, *, clinic_id: int, escalation_id: int) -> int | None:
-        """The chat of the patient of one of the clinic's escalations, counting a reply."""
+    async def reply_target(self, *, clinic_id: int, escalation_id: int) -> Alert | None:
+        """One of the clinic's alerts (open or not) to reply to, counting the reply; None if
+        it is not the clinic's or its patient has stopped the bot."""
         async with self.database.session() as session:
             found = await ClinicRepository(session).escalation(
                 clinic_id=clinic_id, escalation_id=escalation_id
@@ -587,7 +578,7 @@ class ClinicService:
                 return None
             escalation.replies += 1
             await session.commit()
-            return patient.chat_id
+            return _alert(escalation, patient)
 
 
 def _alert(escalation: Escalation, patient: Patient) -> Alert:

@@ -17,7 +17,7 @@ from telegram.error import Forbidden, TelegramError
 
 from bot.context import BotContext
 from bot.dates import OutOfRange, Parsed, describe_date, parse_session_date
-from bot.handlers.common import chat_id_of, drop_buttons, reply, send
+from bot.handlers.common import action_and_id, chat_id_of, drop_buttons, reply, send
 from bot.qr import invite_link, qr_png
 from bot.sending import send_html
 from content.texts import Markup
@@ -175,11 +175,10 @@ async def answer_button(update: Update, context: BotContext, staff: StaffView) -
     """Reply, Resolve and Revoke buttons, checked against the member of staff's clinic."""
     query = update.callback_query
     assert query is not None
-    parts = (query.data or "").split(":")
-    if len(parts) != 3 or not parts[2].isdigit():
-        await query.answer(context.texts.plain("button_expired"))
+    parsed = await action_and_id(query, context)
+    if parsed is None:
         return
-    action, target = parts[1], int(parts[2])
+    action, target = parsed
     clinics = context.clinics
     if action == "rs":
         done = await clinics.resolve(
@@ -226,13 +225,13 @@ async def _relay(
 ) -> None:
     """Send the staff member's words to the patient of one of their clinic's alerts."""
     # Resolved meanwhile by a colleague is fine: the patient still gets the answer.
-    alert = await context.clinics.alert(clinic_id=staff.clinic.id, escalation_id=escalation_id)
-    chat_id = await context.clinics.reply_target(
+    alert = await context.clinics.reply_target(
         clinic_id=staff.clinic.id, escalation_id=escalation_id
     )
-    if alert is None or chat_id is None:
+    if alert is None:
         await reply(update, context, "staff.reply_gone")
         return
+    chat_id = alert.chat_id
     try:
         await send_html(
             context.bot,

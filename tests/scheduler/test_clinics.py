@@ -514,7 +514,8 @@ async def test_alerts_are_the_clinics_own_urgent_first(world: World, clock: Fake
         third,
         fourth,
     ]
-    assert await world.clinics.reply_target(clinic_id=north.id, escalation_id=first) == 1
+    target = await world.clinics.reply_target(clinic_id=north.id, escalation_id=first)
+    assert target is not None and target.chat_id == 1
 
 
 async def test_another_clinics_escalation_cannot_be_resolved_or_answered(world: World) -> None:
@@ -546,6 +547,7 @@ async def test_another_clinics_escalation_cannot_be_resolved_or_answered(world: 
             0,
         )
     # Its own clinic can.
-    assert await world.clinics.reply_target(clinic_id=south.id, escalation_id=theirs) == 3
+    target = await world.clinics.reply_target(clinic_id=south.id, escalation_id=theirs)
+    assert target is not None and target.chat_id == 3
     found = await world.clinics.alert(clinic_id=south.id, escalation_id=theirs)
     assert found is not None and found.replies == 1

@@ -73,6 +73,16 @@ async def send(
     return await send_html(context.bot, chat_id_of(update), html, reply_markup=markup)
 
 
+async def action_and_id(query: CallbackQuery, context: BotContext) -> tuple[str, int] | None:
+    """The action and id of a ``prefix:action:id`` button; None (after telling the user the
+    button no longer works) when the data has another shape, as a forged one may."""
+    parts = (query.data or "").split(":")
+    if len(parts) != 3 or not parts[2].isdigit():
+        await query.answer(context.texts.plain("button_expired"))
+        return None
+    return parts[1], int(parts[2])
+
+
 async def drop_buttons(query: CallbackQuery) -> None:
     """Take the buttons off a message once used, so an old button cannot be pressed twice."""
     message = query.message

@@ -15,6 +15,7 @@ from bot.handlers import broadcast as broadcast_handlers
 from bot.handlers import clinic as clinic_handlers
 from bot.handlers.common import (
     Step,
+    action_and_id,
     chat_id_of,
     chat_state,
     flood_allows,
@@ -39,11 +40,10 @@ async def answer_reminder_button(update: Update, context: BotContext) -> None:
     """Done, Remind me in 2 hours, I have a question, Book, Already booked."""
     query = update.callback_query
     assert query is not None
-    parts = (query.data or "").split(":")
-    if len(parts) != 3 or not parts[2].isdigit():
-        await query.answer(context.texts.plain("button_expired"))
+    parsed = await action_and_id(query, context)
+    if parsed is None:
         return
-    action, reminder_id = parts[1], int(parts[2])
+    action, reminder_id = parsed
     chat_id = chat_id_of(update)
     care = context.care
     texts = context.texts

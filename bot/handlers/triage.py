@@ -46,7 +46,11 @@ async def answer_question(
         await reply(update, context, "no_session")
         return
     plan = context.plan(view.plan_id)
-    clinic = await context.clinics.clinic_of_patient(chat_id=view.chat_id)
+    clinic = (  # a query only for a clinic's patients
+        await context.clinics.clinic_of_patient(chat_id=view.chat_id)
+        if view.clinic_id is not None
+        else None
+    )
     verdict = triage(text, day, plan, contact=clinic.contact() if clinic else None)
     clarify = verdict.clarify
     if clarify is None or len(f"tri:c:1:{clarify.id}".encode()) > MAX_CALLBACK:

@@ -1109,16 +1109,20 @@ class StandIn:
                 return self._message_json(message, nested=True)
         return None
 
-    async def _send_file(self, p: _Params, kind: str) -> Any:
-        data, name, known = self._input_file(p, kind)
-        raw_caption = p.text("caption")
-        caption = self._formatted(
-            raw_caption,
+    def _caption(self, raw: str, p: _Params) -> FormattedText:
+        """A caption read and checked as Telegram does (entities, parse mode, 1,024 chars)."""
+        return self._formatted(
+            raw,
             p,
             entities_key="caption_entities",
             limit=MAX_CAPTION,
             too_long="message caption is too long",
         )
+
+    async def _send_file(self, p: _Params, kind: str) -> Any:
+        data, name, known = self._input_file(p, kind)
+        raw_caption = p.text("caption")
+        caption = self._caption(raw_caption, p)
         buttons, markup = parse_reply_markup(p.values.get("reply_markup"))
         chat = self._writable_chat(p)
         if kind == "photo" and data and _image_size(data) is None:
@@ -1179,13 +1183,7 @@ class StandIn:
 
     async def _m_editmessagecaption(self, p: _Params) -> Any:
         raw = p.text("caption")
-        caption = self._formatted(
-            raw,
-            p,
-            entities_key="caption_entities",
-            limit=MAX_CAPTION,
-            too_long="message caption is too long",
-        )
+        caption = self._caption(raw, p)
         buttons, markup = parse_reply_markup(p.values.get("reply_markup"))
         _, message = self._find(p, "message to edit")
         if message.kind == "text":

@@ -230,3 +230,33 @@ async def test_a_photo_with_a_caption_goes_out_as_a_photo(clinic_bot: BotHarness
     photos = [m for m in bot.standin.messages if m.chat_id in patients]
     assert sorted(m.chat_id for m in photos) == patients
     assert {(m.kind, m.caption) for m in photos} == {("photo", "Our new treatment room 🌿")}
+
+
+async def test_bad_broadcast_input_gets_a_clear_answer_and_loses_nothing(
+    clinic_bot: BotHarness,
+) -> None:
+    """Too long, a time that is not one, a date /enrol cannot read: each is explained, the
+    bot keeps waiting, and nothing is sent to any patient."""
+    bot = clinic_bot
+    north, admin = await clinic_and_admin(bot, "North Clinic", 9001)
+    patients = await seed(bot, north.id, 10_000, 2)
+    await say(admin, "/broadcast")
+    (too_long,) = await say(admin, "x" * 4097)
+    assert "4097 characters" in too_long.text and "4096" in too_long.text
+    (audience,) = await say(admin, "Short and sweet.")  # still composing: this one is taken
+    assert "Who should get it" in audience.text
+    await press(admin, "Every active patient")
+    admin.press("🕒 Schedule…")
+    await bot.standin.wait_until(
+        lambda: any("Type a time" in b.text for r in admin.messages[-1].buttons for b in r),
+        what="the time choices",
+    )
+    (prompt,) = await press(admin, "⌨️ Type a time")
+    assert "Type the local time" in prompt.text
+    (bad,) = await say(admin, "25:99")
+    assert "couldn't read that time" in bad.text
+    (scheduled,) = await say(admin, "26/11 10:00")  # the step survived the bad answer
+    assert "Scheduled for Thu 26 Nov, 10:00" in scheduled.text
+    (usage,) = await say(admin, "/enrol whenever")
+    assert "/enrol" in usage.text and "session date" in usage.text
+    assert not [m for m in bot.standin.messages if m.chat_id in patients]

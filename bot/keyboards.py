@@ -11,6 +11,34 @@ from content.plan import ButtonAction
 from content.texts import Texts
 
 QUIET_PRESETS = ("21:00-08:00", "22:00-07:00", "23:00-09:00", "20:00-09:00")
+STAMP = "|"
+NOOP_DATA = "cal:noop"
+
+
+def stamp(markup: InlineKeyboardMarkup, token: str) -> InlineKeyboardMarkup:
+    """The same keyboard with ``token`` (what it was drawn for) on every button that acts, so a
+    press can be refused once that no longer holds."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    button.text,
+                    callback_data=f"{button.callback_data}{STAMP}{token}"
+                    if isinstance(button.callback_data, str) and button.callback_data != NOOP_DATA
+                    else button.callback_data,
+                    url=button.url,
+                )
+                for button in row
+            ]
+            for row in markup.inline_keyboard
+        ]
+    )
+
+
+def unstamp(data: str) -> tuple[str, str | None]:
+    """A button's data and the token it was stamped with (None when it carries none)."""
+    body, sep, token = data.rpartition(STAMP)
+    return (body, token) if sep else (data, None)
 
 
 def _rows(

@@ -21,8 +21,9 @@ PATIENT_COMMANDS = (
     "delete",
     "export",
     "news",
+    "cancel",
 )
-STAFF_COMMANDS = ("patients", "alerts", "broadcast", "invite", "enrol", "staff", "cancel")
+STAFF_COMMANDS = ("patients", "alerts", "broadcast", "invite", "enrol", "staff")
 
 
 def patient_commands(texts: Texts) -> list[BotCommand]:

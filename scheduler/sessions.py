@@ -24,6 +24,7 @@ from scheduler.planning import (
     plan_catch_up,
     plan_reminders,
 )
+from scheduler.prompts import Prompt, PromptKind, new_prompt, stored_prompt
 from storage.batching import GroupCommit
 from storage.broadcasts import BroadcastRepository
 from storage.database import Database
@@ -78,6 +79,7 @@ class PatientView:
     clinic_id: int | None = None
     news_opt_out: bool = False
     patient_id: int | None = None
+    prompt: Prompt | None = None
 
 
 class SnoozeOutcome(StrEnum):
@@ -478,6 +480,7 @@ class CareService:
                 clinic_id=patient.clinic_id,
                 news_opt_out=patient.news_opt_out,
                 patient_id=patient.id,
+                prompt=stored_prompt(patient.step, patient.prompt_token, patient.prompt_expires_at),
             )
 
     async def seen(self, *, chat_id: int) -> None:
@@ -494,13 +497,27 @@ class CareService:
             self._seen.clear()
         self._seen[chat_id] = now
 
-    async def set_step(self, *, chat_id: int, step: str | None) -> None:
-        """Remember what the bot is waiting for in this chat (it survives restarts)."""
+    async def open_prompt(self, *, chat_id: int, kind: PromptKind) -> Prompt | None:
+        """Remember what the bot now asks in this chat (it survives restarts); any earlier
+        prompt ends, so its buttons no longer work. None when there is no patient."""
+        prompt = new_prompt(kind, self.clock.now())
         async with self.database.session() as session:
             patient = await PatientRepository(session).get_by_chat(chat_id=chat_id)
-            if patient is not None:
-                patient.step = step
-                await session.commit()
+            if patient is None:
+                return None
+            patient.step = prompt.kind.value
+            patient.prompt_token = prompt.token
+            patient.prompt_expires_at = prompt.expires_at
+            await session.commit()
+        return prompt
+
+    async def close_prompt(self, *, chat_id: int, token: str | None = None) -> bool:
+        """Stop waiting in this chat (only if the pending prompt carries ``token``, when given);
+        whether a prompt was pending. One conditional UPDATE, no read."""
+        async with self.database.session() as session:
+            closed = await PatientRepository(session).clear_prompt(chat_id=chat_id, token=token)
+            await session.commit()
+        return closed
 
     async def upcoming(self, *, chat_id: int, limit: int = 3) -> list[Reminder]:
         """The next pending reminders of the patient, in due order."""

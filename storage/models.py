@@ -125,6 +125,12 @@ class Patient(Base):
     step: Mapped[str | None] = mapped_column(
         String(32), default=None, doc="what the bot is waiting for in chat"
     )
+    prompt_token: Mapped[str | None] = mapped_column(
+        String(16), default=None, doc="carried by the buttons drawn for the pending prompt"
+    )
+    prompt_expires_at: Mapped[datetime | None] = mapped_column(
+        default=None, doc="after this the pending prompt is answered as expired"
+    )
     start_payload: Mapped[str | None] = mapped_column(
         String(64), default=None, doc="the deep-link payload the patient came with"
     )

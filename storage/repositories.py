@@ -95,6 +95,20 @@ class PatientRepository:
         result = await self.session.execute(select(Patient).where(Patient.chat_id == chat_id))
         return result.scalar_one_or_none()
 
+    async def clear_prompt(self, *, chat_id: int, token: str | None = None) -> bool:
+        """Forget the chat's pending prompt (only the one carrying ``token``, when given);
+        whether there was one."""
+        condition = [Patient.chat_id == chat_id, Patient.step.is_not(None)]
+        if token is not None:
+            condition.append(Patient.prompt_token == token)
+        result = await self.session.execute(
+            update(Patient)
+            .where(*condition)
+            .values(step=None, prompt_token=None, prompt_expires_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
     async def by_chats(self, *, chat_ids: Iterable[int]) -> dict[int, Patient]:
         """The patients of several chats in one query, by chat id (absent chats left out)."""
         wanted = sorted(set(chat_ids))

@@ -14,7 +14,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.handlers import broadcast, clinic, commands, onboarding, other, triage
+from bot.handlers import broadcast, clinic, commands, conversation, onboarding, other, triage
 
 PRIVATE = filters.ChatType.PRIVATE
 NEW_PRIVATE_MESSAGE = PRIVATE & filters.UpdateType.MESSAGE
@@ -41,7 +41,7 @@ COMMANDS: dict[str, Any] = {
     "invite": clinic.send_invite,
     "enrol": clinic.enrol,
     "staff": clinic.invite_staff,
-    "cancel": clinic.cancel,
+    "cancel": conversation.cancel,
 }
 
 CALLBACKS: tuple[tuple[str, Any], ...] = (
@@ -51,7 +51,7 @@ CALLBACKS: tuple[tuple[str, Any], ...] = (
     (r"^tz:", onboarding.answer_timezone_button),
     (r"^quiet:", onboarding.answer_quiet_button),
     (r"^rem:", other.answer_reminder_button),
-    (r"^delete:(yes|no)$", commands.answer_delete_button),
+    (r"^delete:", commands.answer_delete_button),
     (r"^resume:(yes|no)$", commands.answer_resume_button),
     (r"^tri:", triage.answer_triage_button),
     (r"^enrol:", onboarding.answer_enrol),
@@ -78,14 +78,20 @@ def handlers() -> list[BaseHandler[Any, Any, Any]]:
     found += [
         CallbackQueryHandler(other.stale_button),
         MessageHandler(NEW_PRIVATE_MESSAGE & filters.COMMAND, other.unknown_command),
-        MessageHandler(NEW_PRIVATE_MESSAGE & filters.TEXT, other.take_text),
+        MessageHandler(NEW_PRIVATE_MESSAGE & filters.TEXT, conversation.take_text),
         MessageHandler(NEW_PRIVATE_MESSAGE, other.take_non_text),
         ChatMemberHandler(other.track_membership, ChatMemberHandler.MY_CHAT_MEMBER),
     ]
     return found
 
 
+# Before any command is handled, the prompt that was pending ends (group -1 runs first and
+# does not stop the update from reaching its command in group 0).
+LEAVE_PROMPT = MessageHandler(NEW_PRIVATE_MESSAGE & filters.COMMAND, conversation.leave_prompt)
+
+
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Add the handlers and the error handler to ``application``."""
+    application.add_handler(LEAVE_PROMPT, group=-1)
     application.add_handlers(handlers())
     application.add_error_handler(other.report_error)

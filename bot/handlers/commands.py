@@ -11,11 +11,11 @@ from bot import keyboards
 from bot.context import BotContext
 from bot.dates import describe_date
 from bot.handlers.common import (
-    Step,
     chat_id_of,
     chat_state,
     format_local,
     local_today,
+    prompt_of_button,
     reminder_title,
     reply,
     send,
@@ -24,10 +24,12 @@ from bot.handlers.common import (
 from bot.handlers.onboarding import ask_date
 from bot.zones import describe_zone
 from content.plan import day_of_healing
+from scheduler.prompts import PromptKind
 from scheduler.sessions import PatientView
 from storage.models import PatientStatus
 
 PLAN_LIMIT = 10
+DELETE_KINDS = frozenset({PromptKind.DELETE})
 
 
 async def show_help(update: Update, context: BotContext) -> None:
@@ -101,7 +103,7 @@ async def new_session(update: Update, context: BotContext) -> None:
     view = await _with_session(update, context)
     if view is None:
         return
-    await ask_date(update, context, Step.NEXT, number=(view.session_number or 0) + 1)
+    await ask_date(update, context, PromptKind.NEXT, number=(view.session_number or 0) + 1)
 
 
 async def change_date(update: Update, context: BotContext) -> None:
@@ -109,7 +111,7 @@ async def change_date(update: Update, context: BotContext) -> None:
     view = await _with_session(update, context)
     if view is None:
         return
-    await ask_date(update, context, Step.CHANGE)
+    await ask_date(update, context, PromptKind.CHANGE)
 
 
 async def pause(update: Update, context: BotContext) -> None:
@@ -140,6 +142,10 @@ async def answer_resume_button(update: Update, context: BotContext) -> None:
     """The offer to resume after coming back from /stop or a block."""
     query = update.callback_query
     assert query is not None
+    view = await context.care.view(chat_id=chat_id_of(update))
+    if view is None or view.status is not PatientStatus.STOPPED:  # answered already
+        await query.answer(context.texts.plain("button_expired"), show_alert=True)
+        return
     await query.answer()
     await query.edit_message_reply_markup(None)
     if query.data == "resume:yes":
@@ -162,16 +168,24 @@ async def delete(update: Update, context: BotContext) -> None:
     if view is None:
         await reply(update, context, "delete.nothing")
         return
-    await reply(update, context, "delete.confirm", markup=keyboards.confirm_delete(context.texts))
+    prompt = await context.care.open_prompt(chat_id=view.chat_id, kind=PromptKind.DELETE)
+    assert prompt is not None
+    markup = keyboards.stamp(keyboards.confirm_delete(context.texts), prompt.token)
+    await reply(update, context, "delete.confirm", markup=markup)
 
 
 async def answer_delete_button(update: Update, context: BotContext) -> None:
     """Erase on yes, keep on no."""
     query = update.callback_query
     assert query is not None
+    found = await prompt_of_button(query, context, DELETE_KINDS)
+    if found is None:  # an old question (or forged): erase nothing
+        return
+    view, prompt, data = found
     await query.answer()
     await query.edit_message_reply_markup(None)
-    if query.data != "delete:yes":
+    await context.care.close_prompt(chat_id=view.chat_id, token=prompt.token)
+    if data != "delete:yes":
         await reply(update, context, "delete.kept")
         return
     erased = await context.care.erase(chat_id=chat_id_of(update))

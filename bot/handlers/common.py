@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,24 +17,22 @@ from bot.sending import send_html
 from bot.zones import describe_zone
 from content.plan import CarePlan, day_of_healing
 from scheduler.planning import catch_up_phase
+from scheduler.prompts import Prompt, PromptKind
 from scheduler.sessions import PatientView, Registration
 from storage.models import Reminder
 
 log = logging.getLogger(__name__)
 
 
-class Step(StrEnum):
-    """What the bot waits for in a chat; stored on the patient, so it survives restarts."""
-
-    DATE = "date"
-    CHANGE = "change"
-    NEXT = "next"
-    TIMEZONE = "timezone"
-    QUIET = "quiet"
-    QUESTION = "question"
-
-
-DATE_STEPS = {Step.DATE, Step.CHANGE, Step.NEXT}
+# The command that asks a prompt's question again, named when an answer comes too late.
+AGAIN_COMMAND = {
+    PromptKind.DATE: "/start",
+    PromptKind.CHANGE: "/change",
+    PromptKind.NEXT: "/newsession",
+    PromptKind.TIMEZONE: "/timezone",
+    PromptKind.QUIET: "/quiet",
+    PromptKind.DELETE: "/delete",
+}
 
 
 def chat_state(context: BotContext) -> dict[Any, Any]:
@@ -81,6 +78,30 @@ async def action_and_id(query: CallbackQuery, context: BotContext) -> tuple[str,
         await query.answer(context.texts.plain("button_expired"))
         return None
     return parts[1], int(parts[2])
+
+
+async def prompt_of_button(
+    query: CallbackQuery, context: BotContext, kinds: frozenset[PromptKind]
+) -> tuple[PatientView, Prompt, str] | None:
+    """The patient, their pending prompt and the button's data without its token, when the
+    button was drawn for that prompt and it still waits; else None after answering that the
+    button is out of date (changing nothing)."""
+    body, token = keyboards.unstamp(query.data or "")
+    chat_id = query.from_user.id
+    view = await context.care.view(chat_id=chat_id)
+    prompt = view.prompt if view is not None and view.consented else None
+    if prompt is None or token is None or token != prompt.token or prompt.kind not in kinds:
+        await query.answer(context.texts.plain("button_expired"), show_alert=True)
+        return None
+    if prompt.expired(context.now()):
+        await context.care.close_prompt(chat_id=chat_id, token=prompt.token)
+        await query.answer(
+            context.texts.plain("prompt.expired", command=AGAIN_COMMAND[prompt.kind]),
+            show_alert=True,
+        )
+        return None
+    assert view is not None
+    return view, prompt, body
 
 
 async def drop_buttons(query: CallbackQuery) -> None:

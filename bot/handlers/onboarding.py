@@ -13,13 +13,12 @@ from bot.calendar import Day, Navigate, calendar_keyboard, parse_calendar_callba
 from bot.context import BotContext
 from bot.dates import OutOfRange, Parsed, describe_date, parse_session_date
 from bot.handlers.common import (
-    DATE_STEPS,
-    Step,
     chat_id_of,
     chat_state,
     confirm_registration,
     drop_buttons,
     local_today,
+    prompt_of_button,
     reply,
     send,
     where_line,
@@ -34,11 +33,15 @@ from scheduler.planning import (
     SessionDateError,
     UnknownTimeZoneError,
 )
+from scheduler.prompts import DATE_KINDS, Prompt, PromptKind
 from scheduler.sessions import NoSessionError, PatientView
 from storage.models import InviteKind, PatientStatus
 
 DEEP_LINK_PAYLOAD_MAX = 64
 INVITE_KEY = "invite_code"
+CONSENT_KEY = "consent_asked"
+TIMEZONE_KINDS = frozenset({PromptKind.TIMEZONE})
+QUIET_KINDS = frozenset({PromptKind.QUIET})
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,7 @@ async def start(update: Update, context: BotContext) -> None:
     name = f", {user.first_name}" if user and user.first_name else ""
     clinic = texts.render("start.clinic", clinic=invite.clinic.name) if invite else ""
     greeting = texts.render("start.greeting", name=name, clinic=clinic)
+    state[CONSENT_KEY] = True
     await send(
         update,
         context,
@@ -90,7 +94,7 @@ async def _welcome_back(update: Update, context: BotContext, view: PatientView) 
         await reply(update, context, "start.paused")
         return
     if view.session_date is None:
-        await ask_date(update, context, Step.DATE)
+        await ask_date(update, context, PromptKind.DATE)
         return
     plan = context.plan(view.plan_id)
     today = local_today(context, view.timezone)
@@ -101,7 +105,12 @@ async def _welcome_back(update: Update, context: BotContext, view: PatientView) 
 async def answer_consent(update: Update, context: BotContext) -> None:
     """Yes creates the patient and asks for the date; No stores nothing."""
     query = _query(update)
+    view = await context.care.view(chat_id=chat_id_of(update))
+    if view is not None and view.consented:  # an old consent message: already answered
+        await query.answer(context.texts.plain("button_expired"), show_alert=True)
+        return
     await query.answer()
+    chat_state(context).pop(CONSENT_KEY, None)
     if query.data == "consent:no":
         await drop_buttons(query)
         await reply(update, context, "start.declined")
@@ -112,7 +121,12 @@ async def answer_consent(update: Update, context: BotContext) -> None:
     if INVITE_KEY in chat_state(context):
         await join_clinic(update, context)
         return
-    await ask_date(update, context, Step.DATE)
+    await ask_date(update, context, PromptKind.DATE)
+
+
+def consent_pending(context: BotContext) -> bool:
+    """Whether this chat was asked for consent and has not answered yet."""
+    return bool(chat_state(context).get(CONSENT_KEY))
 
 
 async def _peek_invite(update: Update, context: BotContext, code: str) -> InviteView | None:
@@ -163,17 +177,19 @@ async def join_clinic(update: Update, context: BotContext) -> None:
     if joined is not None and joined.session_date is not None and view.session_date is None:
         today = local_today(context, view.timezone)
         iso = joined.session_date.isoformat()
+        prompt = await context.care.open_prompt(chat_id=chat_id, kind=PromptKind.DATE)
+        assert prompt is not None
         await reply(
             update,
             context,
             "start.enrol_confirm",
             clinic=joined.clinic.name,
             date=describe_date(joined.session_date, today=today),
-            markup=keyboards.enrol_confirm(context.texts, iso),
+            markup=keyboards.stamp(keyboards.enrol_confirm(context.texts, iso), prompt.token),
         )
         return
     if view.session_date is None:
-        await ask_date(update, context, Step.DATE)
+        await ask_date(update, context, PromptKind.DATE)
     else:
         await _welcome_back(update, context, view)
 
@@ -181,21 +197,23 @@ async def join_clinic(update: Update, context: BotContext) -> None:
 async def answer_enrol(update: Update, context: BotContext) -> None:
     """The patient confirms the session date their clinic filled in, or picks another."""
     query = _query(update)
-    await query.answer()
-    view = await _consented(update, context)
-    if view is None:
+    found = await prompt_of_button(query, context, DATE_KINDS)
+    if found is None:
         return
-    await drop_buttons(query)
-    data = query.data or ""
+    view, prompt, data = found
     if data.startswith("enrol:yes:"):
         try:
             chosen = date.fromisoformat(data.removeprefix("enrol:yes:"))
         except ValueError:
-            await reply(update, context, "button_expired")
+            await query.answer(context.texts.plain("button_expired"), show_alert=True)
             return
-        await apply_date(update, context, view, chosen)
+        await query.answer()
+        await drop_buttons(query)
+        await apply_date(update, context, view, prompt, chosen)
         return
-    await ask_date(update, context, Step.CHANGE if view.session_date else Step.DATE)
+    await query.answer()
+    await drop_buttons(query)
+    await ask_date(update, context, prompt.kind)
 
 
 async def set_staff_menu(context: BotContext, chat_id: int) -> None:
@@ -208,27 +226,74 @@ async def set_staff_menu(context: BotContext, chat_id: int) -> None:
         log.warning("could not set the staff menu: %s", type(exc).__name__)
 
 
-async def ask_date(update: Update, context: BotContext, step: Step, number: int = 1) -> None:
+async def ask_date(
+    update: Update, context: BotContext, kind: PromptKind, number: int | None = None
+) -> None:
     """Ask when the session was, with Today / Yesterday / Pick a date."""
-    await context.care.set_step(chat_id=chat_id_of(update), step=step)
-    key = {Step.DATE: "date.question", Step.CHANGE: "date.question_change"}.get(
-        step, "date.question_next"
+    prompt = await context.care.open_prompt(chat_id=chat_id_of(update), kind=kind)
+    if prompt is None:
+        await reply(update, context, "no_patient")
+        return
+    if number is None and kind is PromptKind.NEXT:
+        view = await context.care.view(chat_id=chat_id_of(update))
+        number = (view.session_number or 0) + 1 if view is not None else 1
+    key = {PromptKind.DATE: "date.question", PromptKind.CHANGE: "date.question_change"}.get(
+        kind, "date.question_next"
     )
-    await reply(update, context, key, markup=keyboards.session_date(context.texts), number=number)
+    await reply(
+        update,
+        context,
+        key,
+        markup=keyboards.stamp(keyboards.session_date(context.texts), prompt.token),
+        number=number or 1,
+    )
+
+
+async def ask_again(update: Update, context: BotContext, view: PatientView) -> None:
+    """Offer the pending prompt again (after answering something else), with fresh buttons."""
+    prompt = view.prompt
+    if prompt is None:
+        return
+    await reply(update, context, "prompt.back_to")
+    if prompt.asks_date:
+        await ask_date(update, context, prompt.kind)
+    elif prompt.kind is PromptKind.TIMEZONE:
+        await ask_timezone(update, context)
+    elif prompt.kind is PromptKind.QUIET:
+        await ask_quiet_hours(update, context)
+
+
+async def unreadable_answer(
+    update: Update, context: BotContext, view: PatientView, prompt: Prompt
+) -> None:
+    """What the prompt expects, for words that are neither its answer nor a question."""
+    texts = context.texts
+    if prompt.asks_date:
+        markup = keyboards.stamp(keyboards.session_date(texts), prompt.token)
+        await reply(update, context, "date.unreadable", markup=markup)
+    elif prompt.kind is PromptKind.TIMEZONE:
+        markup = keyboards.stamp(keyboards.timezones(texts, COMMON_ZONES), prompt.token)
+        await reply(update, context, "timezone.unknown", markup=markup)
+    else:
+        markup = keyboards.stamp(keyboards.quiet_hours(texts), prompt.token)
+        await reply(update, context, "quiet.invalid", markup=markup)
 
 
 async def answer_date_button(update: Update, context: BotContext) -> None:
     """Today, Yesterday, Pick a date, or a confirmed candidate date."""
     query = _query(update)
-    await query.answer()
-    view = await _consented(update, context)
-    if view is None:
+    found = await prompt_of_button(query, context, DATE_KINDS)
+    if found is None:
         return
+    view, prompt, data = found
     today = local_today(context, view.timezone)
-    data = query.data or ""
     if data == "date:pick":
+        await query.answer()
         await query.edit_message_reply_markup(
-            calendar_keyboard(today.year, today.month, **_calendar_range(today), today=today)
+            keyboards.stamp(
+                calendar_keyboard(today.year, today.month, **_calendar_range(today), today=today),
+                prompt.token,
+            )
         )
         return
     if data == "date:today":
@@ -239,35 +304,42 @@ async def answer_date_button(update: Update, context: BotContext) -> None:
         try:
             chosen = date.fromisoformat(data.removeprefix("date:set:"))
         except ValueError:
-            await reply(update, context, "button_expired")
+            await query.answer(context.texts.plain("button_expired"), show_alert=True)
             return
     else:
-        await reply(update, context, "button_expired")
+        await query.answer(context.texts.plain("button_expired"), show_alert=True)
         return
+    await query.answer()
     await drop_buttons(query)
-    await apply_date(update, context, view, chosen)
+    await apply_date(update, context, view, prompt, chosen)
 
 
 async def answer_calendar(update: Update, context: BotContext) -> None:
     """Month navigation and day picks on the inline calendar."""
     query = _query(update)
-    view = await _consented(update, context)
-    if view is None:
+    if keyboards.unstamp(query.data or "")[0] == keyboards.NOOP_DATA:
         await query.answer()
         return
+    found = await prompt_of_button(query, context, DATE_KINDS)
+    if found is None:
+        return
+    view, prompt, data = found
     today = local_today(context, view.timezone)
-    action = parse_calendar_callback(query.data or "", **_calendar_range(today))
+    action = parse_calendar_callback(data, **_calendar_range(today))
     if isinstance(action, Navigate):
         await query.answer()
         await query.edit_message_reply_markup(
-            calendar_keyboard(action.year, action.month, **_calendar_range(today), today=today)
+            keyboards.stamp(
+                calendar_keyboard(action.year, action.month, **_calendar_range(today), today=today),
+                prompt.token,
+            )
         )
     elif isinstance(action, Day):
         await query.answer()
         await drop_buttons(query)
-        await apply_date(update, context, view, action.value)
+        await apply_date(update, context, view, prompt, action.value)
     elif action is None:
-        await query.answer(context.texts.plain("date.button_expired"))
+        await query.answer(context.texts.plain("date.button_expired"), show_alert=True)
     else:
         await query.answer()
 
@@ -280,12 +352,21 @@ def _calendar_range(today: date) -> dict[str, date]:
 
 
 async def take_typed_date(
-    update: Update, context: BotContext, view: PatientView, text: str
-) -> None:
-    """A date typed in chat, while the bot is waiting for one."""
+    update: Update, context: BotContext, view: PatientView, text: str, *, dry_run: bool = False
+) -> bool:
+    """A date typed in chat while the bot waits for one (or while the patient has no session
+    yet); whether the words were a date at all (a dry run only tells, and changes nothing)."""
     today = local_today(context, view.timezone)
     answer = parse_session_date(text, today=today, day_first=context.settings.date_order == "DMY")
-    markup = keyboards.session_date(context.texts)
+    if not isinstance(answer, Parsed | OutOfRange):
+        return False
+    if dry_run:
+        return True
+    prompt = view.prompt
+    if prompt is None:  # no session yet and no prompt pending: this date is the answer
+        prompt = await context.care.open_prompt(chat_id=view.chat_id, kind=PromptKind.DATE)
+        assert prompt is not None
+    markup = keyboards.stamp(keyboards.session_date(context.texts), prompt.token)
     if isinstance(answer, Parsed):
         if answer.ambiguous and answer.alternative is not None:
             choices = [
@@ -295,25 +376,23 @@ async def take_typed_date(
                 update,
                 context,
                 "date.ambiguous",
-                markup=keyboards.date_choices(choices),
+                markup=keyboards.stamp(keyboards.date_choices(choices), prompt.token),
                 first=choices[0][0],
                 second=choices[1][0],
             )
-            return
-        await apply_date(update, context, view, answer.value)
-    elif isinstance(answer, OutOfRange):
-        key = "date.too_far_ahead" if answer.value > today else "date.too_far_back"
-        await reply(
-            update, context, key, markup=markup, date=describe_date(answer.value, today=today)
-        )
-    else:
-        await reply(update, context, "date.unreadable", markup=markup)
+            return True
+        await apply_date(update, context, view, prompt, answer.value)
+        return True
+    key = "date.too_far_ahead" if answer.value > today else "date.too_far_back"
+    await reply(update, context, key, markup=markup, date=describe_date(answer.value, today=today))
+    return True
 
 
-async def apply_date(update: Update, context: BotContext, view: PatientView, chosen: date) -> None:
-    """Register, move or add a session on ``chosen`` according to what the bot asked."""
+async def apply_date(
+    update: Update, context: BotContext, view: PatientView, prompt: Prompt, chosen: date
+) -> None:
+    """Register, move or add a session on ``chosen``, as ``prompt`` asked."""
     chat_id = chat_id_of(update)
-    step = Step(view.step) if view.step in set(Step) else None
     care = context.care
     # A clinic's patients get the clinic's care plan (a query only for them).
     clinic = (
@@ -321,20 +400,22 @@ async def apply_date(update: Update, context: BotContext, view: PatientView, cho
         if view.clinic_id is not None
         else None
     )
+    plan_id = clinic.plan_id if clinic else None
     try:
-        if step is Step.NEXT:
+        if prompt.kind is PromptKind.NEXT:
             result = await care.register_session(
-                chat_id=chat_id,
-                session_date=chosen,
-                next_in_series=True,
-                plan_id=clinic.plan_id if clinic else None,
+                chat_id=chat_id, session_date=chosen, next_in_series=True, plan_id=plan_id
             )
-        elif view.session_date is not None:
+        elif view.session_date is not None and prompt.kind is PromptKind.CHANGE:
             result = await care.change_session_date(chat_id=chat_id, session_date=chosen)
-        else:
+        elif view.session_date is None:
             result = await care.register_session(
-                chat_id=chat_id, session_date=chosen, plan_id=clinic.plan_id if clinic else None
+                chat_id=chat_id, session_date=chosen, plan_id=plan_id
             )
+        else:  # a first-date prompt of a patient who has registered since: nothing to do
+            await care.close_prompt(chat_id=chat_id, token=prompt.token)
+            await reply(update, context, "button_expired")
+            return
     except SessionDateError:
         today = local_today(context, view.timezone)
         key = "date.too_far_ahead" if chosen > today else "date.too_far_back"
@@ -342,11 +423,11 @@ async def apply_date(update: Update, context: BotContext, view: PatientView, cho
             update,
             context,
             key,
-            markup=keyboards.session_date(context.texts),
+            markup=keyboards.stamp(keyboards.session_date(context.texts), prompt.token),
             date=describe_date(chosen, today=today),
         )
         return
-    await care.set_step(chat_id=chat_id, step=None)
+    await care.close_prompt(chat_id=chat_id, token=prompt.token)
     await confirm_registration(update, context, result)
 
 
@@ -355,12 +436,13 @@ async def ask_timezone(update: Update, context: BotContext) -> None:
     view = await _consented(update, context)
     if view is None:
         return
-    await context.care.set_step(chat_id=chat_id_of(update), step=Step.TIMEZONE)
+    prompt = await context.care.open_prompt(chat_id=chat_id_of(update), kind=PromptKind.TIMEZONE)
+    assert prompt is not None
     await reply(
         update,
         context,
         "timezone.current",
-        markup=keyboards.timezones(context.texts, COMMON_ZONES),
+        markup=keyboards.stamp(keyboards.timezones(context.texts, COMMON_ZONES), prompt.token),
         zone=describe_zone(view.timezone, context.now()),
     )
 
@@ -368,49 +450,56 @@ async def ask_timezone(update: Update, context: BotContext) -> None:
 async def answer_timezone_button(update: Update, context: BotContext) -> None:
     """ "Change time zone" under a confirmation, or one of the common zones."""
     query = _query(update)
-    await query.answer()
-    data = query.data or ""
-    if data == "tz:change":
+    if query.data == "tz:change":  # opens a new prompt: safe to press at any time
+        await query.answer()
         await ask_timezone(update, context)
         return
-    if data.startswith("tz:set:"):
-        match = resolve_timezone(data.removeprefix("tz:set:"))
-        if match is not None:
-            await drop_buttons(query)
-            await set_timezone(update, context, match.zone)
-            return
-    await reply(update, context, "button_expired")
+    found = await prompt_of_button(query, context, TIMEZONE_KINDS)
+    if found is None:
+        return
+    view, prompt, data = found
+    match = resolve_timezone(data.removeprefix("tz:set:")) if data.startswith("tz:set:") else None
+    if match is None:
+        await query.answer(context.texts.plain("button_expired"), show_alert=True)
+        return
+    await query.answer()
+    await drop_buttons(query)
+    await set_timezone(update, context, view, prompt, match.zone)
 
 
-async def take_typed_timezone(update: Update, context: BotContext, text: str) -> None:
-    """A city, an IANA name or a UTC offset typed while the bot waits for a zone."""
+async def take_typed_timezone(
+    update: Update, context: BotContext, view: PatientView, text: str, *, dry_run: bool = False
+) -> bool:
+    """A city, an IANA name or a UTC offset typed while the bot waits for a zone; whether the
+    words named one."""
     match = resolve_timezone(text)
     if match is None:
-        await reply(
-            update,
-            context,
-            "timezone.unknown",
-            markup=keyboards.timezones(context.texts, COMMON_ZONES),
-        )
-        return
-    await set_timezone(update, context, match.zone)
+        return False
+    if not dry_run:
+        assert view.prompt is not None
+        await set_timezone(update, context, view, view.prompt, match.zone)
+    return True
 
 
-async def set_timezone(update: Update, context: BotContext, zone: str) -> None:
+async def set_timezone(
+    update: Update, context: BotContext, view: PatientView, prompt: Prompt, zone: str
+) -> None:
     """Store the zone, replan, and confirm with where the patient now is."""
     chat_id = chat_id_of(update)
     try:
         await context.care.set_timezone(chat_id=chat_id, timezone=zone)
-    except (UnknownTimeZoneError, NoSessionError):
+    except UnknownTimeZoneError:
         await reply(update, context, "timezone.unknown")
         return
-    await context.care.set_step(chat_id=chat_id, step=None)
-    view = await context.care.view(chat_id=chat_id)
-    assert view is not None
+    except NoSessionError:
+        await context.care.close_prompt(chat_id=chat_id, token=prompt.token)
+        await reply(update, context, "no_patient")
+        return
+    await context.care.close_prompt(chat_id=chat_id, token=prompt.token)
     await reply(update, context, "timezone.changed", zone=describe_zone(zone, context.now()))
     if view.session_date is not None:
         plan = context.plan(view.plan_id)
-        today = local_today(context, view.timezone)
+        today = local_today(context, zone)
         await send(update, context, where_line(context, plan, view.session_date, today))
 
 
@@ -419,8 +508,9 @@ async def ask_quiet_hours(update: Update, context: BotContext) -> None:
     view = await _consented(update, context)
     if view is None:
         return
-    await context.care.set_step(chat_id=chat_id_of(update), step=Step.QUIET)
-    markup = keyboards.quiet_hours(context.texts)
+    prompt = await context.care.open_prompt(chat_id=chat_id_of(update), kind=PromptKind.QUIET)
+    assert prompt is not None
+    markup = keyboards.stamp(keyboards.quiet_hours(context.texts), prompt.token)
     if str(view.quiet_hours) == "off":
         await reply(update, context, "quiet.current_off", markup=markup)
     else:
@@ -430,27 +520,52 @@ async def ask_quiet_hours(update: Update, context: BotContext) -> None:
 async def answer_quiet_button(update: Update, context: BotContext) -> None:
     """A preset span, or off."""
     query = _query(update)
-    await query.answer()
-    data = query.data or ""
+    found = await prompt_of_button(query, context, QUIET_KINDS)
+    if found is None:
+        return
+    view, prompt, data = found
     text = "off" if data == "quiet:off" else data.removeprefix("quiet:set:")
+    await query.answer()
     await drop_buttons(query)
-    await take_typed_quiet(update, context, text)
+    if not await _apply_quiet(update, context, view, prompt, text):
+        await reply(update, context, "button_expired")
 
 
-async def take_typed_quiet(update: Update, context: BotContext, text: str) -> None:
-    """A span like 22:00-07:00 (or "off")."""
+async def take_typed_quiet(
+    update: Update, context: BotContext, view: PatientView, text: str, *, dry_run: bool = False
+) -> bool:
+    """A span like 22:00-07:00 (or "off") typed while the bot waits for one; whether the words
+    were a span."""
+    try:
+        QuietHours.parse(text)
+    except ValueError:
+        return False
+    if not dry_run:
+        assert view.prompt is not None
+        await _apply_quiet(update, context, view, view.prompt, text)
+    return True
+
+
+async def _apply_quiet(
+    update: Update, context: BotContext, view: PatientView, prompt: Prompt, text: str
+) -> bool:
     try:
         quiet = QuietHours.parse(text)
     except ValueError:
-        await reply(update, context, "quiet.invalid", markup=keyboards.quiet_hours(context.texts))
-        return
+        return False
     chat_id = chat_id_of(update)
-    await context.care.set_quiet_hours(chat_id=chat_id, quiet_hours=quiet)
-    await context.care.set_step(chat_id=chat_id, step=None)
+    try:
+        await context.care.set_quiet_hours(chat_id=chat_id, quiet_hours=quiet)
+    except NoSessionError:
+        await context.care.close_prompt(chat_id=chat_id, token=prompt.token)
+        await reply(update, context, "no_patient")
+        return True
+    await context.care.close_prompt(chat_id=chat_id, token=prompt.token)
     if str(quiet) == "off":
         await reply(update, context, "quiet.changed_off")
     else:
         await reply(update, context, "quiet.changed", span=str(quiet))
+    return True
 
 
 async def _consented(update: Update, context: BotContext) -> PatientView | None:
@@ -468,25 +583,20 @@ def _query(update: Update) -> CallbackQuery:
     return query
 
 
-def in_date_step(view: PatientView) -> bool:
-    """Whether the bot is waiting for a date from this patient."""
-    return view.step in {s.value for s in DATE_STEPS} or (
-        view.consented and view.session_date is None and view.step is None
-    )
-
-
 __all__ = [
     "answer_calendar",
     "answer_consent",
     "answer_date_button",
     "answer_quiet_button",
     "answer_timezone_button",
+    "ask_again",
     "ask_date",
     "ask_quiet_hours",
     "ask_timezone",
-    "in_date_step",
+    "consent_pending",
     "start",
     "take_typed_date",
     "take_typed_quiet",
     "take_typed_timezone",
+    "unreadable_answer",
 ]

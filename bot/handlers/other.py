@@ -14,7 +14,6 @@ from bot.context import BotContext
 from bot.handlers import broadcast as broadcast_handlers
 from bot.handlers import clinic as clinic_handlers
 from bot.handlers.common import (
-    Step,
     action_and_id,
     chat_id_of,
     chat_state,
@@ -22,13 +21,6 @@ from bot.handlers.common import (
     format_local,
     reply,
 )
-from bot.handlers.onboarding import (
-    in_date_step,
-    take_typed_date,
-    take_typed_quiet,
-    take_typed_timezone,
-)
-from bot.handlers.triage import answer_question
 from scheduler.sessions import SnoozeOutcome
 
 log = logging.getLogger(__name__)
@@ -70,7 +62,7 @@ async def answer_reminder_button(update: Update, context: BotContext) -> None:
             await query.answer(texts.plain(key), show_alert=True)
     elif action == "question":
         await query.answer()
-        await care.set_step(chat_id=chat_id, step=Step.QUESTION)
+        await care.close_prompt(chat_id=chat_id)  # the next words are the question
         await reply(update, context, "question_prompt")
     elif action == "book":
         if await care.acknowledge(chat_id=chat_id, reminder_id=reminder_id):
@@ -125,33 +117,6 @@ async def staff_input(update: Update, context: BotContext, text: str, photo: str
     return await broadcast_handlers.take_message(update, context, staff, text, photo)
 
 
-async def take_text(update: Update, context: BotContext) -> None:
-    """Free text in a private chat: what the bot asked for, or a question."""
-    message = update.effective_message
-    assert message is not None and message.text is not None
-    chat_id = chat_id_of(update)
-    if await staff_input(update, context, message.text, None):
-        return
-    view = await context.care.view(chat_id=chat_id)
-    if view is None or not view.consented:
-        if await _flood_ok(update, context):
-            await reply(update, context, "no_patient")
-        return
-    await context.care.seen(chat_id=chat_id)
-    text = message.text.strip()
-    if in_date_step(view):
-        await take_typed_date(update, context, view, text)
-    elif view.step == Step.TIMEZONE:
-        await take_typed_timezone(update, context, text)
-    elif view.step == Step.QUIET:
-        await take_typed_quiet(update, context, text)
-    else:
-        if view.step == Step.QUESTION:
-            await context.care.set_step(chat_id=chat_id, step=None)
-        if await _flood_ok(update, context):
-            await answer_question(update, context, view, text)
-
-
 async def take_non_text(update: Update, context: BotContext) -> None:
     """Stickers, photos, voice notes, files: say what the bot can read (a photo from staff
     composing a broadcast is the broadcast's)."""
@@ -160,14 +125,14 @@ async def take_non_text(update: Update, context: BotContext) -> None:
         photo = message.photo[-1].file_id  # the largest size
         if await staff_input(update, context, message.caption or "", photo):
             return
-    if await _flood_ok(update, context):
+    if await flood_ok(update, context):
         await reply(update, context, "non_text")
 
 
 async def take_edit(update: Update, context: BotContext) -> None:
     """An edited message: the bot answers new messages only, and says so."""
     if update.effective_chat and update.effective_chat.type == ChatType.PRIVATE:
-        if await _flood_ok(update, context):
+        if await flood_ok(update, context):
             await reply(update, context, "edited")
 
 
@@ -186,7 +151,7 @@ async def take_group_message(update: Update, context: BotContext) -> None:
 
 async def unknown_command(update: Update, context: BotContext) -> None:
     """A command we don't have."""
-    if await _flood_ok(update, context):
+    if await flood_ok(update, context):
         await reply(update, context, "unknown_command")
 
 
@@ -208,7 +173,7 @@ async def track_membership(update: Update, context: BotContext) -> None:
         log.info("chat %s blocked the bot (patient stopped: %s)", change.chat.id, stopped)
 
 
-async def _flood_ok(update: Update, context: BotContext) -> bool:
+async def flood_ok(update: Update, context: BotContext) -> bool:
     """Within the chat's allowance, or else one notice per window and silence."""
     if flood_allows(update, context):
         return True

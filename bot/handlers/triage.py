@@ -37,14 +37,46 @@ def _day(context: BotContext, view: PatientView) -> int | None:
     return day_of_healing(view.session_date, local_today(context, view.timezone))
 
 
+RED_FLAG_LEVELS = frozenset({Level.URGENT, Level.CLINIC})
+
+
+async def screen_red_flags(
+    update: Update, context: BotContext, view: PatientView | None, text: str
+) -> bool:
+    """Answer ``text`` now if the triage reads it as urgent or a matter for the clinic, whatever
+    the bot was waiting for; whether it did. Someone with no session yet is read as on day 0
+    (red flags are red flags on any day); someone the bot has not met gets the answer only."""
+    day = (_day(context, view) if view is not None else None) or 0
+    plan = context.plan(view.plan_id if view is not None else None)
+    verdict = triage(text, day, plan)
+    if verdict.level not in RED_FLAG_LEVELS:
+        return False
+    if view is None or view.session_date is None:
+        await reply(
+            update, context, "triage.answer", icon=ICONS[verdict.level], answer=verdict.answer
+        )
+        return True
+    await answer_question(update, context, view, text)
+    return True
+
+
 async def answer_question(
-    update: Update, context: BotContext, view: PatientView, text: str
-) -> None:
-    """Triage what the patient wrote on their day of healing."""
+    update: Update,
+    context: BotContext,
+    view: PatientView,
+    text: str,
+    *,
+    only_if_understood: bool = False,
+) -> bool:
+    """Triage what the patient wrote on their day of healing; whether it answered (with
+    ``only_if_understood``, words the triage cannot place get no answer, for the caller to
+    read otherwise)."""
     day = _day(context, view)
     if day is None:
+        if only_if_understood:
+            return False
         await reply(update, context, "no_session")
-        return
+        return True
     plan = context.plan(view.plan_id)
     clinic = (  # a query only for a clinic's patients
         await context.clinics.clinic_of_patient(chat_id=view.chat_id)
@@ -52,10 +84,12 @@ async def answer_question(
         else None
     )
     verdict = triage(text, day, plan, contact=clinic.contact() if clinic else None)
+    if only_if_understood and verdict.level is Level.UNKNOWN:
+        return False
     clarify = verdict.clarify
     if clarify is None or len(f"tri:c:1:{clarify.id}".encode()) > MAX_CALLBACK:
         await deliver(update, context, verdict, text)
-        return
+        return True
     if verdict.escalate:
         # Already a matter for the clinic: answer and escalate now, then ask whether it is
         # more serious still; a patient who never answers is not left without help.
@@ -72,6 +106,7 @@ async def answer_question(
         ]
     )
     await reply(update, context, "triage.clarify", markup=markup, question=clarify.question)
+    return True
 
 
 async def deliver(update: Update, context: BotContext, verdict: Verdict, text: str | None) -> None:

@@ -26,7 +26,7 @@ async def test_commands_are_registered_with_telegram(bot: BotHarness) -> None:
     names = [c["command"] for c in bot.standin.commands]
     assert names == [
         "start", "help", "status", "plan", "newsession", "change", "timezone", "quiet",
-        "pause", "resume", "stop", "delete", "export", "news",
+        "pause", "resume", "stop", "delete", "export", "news", "cancel",
     ]  # fmt: skip
 
 

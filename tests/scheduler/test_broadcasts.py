@@ -41,6 +41,9 @@ from storage.repositories import NewReminder, ReminderRepository
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 TODAY = NOW.date()
+# Quiet hours of the clinics and patients here unless a test says otherwise: NOW (04:00 UTC)
+# and the hours after it are outside them, so copies go at once.
+QUIET = (time_of_day(22), time_of_day(2))
 FAST = {"rate": 1000.0, "per_chat_interval": 0.0, "backoff": 0.01, "poll_interval": 0.05}
 
 
@@ -56,7 +59,9 @@ class FakeTransport:
     texts: list[tuple[str, str | None]] = field(default_factory=list)
     on_send: list[object] = field(default_factory=list)
 
-    async def send(self, *, chat_id: int, text: str, photo: str | None) -> None:
+    clinics: list[str] = field(default_factory=list)
+
+    async def send(self, *, chat_id: int, text: str, photo: str | None, clinic: str) -> None:
         self.calls.append((chat_id, time.monotonic()))
         if chat_id in self.always:
             raise self.always[chat_id]
@@ -67,6 +72,7 @@ class FakeTransport:
             await asyncio.sleep(self.delay)
         self.sends.append(chat_id)
         self.texts.append((text, photo))
+        self.clinics.append(clinic)
         for hook in self.on_send:
             await hook(chat_id)  # type: ignore[operator]
 
@@ -92,11 +98,17 @@ class Reports:
             raise RuntimeError("the report message could not be edited")
 
 
-async def add_clinic(database: Database, name: str = "Glow") -> tuple[int, int]:
+async def add_clinic(
+    database: Database,
+    name: str = "Glow",
+    *,
+    quiet: tuple[time_of_day, time_of_day] = QUIET,
+    timezone: str = "UTC",
+) -> tuple[int, int]:
     """A clinic and one admin; returns (clinic id, staff id)."""
     async with database.session() as session:
-        clinic = Clinic(name=name, timezone="UTC", plan_id="microneedling",
-                        quiet_start=time_of_day(22), quiet_end=time_of_day(8),
+        clinic = Clinic(name=name, timezone=timezone, plan_id="microneedling",
+                        quiet_start=quiet[0], quiet_end=quiet[1],
                         created_at=NOW)  # fmt: skip
         session.add(clinic)
         await session.flush()
@@ -120,12 +132,13 @@ async def add_patient(
     created_at: datetime = NOW - timedelta(days=1),
     sessions: tuple[tuple[date, datetime | None], ...] = (),
     reminders: int = 0,
+    quiet: tuple[time_of_day, time_of_day] = QUIET,
 ) -> int:
     """A patient with sessions (date, booked_at), numbered in order; returns the id."""
     async with database.session() as session:
         patient = Patient(chat_id=chat_id, clinic_id=clinic_id, status=status,
                           news_opt_out=opt_out, language=language, timezone=timezone,
-                          quiet_start=time_of_day(22), quiet_end=time_of_day(8),
+                          quiet_start=quiet[0], quiet_end=quiet[1],
                           last_seen_at=last_seen_at, created_at=created_at,
                           updated_at=created_at)  # fmt: skip
         session.add(patient)

@@ -562,6 +562,7 @@ class _Run:
     clinic: str
     buffer: deque[ClaimedRecipient]
     exhausted: bool = False
+    held: int = 0  # copies this run gave back until their patient's quiet hours end
     last_progress: float = 0.0
     progress_task: asyncio.Task[None] | None = None
 
@@ -812,6 +813,8 @@ class BroadcastSender:
         attempts = recipient.attempts
         while True:
             check = await self._prepares.submit(recipient.id)
+            if check == RecipientCheck.HELD:
+                run.held += 1
             if check != RecipientCheck.READY:
                 return
             await self._chat_turn(recipient.chat_id)
@@ -951,7 +954,11 @@ class BroadcastSender:
             async with self.database.session() as session:
                 status = await BroadcastRepository(session).status(broadcast_id=run.broadcast.id)
             if status is not BroadcastStatus.CANCELLED:
-                return  # other workers still hold claims: a later pass finishes it
+                # Copies wait for quiet hours, or other workers still hold claims: a later
+                # pass finishes it. Staff see at once how many wait.
+                if run.held and self.reporter is not None:
+                    await self._progress(run)
+                return
         report = await self._current_report(run.broadcast.id)
         if done:
             log.info("broadcast %s done", run.broadcast.id)

@@ -287,6 +287,8 @@ async def _act_on_draft(
     elif _TIMESTAMP.fullmatch(value):
         at = datetime.fromtimestamp(int(value), tz=UTC)
         await _confirm(update, context, staff, broadcast_id, at, query_answered=False)
+        if staff.step == f"{TIME_STEP}{broadcast_id}":  # the time offered for a typed one
+            await context.clinics.set_staff_step(chat_id=staff.chat_id, step=None)
     else:
         await query.answer(context.texts.plain("button_expired"))
 

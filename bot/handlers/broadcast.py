@@ -223,7 +223,7 @@ async def answer_button(update: Update, context: BotContext, staff: StaffView) -
         return
     if action == "x":
         cancelled = await context.broadcasts.cancel(broadcast_id=broadcast_id, clinic_id=clinic_id)
-        await query.answer(texts.plain("broadcast.cancelled" if cancelled else "button_expired"))
+        await query.answer(texts.plain("broadcast.cancelled" if cancelled else "broadcast.over"))
         if cancelled:
             await drop_buttons(query)
         return

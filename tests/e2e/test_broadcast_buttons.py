@@ -276,7 +276,7 @@ async def test_a_patient_asleep_gets_the_broadcast_when_their_quiet_hours_end(
     north, admin = await clinic(bot, "North Clinic", 9001)
     reader = await patient(bot, north, 10_001)
     await bot.travel(timedelta(hours=14, minutes=15))  # 23:15 in Karachi
-    await draft(bot, admin, "We open at 11 tomorrow.")
+    broadcast_id = await draft(bot, admin, "We open at 11 tomorrow.")
     await press(admin, "Every active patient")
     await press(admin, "📤 Send now")
     assert bot.runtime is not None
@@ -300,4 +300,8 @@ async def test_a_patient_asleep_gets_the_broadcast_when_their_quiet_hours_end(
         timeout=10,
         what="the final report",
     )
+    # Its old buttons, pressed again, say what became of it.
+    assert "already finished" in await answer(bot, admin, f"bc:x:{broadcast_id}")
+    assert "already sent" in await answer(bot, admin, f"bc:a:{broadcast_id}:all")
+    assert "already sent" in await answer(bot, admin, f"bc:at:{broadcast_id}:type")
     no_error_reached(bot, errors)

@@ -273,7 +273,7 @@ async def _act_on_draft(
         await drop_buttons(query)
         await _preview(update, context, staff, broadcast_id, audience, count)
     elif action == "go":
-        await _confirm(update, context, staff, broadcast_id, None, query_answered=False)
+        await _confirm(update, context, staff, broadcast_id, None)
     elif action == "sch":
         await query.answer()
         await query.edit_message_reply_markup(schedule_keyboard(context, staff, broadcast_id))
@@ -286,7 +286,7 @@ async def _act_on_draft(
         await reply(update, context, "broadcast.type_time")
     elif _TIMESTAMP.fullmatch(value):
         at = datetime.fromtimestamp(int(value), tz=UTC)
-        await _confirm(update, context, staff, broadcast_id, at, query_answered=False)
+        await _confirm(update, context, staff, broadcast_id, at)
         if staff.step == f"{TIME_STEP}{broadcast_id}":  # the time offered for a typed one
             await context.clinics.set_staff_step(chat_id=staff.chat_id, step=None)
     else:
@@ -375,12 +375,10 @@ async def _confirm(
     staff: StaffView,
     broadcast_id: int,
     at: datetime | None,
-    *,
-    query_answered: bool = True,
 ) -> None:
-    """Queue the broadcast, and post the message that shows its progress. From a button
-    (``query_answered`` False) the query is answered, and its buttons dropped, once the
-    broadcast is confirmed: a refused time leaves them to choose again."""
+    """Queue the broadcast, and post the message that shows its progress. From a button,
+    the press is answered and its buttons dropped once the broadcast is confirmed: a
+    refused time leaves them to choose again."""
     count = await context.broadcasts.confirm(
         broadcast_id=broadcast_id,
         clinic_id=staff.clinic.id,
@@ -388,7 +386,7 @@ async def _confirm(
         at=at,
     )
     query = update.callback_query
-    if query is not None and not query_answered:
+    if query is not None:
         await query.answer()
         await drop_buttons(query)
     report = await context.broadcasts.report(broadcast_id=broadcast_id, clinic_id=staff.clinic.id)

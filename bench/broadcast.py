@@ -46,6 +46,7 @@ from bench.report import (
 )
 from bot.broadcasting import BotBroadcastTransport
 from bot.standin import StandIn
+from content.texts import load_texts
 from scheduler.broadcasts import BroadcastSender, BroadcastService
 from scheduler.clock import SystemClock
 from storage.broadcasts import BroadcastRepository
@@ -107,9 +108,9 @@ class RecordingTransport:
     accepted: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
 
-    async def send(self, *, chat_id: int, text: str, photo: str | None) -> None:
+    async def send(self, *, chat_id: int, text: str, photo: str | None, clinic: str) -> None:
         try:
-            await self.inner.send(chat_id=chat_id, text=text, photo=photo)
+            await self.inner.send(chat_id=chat_id, text=text, photo=photo, clinic=clinic)
         except Exception as exc:
             self.errors[type(exc).__name__] += 1
             raise
@@ -153,8 +154,10 @@ async def seed(database: Database, recipients: int) -> tuple[int, int]:
                 "chat_id": FIRST_CHAT + i,
                 "clinic_id": clinic.id,
                 "timezone": "UTC",
-                "quiet_start": time_of_day(22),
-                "quiet_end": time_of_day(8),
+                # No quiet hours: the bench measures pacing at any hour (a copy in a
+                # patient's quiet hours is held until they end).
+                "quiet_start": time_of_day(0),
+                "quiet_end": time_of_day(0),
                 "language": "en",
                 "status": PatientStatus.ACTIVE,
                 "news_opt_out": False,
@@ -191,7 +194,7 @@ async def run(recipients: int, cap: float, concurrency: int, margin: float) -> R
                 request=HTTPXRequest(connection_pool_size=64, read_timeout=10.0),
             )
             async with bot:
-                transport = RecordingTransport(BotBroadcastTransport(bot))
+                transport = RecordingTransport(BotBroadcastTransport(bot, load_texts()))
                 sender = BroadcastSender(
                     database=database,
                     transport=transport,

@@ -165,7 +165,7 @@ def build_runtime(
     data.broadcasts = services.broadcasts
     broadcaster = BroadcastSender(
         database=services.database,
-        transport=BotBroadcastTransport(application.bot),
+        transport=BotBroadcastTransport(application.bot, texts),
         clock=clock,
         reporter=TelegramBroadcastReporter(application.bot, texts),
         rate=settings.broadcast_rate,

@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 from telegram import Bot
+from telegram.constants import ParseMode
 
 from bot.notifier import delivery_errors
+from content.texts import Texts
 
 
 class BotBroadcastTransport:
-    """Sends a clinic broadcast as a plain text message, or a photo (by file_id) with the text
-    as its caption; maps Telegram's errors to the ones the sender understands."""
+    """Sends a clinic broadcast as a text message, or a photo (by file_id) with the text as
+    its caption, labelled with the clinic's name so the patient knows who writes; maps
+    Telegram's errors to the ones the sender understands."""
 
-    def __init__(self, bot: Bot) -> None:
-        """Send with ``bot``. The sender paces itself; the product's bot also has its rate
-        limiter, which keeps replies to patients and the broadcast within Telegram's 30/s."""
+    def __init__(self, bot: Bot, texts: Texts) -> None:
+        """Send with ``bot``, labelled in the words of ``texts``. The sender paces itself; the
+        product's bot also has its rate limiter, which keeps replies to patients and the
+        broadcast within Telegram's 30/s."""
         self.bot = bot
+        self.texts = texts
 
-    async def send(self, *, chat_id: int, text: str, photo: str | None) -> None:
+    async def send(self, *, chat_id: int, text: str, photo: str | None, clinic: str) -> None:
         """Deliver one copy, or raise a ``scheduler.notifier`` DeliveryError."""
+        # The staff's words are escaped into our template: they reach the patient as typed.
+        labelled = str(self.texts.render("broadcast.from_clinic", clinic=clinic, text=text))
         async with delivery_errors():
             if photo:
-                await self.bot.send_photo(chat_id, photo, caption=text or None)
+                await self.bot.send_photo(
+                    chat_id, photo, caption=labelled, parse_mode=ParseMode.HTML
+                )
             else:
-                await self.bot.send_message(chat_id, text)
+                await self.bot.send_message(chat_id, labelled, parse_mode=ParseMode.HTML)

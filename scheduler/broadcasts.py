@@ -19,8 +19,10 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from typing import Literal, Protocol
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,14 +31,16 @@ from content.plan import CarePlan, day_of_healing
 from scheduler.clinics import due_for_next_session
 from scheduler.clock import Clock
 from scheduler.notifier import MessageRejectedError, RecipientGoneError, TransientDeliveryError
-from scheduler.planning import load_zone
+from scheduler.planning import QuietHours, load_zone
 from storage.batching import GroupCommit
 from storage.broadcasts import (
+    EXPIRED,
     BroadcastRepository,
     Candidate,
     ClaimedRecipient,
     LatestSession,
     NewRecipient,
+    ReadyRecipient,
     RecipientCheck,
 )
 from storage.database import Database
@@ -57,6 +61,13 @@ PlanSource = Callable[[str], CarePlan]
 MAX_DAYS = 366
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
+# Each copy opens with the clinic's name ("Message from North Clinic:"): room for those words.
+LABEL_ROOM = 40
+# A copy held for the patient's quiet hours goes out at most this long after the broadcast
+# was due; after that it is news no more, and is skipped (counted in the report).
+LIFETIME = timedelta(hours=24)
+# How far ahead a broadcast may be scheduled.
+MAX_AHEAD = timedelta(days=30)
 
 AudienceKind = Literal["all", "phase", "due", "silent", "lang"]
 _PHASE_ID = re.compile(r"^[a-z0-9_]{1,48}$")
@@ -74,6 +85,74 @@ class BroadcastNotFound(LookupError):
 
 class BroadcastStateError(ValueError):
     """The broadcast is not in a state that allows this (e.g. confirming it twice)."""
+
+
+class BroadcastTooLong(ValueError):
+    """The text does not fit in one message (or caption) with the clinic's label."""
+
+    def __init__(self, length: int, limit: int) -> None:
+        """``length`` characters given, ``limit`` allowed."""
+        super().__init__(f"the text is {length} characters; at most {limit} fit")
+        self.length = length
+        self.limit = limit
+
+
+class TimeProblem(StrEnum):
+    """Why a broadcast cannot be scheduled for a time."""
+
+    PAST = "past"
+    TOO_FAR = "too_far"
+    QUIET = "quiet"
+
+
+class BroadcastTimeError(ValueError):
+    """A send time that is refused; ``next_allowed`` is the first good time after it (for a
+    time in the clinic's quiet hours: when they end), if there is one."""
+
+    def __init__(self, problem: TimeProblem, next_allowed: datetime | None = None) -> None:
+        """The problem, and the time to offer instead."""
+        super().__init__(problem.value)
+        self.problem = problem
+        self.next_allowed = next_allowed
+
+
+def text_limit(clinic_name: str, *, photo: bool) -> int:
+    """How many characters a broadcast's text may have, leaving room for the label."""
+    return (MAX_CAPTION if photo else MAX_TEXT) - LABEL_ROOM - len(clinic_name)
+
+
+def schedule_problem(
+    at: datetime, *, now: datetime, quiet_hours: QuietHours, zone: ZoneInfo
+) -> BroadcastTimeError | None:
+    """Why ``at`` is no time to schedule a clinic's broadcast for, or None if it is fine:
+    in the past, more than ``MAX_AHEAD`` ahead, or in the clinic's quiet hours."""
+    if at <= now:
+        return BroadcastTimeError(TimeProblem.PAST)
+    if at - now > MAX_AHEAD:
+        return BroadcastTimeError(TimeProblem.TOO_FAR)
+    moved = quiet_hours.defer(at, zone)
+    if moved != at:
+        allowed = moved if moved - now <= MAX_AHEAD else None
+        return BroadcastTimeError(TimeProblem.QUIET, allowed)
+    return None
+
+
+def hold_until(
+    ready: ReadyRecipient, *, now: datetime, lifetime: timedelta = LIFETIME
+) -> datetime | None | Literal["expired"]:
+    """When a ready copy may go: None (now), the end of the patient's quiet hours, or
+    ``"expired"`` when that is past the broadcast's expiry (or the expiry has passed)."""
+    expires_at = (ready.scheduled_at or now) + lifetime
+    if now >= expires_at:
+        return "expired"
+    try:
+        zone = load_zone(ready.timezone)
+    except Exception:
+        zone = ZoneInfo("UTC")
+    until = QuietHours(ready.quiet_start, ready.quiet_end).defer(now, zone)
+    if until <= now:
+        return None
+    return "expired" if until >= expires_at else until.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -143,6 +222,8 @@ class BroadcastReport:
     scheduled_at: datetime | None
     text: str = ""
     photo: str | None = None
+    held: int = 0  # pending, waiting for the patient's quiet hours to end
+    expired: int = 0  # of the skipped: quiet hours lasted past the broadcast's expiry
 
 
 class BroadcastTransport(Protocol):
@@ -150,8 +231,9 @@ class BroadcastTransport(Protocol):
     ``RecipientGoneError`` (403), ``TransientDeliveryError`` (429 with ``retry_after``; a
     timeout or network error without), ``MessageRejectedError`` (400)."""
 
-    async def send(self, *, chat_id: int, text: str, photo: str | None) -> None:
-        """Deliver the text (or the photo with the text as its caption) to ``chat_id``."""
+    async def send(self, *, chat_id: int, text: str, photo: str | None, clinic: str) -> None:
+        """Deliver the text (or the photo with the text as its caption) to ``chat_id``,
+        labelled as a message from ``clinic`` (its name)."""
         ...
 
 
@@ -167,8 +249,11 @@ class BroadcastReporter(Protocol):
         ...
 
 
-async def _report(repo: BroadcastRepository, broadcast: Broadcast) -> BroadcastReport:
+async def _report(
+    repo: BroadcastRepository, broadcast: Broadcast, now: datetime
+) -> BroadcastReport:
     counts = await repo.counts(broadcast_id=broadcast.id)
+    held, expired = await repo.held_and_expired(broadcast_id=broadcast.id, now=now)
     return BroadcastReport(
         broadcast_id=broadcast.id,
         clinic_id=broadcast.clinic_id,
@@ -184,6 +269,8 @@ async def _report(repo: BroadcastRepository, broadcast: Broadcast) -> BroadcastR
         scheduled_at=broadcast.scheduled_at,
         text=broadcast.text,
         photo=broadcast.photo,
+        held=held,
+        expired=expired,
     )
 
 
@@ -259,16 +346,17 @@ class BroadcastService:
         text = text.strip()
         if not text and not photo:
             raise ValueError("a broadcast needs a text or a photo")
-        limit = MAX_CAPTION if photo else MAX_TEXT
-        if len(text) > limit:
-            raise ValueError(f"the text is {len(text)} characters; at most {limit} fit")
         async with self.database.session() as session:
             if staff_id is not None:
                 staff = await session.get(Staff, staff_id)
                 if staff is None or staff.clinic_id != clinic_id:
                     raise LookupError("no such member of this clinic's staff")
-            elif await session.get(Clinic, clinic_id) is None:
+            clinic = await session.get(Clinic, clinic_id)
+            if clinic is None:
                 raise LookupError("no such clinic")
+            limit = text_limit(clinic.name, photo=bool(photo))
+            if len(text) > limit:
+                raise BroadcastTooLong(len(text), limit)
             broadcast = await BroadcastRepository(session).add(
                 clinic_id=clinic_id,
                 created_by=staff_id,
@@ -321,8 +409,10 @@ class BroadcastService:
         report_chat_id: int,
         at: datetime | None = None,
     ) -> int:
-        """Schedule a draft for ``at`` (None or a past instant: now).
+        """Schedule a draft for ``at`` (None: now).
 
+        ``at`` must be ahead, within ``MAX_AHEAD``, and outside the clinic's quiet hours
+        (``BroadcastTimeError`` otherwise, with the next allowed time where there is one).
         Sent now: the recipients are chosen at once and their count is returned. Scheduled
         for later: they are chosen when sending starts (so patients enrolled meanwhile are
         included), and the count returned is the preview of now.
@@ -330,7 +420,7 @@ class BroadcastService:
         now = self.clock.now()
         if at is not None and at.tzinfo is None:
             raise ValueError("a naive datetime given for the broadcast time")
-        immediate = at is None or at <= now
+        immediate = at is None
         async with self.database.session() as session:
             repo = BroadcastRepository(session)
             broadcast = await repo.get(broadcast_id=broadcast_id, clinic_id=clinic_id)
@@ -338,6 +428,17 @@ class BroadcastService:
                 raise BroadcastNotFound(broadcast_id)
             if broadcast.status is not BroadcastStatus.DRAFT:
                 raise BroadcastStateError(f"the broadcast is {broadcast.status.value} already")
+            if at is not None:
+                clinic = await session.get(Clinic, clinic_id)
+                assert clinic is not None  # the broadcast is the clinic's
+                problem = schedule_problem(
+                    at,
+                    now=now,
+                    quiet_hours=QuietHours(clinic.quiet_start, clinic.quiet_end),
+                    zone=load_zone(clinic.timezone),
+                )
+                if problem is not None:
+                    raise problem
             audience = Audience.parse(broadcast.audience)
             selected = await self.selector.select(
                 repo, clinic_id=clinic_id, audience=audience, now=now
@@ -379,7 +480,7 @@ class BroadcastService:
             broadcast = await repo.get(broadcast_id=broadcast_id, clinic_id=clinic_id)
             if broadcast is None:
                 raise BroadcastNotFound(broadcast_id)
-            return await _report(repo, broadcast)
+            return await _report(repo, broadcast, self.clock.now())
 
     async def set_progress_message(
         self, broadcast_id: int, clinic_id: int, message_id: int
@@ -458,8 +559,10 @@ class _Run:
     """One broadcast being delivered by this sender: its claimed rows and progress."""
 
     broadcast: Broadcast
+    clinic: str
     buffer: deque[ClaimedRecipient]
     exhausted: bool = False
+    held: int = 0  # copies this run gave back until their patient's quiet hours end
     last_progress: float = 0.0
     progress_task: asyncio.Task[None] | None = None
 
@@ -524,11 +627,24 @@ class BroadcastSender:
     async def _write_prepares(
         self, session: AsyncSession, recipient_ids: Sequence[int]
     ) -> list[str | Exception]:
-        checks = await BroadcastRepository(session).prepare_many(
-            recipient_ids=recipient_ids,
-            owner=self.worker_id,
-            lease_until=self.clock.now() + self.lease,
+        """The pre-send checks: still the clinic's active patient who wants news (else
+        skipped), and not in their quiet hours (else held until they end, or skipped as
+        expired when they end after the broadcast's expiry)."""
+        repo = BroadcastRepository(session)
+        now = self.clock.now()
+        checks, ready = await repo.prepare_many(
+            recipient_ids=recipient_ids, owner=self.worker_id, lease_until=now + self.lease
         )
+        expired: list[int] = []
+        for rid, facts in ready.items():
+            until = hold_until(facts, now=now)
+            if until == "expired":
+                expired.append(rid)
+                checks[rid] = RecipientCheck.INACTIVE
+            elif until is not None:
+                await repo.hold(recipient_id=rid, owner=self.worker_id, until=until)
+                checks[rid] = RecipientCheck.HELD
+        await repo.skip_many(recipient_ids=expired, owner=self.worker_id, reason=EXPIRED)
         return [checks[rid] for rid in recipient_ids]
 
     async def _write_sent(
@@ -594,9 +710,9 @@ class BroadcastSender:
                 except Exception:
                     log.exception("delivery of broadcast %s failed", broadcast_id)
 
-    async def _begin(self, broadcast_id: int) -> Broadcast | None:
+    async def _begin(self, broadcast_id: int) -> tuple[Broadcast, str] | None:
         """Take the broadcast to sending (choosing its recipients if none were chosen yet);
-        the broadcast if it is sending, else None."""
+        the broadcast and its clinic's name if it is sending, else None."""
         now = self.clock.now()
         async with self.database.session() as session:
             repo = BroadcastRepository(session)
@@ -619,15 +735,19 @@ class BroadcastSender:
                 log.info("broadcast %s: sending started", broadcast_id)
             await session.commit()
             broadcast = await repo.get(broadcast_id=broadcast_id, clinic_id=None)
-        if broadcast is None or broadcast.status is not BroadcastStatus.SENDING:
-            return None
-        return broadcast
+            if broadcast is None or broadcast.status is not BroadcastStatus.SENDING:
+                return None
+            clinic = await session.get(Clinic, broadcast.clinic_id)
+        return broadcast, clinic.name if clinic is not None else ""
 
     async def _deliver(self, broadcast_id: int) -> None:
-        broadcast = await self._begin(broadcast_id)
-        if broadcast is None:
+        begun = await self._begin(broadcast_id)
+        if begun is None:
             return
-        run = _Run(broadcast=broadcast, buffer=deque(), last_progress=time.monotonic())
+        broadcast, clinic = begun
+        run = _Run(
+            broadcast=broadcast, clinic=clinic, buffer=deque(), last_progress=time.monotonic()
+        )
         claim_lock = asyncio.Lock()
         workers = [
             asyncio.create_task(self._worker(run, claim_lock), name=f"broadcast-{broadcast_id}")
@@ -693,6 +813,8 @@ class BroadcastSender:
         attempts = recipient.attempts
         while True:
             check = await self._prepares.submit(recipient.id)
+            if check == RecipientCheck.HELD:
+                run.held += 1
             if check != RecipientCheck.READY:
                 return
             await self._chat_turn(recipient.chat_id)
@@ -701,7 +823,10 @@ class BroadcastSender:
             try:
                 async with asyncio.timeout(self.send_timeout):
                     await self.transport.send(
-                        chat_id=recipient.chat_id, text=broadcast.text, photo=broadcast.photo
+                        chat_id=recipient.chat_id,
+                        text=broadcast.text,
+                        photo=broadcast.photo,
+                        clinic=run.clinic,
                     )
             except RecipientGoneError as exc:
                 await self._gone(recipient, exc.reason)
@@ -813,7 +938,9 @@ class BroadcastSender:
         async with self.database.session() as session:
             repo = BroadcastRepository(session)
             broadcast = await repo.get(broadcast_id=broadcast_id, clinic_id=None)
-            return None if broadcast is None else await _report(repo, broadcast)
+            if broadcast is None:
+                return None
+            return await _report(repo, broadcast, self.clock.now())
 
     async def _finish(self, run: _Run) -> None:
         """Mark the broadcast done when nothing is pending; the one worker that does sends
@@ -827,7 +954,11 @@ class BroadcastSender:
             async with self.database.session() as session:
                 status = await BroadcastRepository(session).status(broadcast_id=run.broadcast.id)
             if status is not BroadcastStatus.CANCELLED:
-                return  # other workers still hold claims: a later pass finishes it
+                # Copies wait for quiet hours, or other workers still hold claims: a later
+                # pass finishes it. Staff see at once how many wait.
+                if run.held and self.reporter is not None:
+                    await self._progress(run)
+                return
         report = await self._current_report(run.broadcast.id)
         if done:
             log.info("broadcast %s done", run.broadcast.id)

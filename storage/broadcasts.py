@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import cast
 
 from sqlalchemy import ColumnElement, Table, func, insert, or_, select, update
@@ -26,6 +26,8 @@ from storage.models import (
 )
 
 UNFINISHED = (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING)
+EXPIRED = "expired"  # the ``last_error`` of a copy the patient's quiet hours held too long
+MOVED = "not the clinic's patient"  # the patient left the clinic (switched, or was removed)
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,20 @@ class RecipientCheck:
     READY = "ready"
     INACTIVE = "inactive"
     LOST = "lost"
+    HELD = "held"  # given back until the patient's quiet hours end (decided by the sender)
+
+
+@dataclass(frozen=True)
+class ReadyRecipient:
+    """A copy that passed the pre-send check, with what decides whether it goes now: the
+    patient's zone and quiet span, and when the broadcast was due (its expiry counts from
+    there)."""
+
+    recipient_id: int
+    timezone: str
+    quiet_start: time
+    quiet_end: time
+    scheduled_at: datetime | None
 
 
 def _recipients() -> Table:
@@ -86,6 +102,7 @@ def _claimable(broadcast_id: int, now: datetime) -> list[ColumnElement[bool]]:
         BroadcastRecipient.broadcast_id == broadcast_id,
         BroadcastRecipient.status == RecipientStatus.PENDING,
         or_(BroadcastRecipient.claimed_by.is_(None), BroadcastRecipient.lease_until < now),
+        or_(BroadcastRecipient.not_before.is_(None), BroadcastRecipient.not_before <= now),
     ]
 
 
@@ -359,22 +376,24 @@ class BroadcastRepository:
         """Just before a send: renew our claim and check the patient may still receive news.
 
         Returns ``RecipientCheck.READY``; ``INACTIVE`` when the patient is paused, stopped,
-        opted out or gone (the row is then marked skipped); ``LOST`` when the row is no
-        longer ours to send (cancelled, or taken by another worker after our lease ran out).
+        opted out, gone or no longer the clinic's (the row is then marked skipped); ``LOST``
+        when the row is no longer ours to send (cancelled, or taken by another worker after
+        our lease ran out).
         """
-        checks = await self.prepare_many(
+        checks, _ = await self.prepare_many(
             recipient_ids=[recipient_id], owner=owner, lease_until=lease_until
         )
         return checks[recipient_id]
 
     async def prepare_many(
         self, *, recipient_ids: Sequence[int], owner: str, lease_until: datetime
-    ) -> dict[int, str]:
-        """``prepare`` for several recipients in three statements; a check for each id."""
+    ) -> tuple[dict[int, str], dict[int, ReadyRecipient]]:
+        """``prepare`` for several recipients in a few statements: a check for each id, and
+        the facts of the ready ones (by id) for the caller's quiet-hours decision."""
         wanted = sorted(set(recipient_ids))
         checks = dict.fromkeys(wanted, RecipientCheck.LOST)
         if not wanted:
-            return checks
+            return checks, {}
         renewed = await self.session.execute(
             update(BroadcastRecipient)
             .where(
@@ -383,34 +402,71 @@ class BroadcastRepository:
                 BroadcastRecipient.status == RecipientStatus.PENDING,
             )
             .values(lease_until=lease_until)
-            .returning(BroadcastRecipient.id, BroadcastRecipient.patient_id)
+            .returning(BroadcastRecipient.id)
             .execution_options(synchronize_session=False)
         )
-        patient_of = {row[0]: row[1] for row in renewed.all()}
-        if not patient_of:
-            return checks
-        allowed = set(
-            (
-                await self.session.execute(
-                    select(Patient.id).where(
-                        Patient.id.in_(sorted(set(patient_of.values()))),
-                        Patient.status == PatientStatus.ACTIVE,
-                        Patient.news_opt_out.is_(False),
-                    )
+        ours = sorted(renewed.scalars())
+        if not ours:
+            return checks, {}
+        rows = (
+            await self.session.execute(
+                select(
+                    BroadcastRecipient.id,
+                    Patient.status,
+                    Patient.news_opt_out,
+                    Patient.clinic_id,
+                    Broadcast.clinic_id,
+                    Patient.timezone,
+                    Patient.quiet_start,
+                    Patient.quiet_end,
+                    Broadcast.scheduled_at,
                 )
-            ).scalars()
-        )
-        inactive = [rid for rid, pid in patient_of.items() if pid not in allowed]
-        if inactive:
+                .join(Broadcast, Broadcast.id == BroadcastRecipient.broadcast_id)
+                .outerjoin(Patient, Patient.id == BroadcastRecipient.patient_id)
+                .where(BroadcastRecipient.id.in_(ours))
+            )
+        ).all()
+        ready: dict[int, ReadyRecipient] = {}
+        skipped: dict[str, list[int]] = {}
+        for rid, status, opted_out, patient_clinic, clinic, zone, start, end, due in rows:
+            if status is not PatientStatus.ACTIVE or opted_out:
+                skipped.setdefault("inactive", []).append(rid)
+            elif patient_clinic != clinic:
+                skipped.setdefault(MOVED, []).append(rid)
+            else:
+                ready[rid] = ReadyRecipient(rid, zone, start, end, due)
+        for reason, ids in skipped.items():
+            await self.skip_many(recipient_ids=ids, owner=owner, reason=reason)
+            for rid in ids:
+                checks[rid] = RecipientCheck.INACTIVE
+        for rid in ready:
+            checks[rid] = RecipientCheck.READY
+        return checks, ready
+
+    async def skip_many(self, *, recipient_ids: Sequence[int], owner: str, reason: str) -> None:
+        """Skip claimed copies without sending them, for ``reason``."""
+        if recipient_ids:
             await self.session.execute(
                 update(BroadcastRecipient)
-                .where(BroadcastRecipient.id.in_(inactive), BroadcastRecipient.claimed_by == owner)
-                .values(status=RecipientStatus.SKIPPED, lease_until=None, last_error="inactive")
+                .where(
+                    BroadcastRecipient.id.in_(sorted(set(recipient_ids))),
+                    BroadcastRecipient.claimed_by == owner,
+                    BroadcastRecipient.status == RecipientStatus.PENDING,
+                )
+                .values(status=RecipientStatus.SKIPPED, lease_until=None, last_error=reason[:200])
                 .execution_options(synchronize_session=False)
             )
-        for rid in patient_of:
-            checks[rid] = RecipientCheck.INACTIVE if rid in inactive else RecipientCheck.READY
-        return checks
+
+    async def hold(self, *, recipient_id: int, owner: str, until: datetime) -> bool:
+        """Give a claimed copy back, not to be claimed again before ``until`` (the end of the
+        patient's quiet hours)."""
+        result = await self.session.execute(
+            update(BroadcastRecipient)
+            .where(*_ours(recipient_id, owner))
+            .values(claimed_by=None, lease_until=None, not_before=until)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def mark_sent(self, *, recipient_id: int, owner: str, now: datetime) -> bool:
         """Record a send that the other side accepted; False if the claim was not ours.
@@ -502,6 +558,25 @@ class BroadcastRepository:
             counts[RecipientStatus(status)] = int(count)
         return counts
 
+    async def held_and_expired(self, *, broadcast_id: int, now: datetime) -> tuple[int, int]:
+        """How many copies wait for their patient's quiet hours to end, and how many were
+        skipped because those lasted past the broadcast's expiry."""
+        held = await self.session.execute(
+            select(func.count()).where(
+                BroadcastRecipient.broadcast_id == broadcast_id,
+                BroadcastRecipient.status == RecipientStatus.PENDING,
+                BroadcastRecipient.not_before > now,
+            )
+        )
+        expired = await self.session.execute(
+            select(func.count()).where(
+                BroadcastRecipient.broadcast_id == broadcast_id,
+                BroadcastRecipient.status == RecipientStatus.SKIPPED,
+                BroadcastRecipient.last_error == EXPIRED,
+            )
+        )
+        return int(held.scalar_one()), int(expired.scalar_one())
+
     async def for_patient(self, *, patient_id: int) -> Sequence[BroadcastRecipient]:
         """A patient's copies of clinic broadcasts, oldest first (for their data export)."""
         result = await self.session.execute(
@@ -527,5 +602,8 @@ __all__ = [
     "ClaimedRecipient",
     "LatestSession",
     "NewRecipient",
+    "EXPIRED",
+    "MOVED",
+    "ReadyRecipient",
     "RecipientCheck",
 ]

@@ -381,7 +381,8 @@ class RecipientStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
-    SKIPPED = "skipped"  # paused, stopped, opted out or gone by the time it was their turn
+    # paused, stopped, opted out, moved to another clinic, or quiet until the broadcast expired
+    SKIPPED = "skipped"
     CANCELLED = "cancelled"
 
 
@@ -432,4 +433,7 @@ class BroadcastRecipient(Base):
     last_error: Mapped[str | None] = mapped_column(String(200), default=None)
     claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
     lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    not_before: Mapped[datetime | None] = mapped_column(
+        default=None, doc="held until then: the end of the patient's quiet hours"
+    )
     sent_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -3,13 +3,18 @@
 Compose (text, or a photo with a caption) -> audience -> preview with the number of
 recipients -> send now or at a local time -> one progress message edited in place, with
 Cancel, and a final report. Delivery itself (pacing, retries, resuming after a restart) is
-``scheduler.broadcasts``; here is only the conversation. Every button is checked against the
-member of staff's own clinic.
+``scheduler.broadcasts``; here is only the conversation.
+
+Every value in a ``bc:*`` button is read as if a stranger typed it (a client can send any
+callback data): the shape is matched exactly, numbers are bounded, the broadcast is looked up
+inside the presser's clinic (whoever presses must be a member of its staff now: any role may
+broadcast, only for their own clinic), and a time goes through the same checks as a typed one.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+import re
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -17,13 +22,16 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from bot.context import BotContext
 from bot.handlers.clinic import staff_only
 from bot.handlers.common import chat_id_of, drop_buttons, reply
-from content.texts import Texts
+from content.texts import Markup, Texts
 from scheduler.broadcasts import (
-    MAX_CAPTION,
-    MAX_TEXT,
+    MAX_AHEAD,
     Audience,
     BroadcastNotFound,
     BroadcastReport,
+    BroadcastStateError,
+    BroadcastTimeError,
+    BroadcastTooLong,
+    TimeProblem,
 )
 from scheduler.clinics import StaffView
 from storage.models import BroadcastStatus
@@ -35,6 +43,13 @@ BAR_WIDTH = 20
 SILENT_DAYS = (14, 30)
 DUE_DAYS = 7
 LANGUAGES = {"en": "English", "ur": "اردو"}
+# bc:<action>:<broadcast id>[:<value>]; ids fit a 32-bit column, a time is a Unix timestamp
+# of at most 11 digits (past the year 5000: refused later as too far, never an overflow).
+_BUTTON = re.compile(
+    r"bc:(?:(?P<bare>p|go|sch|x):(?P<id>[0-9]{1,9})"
+    r"|(?P<valued>a|at):(?P<vid>[0-9]{1,9}):(?P<value>[a-z0-9_:]{1,48}))"
+)
+_TIMESTAMP = re.compile(r"[0-9]{1,11}")
 
 
 def _button(text: str, data: str) -> InlineKeyboardButton:
@@ -64,9 +79,8 @@ async def take_message(
             broadcast_id = await context.broadcasts.create(
                 clinic_id=staff.clinic.id, staff_id=staff.id, text=text, photo=photo
             )
-        except ValueError:  # too long for a message (4,096) or a caption (1,024)
-            limit = MAX_CAPTION if photo else MAX_TEXT
-            await reply(update, context, "broadcast.too_long", length=len(text), limit=limit)
+        except BroadcastTooLong as exc:  # a message (4,096) or caption (1,024), with the label
+            await reply(update, context, "broadcast.too_long", length=exc.length, limit=exc.limit)
             return True
         await context.clinics.set_staff_step(chat_id=staff.chat_id, step=None)
         await reply(
@@ -79,10 +93,57 @@ async def take_message(
         if at is None:
             await reply(update, context, "broadcast.bad_time")
             return True
+        try:
+            await _confirm(update, context, staff, broadcast_id, at)
+        except BroadcastTimeError as exc:  # the step stays: another time may be typed
+            await _refuse_time(update, context, staff, broadcast_id, at, exc)
+            return True
+        except BroadcastNotFound:
+            await reply(update, context, "broadcast.not_found")
+        except BroadcastStateError:
+            await reply(update, context, "broadcast.not_draft")
         await context.clinics.set_staff_step(chat_id=staff.chat_id, step=None)
-        await _confirm(update, context, staff, broadcast_id, at)
         return True
     return False
+
+
+async def _refuse_time(
+    update: Update,
+    context: BotContext,
+    staff: StaffView,
+    broadcast_id: int,
+    at: datetime,
+    problem: BroadcastTimeError,
+) -> None:
+    """Say why a typed time cannot be used; for quiet hours, offer the next allowed time."""
+    if problem.problem is TimeProblem.QUIET and problem.next_allowed is not None:
+        when = _local(staff, problem.next_allowed)
+        await reply(
+            update,
+            context,
+            "broadcast.time_quiet",
+            when=_local(staff, at),
+            quiet=str(staff.clinic.quiet_hours),
+            next=when,
+            markup=InlineKeyboardMarkup(
+                [
+                    [
+                        _button(
+                            context.texts.plain("broadcast.send_at_button", when=when),
+                            f"bc:at:{broadcast_id}:{int(problem.next_allowed.timestamp())}",
+                        )
+                    ]
+                ]
+            ),
+        )
+    elif problem.problem is TimeProblem.PAST:
+        await reply(update, context, "broadcast.time_past")
+    else:
+        await reply(update, context, "broadcast.time_too_far")
+
+
+def _local(staff: StaffView, instant: datetime) -> str:
+    return instant.astimezone(ZoneInfo(staff.clinic.timezone)).strftime("%a %d %b, %H:%M")
 
 
 def audience_keyboard(context: BotContext, broadcast_id: int) -> InlineKeyboardMarkup:
@@ -146,57 +207,90 @@ async def answer_button(update: Update, context: BotContext, staff: StaffView) -
     """Audience, phase list, send now, schedule, time choices and cancel."""
     query = update.callback_query
     assert query is not None
-    parts = (query.data or "").split(":", 3)
-    if len(parts) < 3 or not parts[2].isdigit():
-        await query.answer(context.texts.plain("button_expired"))
-        return
-    action, broadcast_id = parts[1], int(parts[2])
     texts = context.texts
+    match = _BUTTON.fullmatch(query.data or "")
+    if match is None:
+        await query.answer(texts.plain("button_expired"))
+        return
+    action = match["bare"] or match["valued"]
+    broadcast_id = int(match["id"] or match["vid"])
+    value: str = match["value"] or ""
     clinic_id = staff.clinic.id
     try:
-        if action == "p":
-            await query.answer()
-            await query.edit_message_reply_markup(phase_keyboard(context, staff, broadcast_id))
-        elif action == "a" and len(parts) == 4:
-            audience = Audience.parse(parts[3])
-            await context.broadcasts.set_audience(
-                broadcast_id=broadcast_id, clinic_id=clinic_id, audience=audience
-            )
-            count = await context.broadcasts.count(clinic_id=clinic_id, audience=audience)
-            await query.answer()
+        report = await context.broadcasts.report(broadcast_id=broadcast_id, clinic_id=clinic_id)
+    except BroadcastNotFound:
+        await query.answer(texts.plain("broadcast.not_found"), show_alert=True)
+        return
+    if action == "x":
+        cancelled = await context.broadcasts.cancel(broadcast_id=broadcast_id, clinic_id=clinic_id)
+        await query.answer(texts.plain("broadcast.cancelled" if cancelled else "broadcast.over"))
+        if cancelled:
             await drop_buttons(query)
-            await _preview(update, context, staff, broadcast_id, audience, count)
-        elif action == "go":
-            await query.answer()
-            await drop_buttons(query)
-            await _confirm(update, context, staff, broadcast_id, None)
-        elif action == "sch":
-            await query.answer()
-            await query.edit_message_reply_markup(schedule_keyboard(context, staff, broadcast_id))
-        elif action == "at" and len(parts) == 4:
-            await query.answer()
-            await drop_buttons(query)
-            if parts[3] == "type":
-                await context.clinics.set_staff_step(
-                    chat_id=staff.chat_id, step=f"{TIME_STEP}{broadcast_id}"
-                )
-                await reply(update, context, "broadcast.type_time")
-                return
-            at = datetime.fromtimestamp(int(parts[3]), tz=ZoneInfo(staff.clinic.timezone))
-            await _confirm(update, context, staff, broadcast_id, at)
-        elif action == "x":
-            cancelled = await context.broadcasts.cancel(
-                broadcast_id=broadcast_id, clinic_id=clinic_id
-            )
-            await query.answer(
-                texts.plain("broadcast.cancelled" if cancelled else "button_expired")
-            )
-            if cancelled:
-                await drop_buttons(query)
-        else:
-            await query.answer(texts.plain("button_expired"))
-    except (BroadcastNotFound, ValueError):
+        return
+    if report.status is not BroadcastStatus.DRAFT:
+        await query.answer(texts.plain("broadcast.not_draft"), show_alert=True)
+        return
+    try:
+        await _act_on_draft(update, context, staff, action, broadcast_id, value)
+    except BroadcastNotFound:
+        await query.answer(texts.plain("broadcast.not_found"), show_alert=True)
+    except BroadcastStateError:
+        await query.answer(texts.plain("broadcast.not_draft"), show_alert=True)
+    except BroadcastTimeError as exc:
+        key = {
+            TimeProblem.PAST: "broadcast.time_past",
+            TimeProblem.TOO_FAR: "broadcast.time_too_far",
+            TimeProblem.QUIET: "broadcast.time_quiet_short",
+        }[exc.problem]
+        await query.answer(texts.plain(key, quiet=str(staff.clinic.quiet_hours)), show_alert=True)
+    except ValueError:  # an audience no button of ours names
         await query.answer(texts.plain("button_expired"), show_alert=True)
+
+
+async def _act_on_draft(
+    update: Update,
+    context: BotContext,
+    staff: StaffView,
+    action: str,
+    broadcast_id: int,
+    value: str,
+) -> None:
+    """A button on a draft of the staff's clinic: the query is answered here on success;
+    the errors of ``scheduler.broadcasts`` are answered by the caller."""
+    query = update.callback_query
+    assert query is not None
+    clinic_id = staff.clinic.id
+    if action == "p":
+        await query.answer()
+        await query.edit_message_reply_markup(phase_keyboard(context, staff, broadcast_id))
+    elif action == "a":
+        audience = Audience.parse(value)
+        await context.broadcasts.set_audience(
+            broadcast_id=broadcast_id, clinic_id=clinic_id, audience=audience
+        )
+        count = await context.broadcasts.count(clinic_id=clinic_id, audience=audience)
+        await query.answer()
+        await drop_buttons(query)
+        await _preview(update, context, staff, broadcast_id, audience, count)
+    elif action == "go":
+        await _confirm(update, context, staff, broadcast_id, None)
+    elif action == "sch":
+        await query.answer()
+        await query.edit_message_reply_markup(schedule_keyboard(context, staff, broadcast_id))
+    elif value == "type":
+        await query.answer()
+        await drop_buttons(query)
+        await context.clinics.set_staff_step(
+            chat_id=staff.chat_id, step=f"{TIME_STEP}{broadcast_id}"
+        )
+        await reply(update, context, "broadcast.type_time")
+    elif _TIMESTAMP.fullmatch(value):
+        at = datetime.fromtimestamp(int(value), tz=UTC)
+        await _confirm(update, context, staff, broadcast_id, at)
+        if staff.step == f"{TIME_STEP}{broadcast_id}":  # the time offered for a typed one
+            await context.clinics.set_staff_step(chat_id=staff.chat_id, step=None)
+    else:
+        await query.answer(context.texts.plain("button_expired"))
 
 
 async def _preview(
@@ -250,12 +344,21 @@ def describe_audience(context: BotContext, staff: StaffView, audience: Audience)
 def schedule_keyboard(
     context: BotContext, staff: StaffView, broadcast_id: int
 ) -> InlineKeyboardMarkup:
-    """A few sensible local times, or type one."""
+    """A few sensible local times, or type one; none in the clinic's quiet hours (a pick that
+    falls in them moves to their end)."""
+    zone = ZoneInfo(staff.clinic.timezone)
     now = context.local_now(staff.clinic.timezone)
     tomorrow = now.date() + timedelta(days=1)
-    choices = [now + timedelta(hours=1)] + [
-        datetime.combine(tomorrow, time(hour), tzinfo=now.tzinfo) for hour in (10, 18)
+    wanted = [(now + timedelta(hours=1)).replace(second=0, microsecond=0)] + [
+        datetime.combine(tomorrow, time(hour), tzinfo=zone) for hour in (10, 18)
     ]
+    choices = sorted(
+        {
+            moved.astimezone(zone)
+            for at in wanted
+            if (moved := staff.clinic.quiet_hours.defer(at, zone)) - now <= MAX_AHEAD
+        }
+    )
     rows = [
         [_button(at.strftime("%a %d %b, %H:%M"), f"bc:at:{broadcast_id}:{int(at.timestamp())}")]
         for at in choices
@@ -273,15 +376,20 @@ async def _confirm(
     broadcast_id: int,
     at: datetime | None,
 ) -> None:
-    """Queue the broadcast, and post the message that shows its progress."""
+    """Queue the broadcast, and post the message that shows its progress. From a button,
+    the press is answered and its buttons dropped once the broadcast is confirmed: a
+    refused time leaves them to choose again."""
     count = await context.broadcasts.confirm(
         broadcast_id=broadcast_id,
         clinic_id=staff.clinic.id,
         report_chat_id=chat_id_of(update),
         at=at,
     )
+    query = update.callback_query
+    if query is not None:
+        await query.answer()
+        await drop_buttons(query)
     report = await context.broadcasts.report(broadcast_id=broadcast_id, clinic_id=staff.clinic.id)
-    assert report is not None
     if at is not None:
         message = await reply(
             update,
@@ -296,7 +404,7 @@ async def _confirm(
             update,
             context,
             "broadcast.progress",
-            **progress_values(report),
+            **progress_values(context.texts, report),
             markup=cancel_keyboard(context.texts, broadcast_id),
         )
     await context.broadcasts.set_progress_message(
@@ -312,12 +420,21 @@ def cancel_keyboard(texts: Texts, broadcast_id: int) -> InlineKeyboardMarkup:
     )
 
 
-def progress_values(report: BroadcastReport) -> dict[str, object]:
+def _line(texts: Texts, key: str, **values: object) -> Markup:
+    """A text on a line of its own, to append to another."""
+    return Markup("\n" + texts.render(key, **values))
+
+
+def progress_values(texts: Texts, report: BroadcastReport) -> dict[str, object]:
     """The numbers and the bar of a progress message."""
     done = report.sent + report.failed + report.skipped
     total = max(report.total, 1)
     filled = round(BAR_WIDTH * done / total) if report.total else BAR_WIDTH
     return {
+        "waiting": _line(texts, "broadcast.waiting", held=report.held) if report.held else "",
+        "expired": _line(texts, "broadcast.expired", expired=report.expired)
+        if report.expired
+        else "",
         "bar": "▓" * filled + "░" * (BAR_WIDTH - filled),
         "sent": report.sent,
         "failed": report.failed,
@@ -330,9 +447,9 @@ def progress_values(report: BroadcastReport) -> dict[str, object]:
 def progress_html(texts: Texts, report: BroadcastReport) -> tuple[str, bool]:
     """The progress message's HTML, and whether it is final (no Cancel button any more)."""
     if report.status is BroadcastStatus.DONE:
-        return texts.render("broadcast.done", **progress_values(report)), True
+        return texts.render("broadcast.done", **progress_values(texts, report)), True
     if report.status is BroadcastStatus.CANCELLED:
         return texts.render(
-            "broadcast.stopped", **progress_values(report), cancelled=report.cancelled
+            "broadcast.stopped", **progress_values(texts, report), cancelled=report.cancelled
         ), True
-    return texts.render("broadcast.progress", **progress_values(report)), False
+    return texts.render("broadcast.progress", **progress_values(texts, report)), False

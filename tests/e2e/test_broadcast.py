@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.standin import ChatHandle, StandIn
+from scheduler.broadcasts import text_limit
 from scheduler.clinics import ClinicView
 from scheduler.clock import FakeClock
 from scheduler.planning import QuietHours
@@ -27,6 +28,14 @@ from tests.e2e.harness import WAIT, BotHarness, make_settings, press, say
 
 RATE = 100.0  # the stand-in's global cap and the bot's, so 1,000 messages take seconds
 TEXT = "Our clinic is closed on Friday for the holiday. Happy holidays! 🌸"
+
+
+def from_north(text: str) -> str:
+    """A broadcast as the patient reads it: labelled with the clinic's name."""
+    return f"📣 Message from North Clinic\n\n{text}"
+
+
+LABELLED = from_north(TEXT)
 PATIENTS = 1000
 
 
@@ -129,7 +138,7 @@ async def test_a_broadcast_to_1000_patients_with_429s_blocks_and_a_restart(
     (progress,) = await press(admin, "📤 Send now")
 
     def delivered() -> int:
-        return sum(1 for m in bot.standin.messages if m.text == TEXT)
+        return sum(1 for m in bot.standin.messages if m.text == LABELLED)
 
     await bot.standin.wait_until(lambda: delivered() >= 300, timeout=60, what="300 sent")
     await bot.restart()  # mid-broadcast: the rows say where it was
@@ -139,7 +148,7 @@ async def test_a_broadcast_to_1000_patients_with_429s_blocks_and_a_restart(
         what="the final report",
     )
 
-    got = Counter(m.chat_id for m in bot.standin.messages if m.text == TEXT)
+    got = Counter(m.chat_id for m in bot.standin.messages if m.text == LABELLED)
     reachable = set(active) - set(blocked)
     assert set(got) == reachable  # nobody else: paused, stopped, opted out, South, blocked
     assert not set(got) & set(other_clinic + paused + stopped + opted_out)
@@ -205,7 +214,7 @@ async def test_a_scheduled_broadcast_waits_for_its_time_and_can_be_cancelled(
     )
     await asyncio.sleep(0.5)
     got = [m.text for m in bot.standin.messages if m.chat_id in patients]
-    assert sorted(got) == ["Tomorrow we open at noon."] * 5
+    assert sorted(got) == [from_north("Tomorrow we open at noon.")] * 5
 
 
 async def test_a_photo_with_a_caption_goes_out_as_a_photo(clinic_bot: BotHarness) -> None:
@@ -229,7 +238,9 @@ async def test_a_photo_with_a_caption_goes_out_as_a_photo(clinic_bot: BotHarness
     )
     photos = [m for m in bot.standin.messages if m.chat_id in patients]
     assert sorted(m.chat_id for m in photos) == patients
-    assert {(m.kind, m.caption) for m in photos} == {("photo", "Our new treatment room 🌿")}
+    assert {(m.kind, m.caption) for m in photos} == {
+        ("photo", from_north("Our new treatment room 🌿"))
+    }
 
 
 async def test_bad_broadcast_input_gets_a_clear_answer_and_loses_nothing(
@@ -241,8 +252,9 @@ async def test_bad_broadcast_input_gets_a_clear_answer_and_loses_nothing(
     north, admin = await clinic_and_admin(bot, "North Clinic", 9001)
     patients = await seed(bot, north.id, 10_000, 2)
     await say(admin, "/broadcast")
-    (too_long,) = await say(admin, "x" * 4097)
-    assert "4097 characters" in too_long.text and "4096" in too_long.text
+    limit = text_limit("North Clinic", photo=False)  # a message's 4,096 less the label's room
+    (too_long,) = await say(admin, "x" * (limit + 1))
+    assert f"{limit + 1} characters" in too_long.text and f"hold {limit}" in too_long.text
     (audience,) = await say(admin, "Short and sweet.")  # still composing: this one is taken
     assert "Who should get it" in audience.text
     await press(admin, "Every active patient")

@@ -13,12 +13,18 @@ import pytest
 from sqlalchemy import select, update
 
 from scheduler.broadcasts import (
+    LABEL_ROOM,
+    MAX_TEXT,
     Audience,
     BroadcastNotFound,
     BroadcastReport,
     BroadcastSender,
     BroadcastService,
     BroadcastStateError,
+    BroadcastTimeError,
+    BroadcastTooLong,
+    TimeProblem,
+    text_limit,
 )
 from scheduler.clock import FakeClock
 from scheduler.notifier import MessageRejectedError, RecipientGoneError, TransientDeliveryError
@@ -41,6 +47,9 @@ from storage.repositories import NewReminder, ReminderRepository
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 TODAY = NOW.date()
+# Quiet hours of the clinics and patients here unless a test says otherwise: NOW (04:00 UTC)
+# and the hours after it are outside them, so copies go at once.
+QUIET = (time_of_day(22), time_of_day(2))
 FAST = {"rate": 1000.0, "per_chat_interval": 0.0, "backoff": 0.01, "poll_interval": 0.05}
 
 
@@ -56,7 +65,9 @@ class FakeTransport:
     texts: list[tuple[str, str | None]] = field(default_factory=list)
     on_send: list[object] = field(default_factory=list)
 
-    async def send(self, *, chat_id: int, text: str, photo: str | None) -> None:
+    clinics: list[str] = field(default_factory=list)
+
+    async def send(self, *, chat_id: int, text: str, photo: str | None, clinic: str) -> None:
         self.calls.append((chat_id, time.monotonic()))
         if chat_id in self.always:
             raise self.always[chat_id]
@@ -67,6 +78,7 @@ class FakeTransport:
             await asyncio.sleep(self.delay)
         self.sends.append(chat_id)
         self.texts.append((text, photo))
+        self.clinics.append(clinic)
         for hook in self.on_send:
             await hook(chat_id)  # type: ignore[operator]
 
@@ -92,11 +104,17 @@ class Reports:
             raise RuntimeError("the report message could not be edited")
 
 
-async def add_clinic(database: Database, name: str = "Glow") -> tuple[int, int]:
+async def add_clinic(
+    database: Database,
+    name: str = "Glow",
+    *,
+    quiet: tuple[time_of_day, time_of_day] = QUIET,
+    timezone: str = "UTC",
+) -> tuple[int, int]:
     """A clinic and one admin; returns (clinic id, staff id)."""
     async with database.session() as session:
-        clinic = Clinic(name=name, timezone="UTC", plan_id="microneedling",
-                        quiet_start=time_of_day(22), quiet_end=time_of_day(8),
+        clinic = Clinic(name=name, timezone=timezone, plan_id="microneedling",
+                        quiet_start=quiet[0], quiet_end=quiet[1],
                         created_at=NOW)  # fmt: skip
         session.add(clinic)
         await session.flush()
@@ -120,12 +138,13 @@ async def add_patient(
     created_at: datetime = NOW - timedelta(days=1),
     sessions: tuple[tuple[date, datetime | None], ...] = (),
     reminders: int = 0,
+    quiet: tuple[time_of_day, time_of_day] = QUIET,
 ) -> int:
     """A patient with sessions (date, booked_at), numbered in order; returns the id."""
     async with database.session() as session:
         patient = Patient(chat_id=chat_id, clinic_id=clinic_id, status=status,
                           news_opt_out=opt_out, language=language, timezone=timezone,
-                          quiet_start=time_of_day(22), quiet_end=time_of_day(8),
+                          quiet_start=quiet[0], quiet_end=quiet[1],
                           last_seen_at=last_seen_at, created_at=created_at,
                           updated_at=created_at)  # fmt: skip
         session.add(patient)
@@ -678,3 +697,134 @@ async def test_reminders_of_other_patients_untouched_by_a_broadcast(
     async with database.session() as session:
         statuses = set((await session.execute(select(Reminder.status))).scalars())
     assert statuses == {ReminderStatus.PENDING}
+
+
+# -- quiet hours, expiry, the clinic's own patients -----------------------------------------
+
+ASLEEP = (time_of_day(22), time_of_day(8))  # 04:00 UTC (NOW) is inside, in UTC
+
+
+async def test_a_copy_waits_for_the_patients_quiet_hours_to_end_in_their_own_zone(
+    database: Database, clock: FakeClock
+) -> None:
+    """04:00 UTC: asleep in London (until 08:00), awake in Karachi (09:00) and in Los Angeles
+    (20:00 the evening before, quiet from 22:00). Each copy goes when its patient is awake,
+    labelled with the clinic's name."""
+    clinic, staff = await add_clinic(database, "North Clinic")
+    await add_patient(database, clinic, 1601, timezone="Europe/London", quiet=ASLEEP)
+    await add_patient(database, clinic, 1602, timezone="Asia/Karachi", quiet=ASLEEP)
+    await add_patient(database, clinic, 1603, timezone="America/Los_Angeles", quiet=ASLEEP)
+    service = BroadcastService(database=database, clock=clock)
+    broadcast_id, _ = await send_now(service, clinic, staff)
+    transport, reports = FakeTransport(), Reports()
+    worker = sender(database, transport, clock, reporter=reports)
+
+    await worker.run_until_idle()
+    assert sorted(transport.sends) == [1602, 1603]
+    assert transport.clinics == ["North Clinic", "North Clinic"]
+    report = await service.report(broadcast_id, clinic)
+    assert (report.status, report.sent, report.held, report.remaining) == (
+        BroadcastStatus.SENDING, 2, 1, 1)  # fmt: skip
+    assert reports.finished_reports == []  # not finished while a copy waits
+
+    clock.advance(timedelta(hours=3, minutes=59))  # 07:59 in London
+    await worker.run_until_idle()
+    assert sorted(transport.sends) == [1602, 1603]
+    clock.advance(timedelta(minutes=1))  # 08:00: the quiet hours are over
+    await worker.run_until_idle()
+    assert sorted(transport.sends) == [1601, 1602, 1603]
+    (final,) = reports.finished_reports
+    assert (final.status, final.sent, final.skipped, final.held) == (
+        BroadcastStatus.DONE, 3, 0, 0)  # fmt: skip
+
+
+async def test_a_copy_quiet_until_after_the_expiry_is_skipped_and_counted(
+    database: Database, clock: FakeClock
+) -> None:
+    """Confirmed at 04:00, but the sender only gets to it 20 hours later (00:00): a patient
+    quiet until 06:00 would get it 26 hours late, past the 24-hour lifetime: skipped as
+    expired. One with no quiet hours gets it; after the lifetime nobody does."""
+    clinic, staff = await add_clinic(database)
+    await add_patient(database, clinic, 1701, quiet=(time_of_day(23), time_of_day(6)))
+    await add_patient(database, clinic, 1702, quiet=(time_of_day(0), time_of_day(0)))
+    service = BroadcastService(database=database, clock=clock)
+    broadcast_id, _ = await send_now(service, clinic, staff)
+    clock.advance(timedelta(hours=20))
+    transport = FakeTransport()
+    await sender(database, transport, clock).run_until_idle()
+    assert transport.sends == [1702]
+    report = await service.report(broadcast_id, clinic)
+    assert (report.status, report.sent, report.skipped, report.expired) == (
+        BroadcastStatus.DONE, 1, 1, 1)  # fmt: skip
+    assert (await recipients(database, broadcast_id))[1701].last_error == "expired"
+
+    late, _ = await send_now(service, clinic, staff, text="Too late")
+    clock.advance(timedelta(hours=24))
+    await sender(database, transport, clock).run_until_idle()
+    assert transport.sends == [1702]
+    report = await service.report(late, clinic)
+    assert (report.status, report.sent, report.expired) == (BroadcastStatus.DONE, 0, 2)
+
+
+async def test_a_patient_who_left_the_clinic_gets_nothing(
+    database: Database, clock: FakeClock
+) -> None:
+    """Chosen when the broadcast was confirmed; by their turn one patient moved to another
+    clinic and one was removed from the clinic: only the clinic's own patient gets it."""
+    clinic, staff = await add_clinic(database)
+    other, _ = await add_clinic(database, "Other")
+    await add_patient(database, clinic, 1801)
+    moved = await add_patient(database, clinic, 1802)
+    removed = await add_patient(database, clinic, 1803)
+    service = BroadcastService(database=database, clock=clock)
+    broadcast_id, count = await send_now(service, clinic, staff)
+    assert count == 3
+    async with database.session() as session:
+        await session.execute(update(Patient).where(Patient.id == moved).values(clinic_id=other))
+        await session.execute(update(Patient).where(Patient.id == removed).values(clinic_id=None))
+        await session.commit()
+    transport = FakeTransport()
+    await sender(database, transport, clock).run_until_idle()
+    assert transport.sends == [1801]
+    rows = await recipients(database, broadcast_id)
+    assert rows[1801].status is RecipientStatus.SENT
+    assert {(rows[c].status, rows[c].last_error) for c in (1802, 1803)} == {
+        (RecipientStatus.SKIPPED, "not the clinic's patient")
+    }
+
+
+async def test_a_time_in_the_clinics_quiet_hours_far_ahead_or_past_is_refused(
+    database: Database, clock: FakeClock
+) -> None:
+    """The clinic is quiet 22:00-08:00 (UTC); it is 04:00. 05:00 is refused with 08:00
+    offered instead; the year 2100 and a minute ago are refused; the draft stays a draft."""
+    clinic, staff = await add_clinic(database, quiet=ASLEEP)
+    service = BroadcastService(database=database, clock=clock)
+    broadcast_id = await service.create(clinic, staff, "Open day")
+    for at, problem, offered in (
+        (NOW + timedelta(hours=1), TimeProblem.QUIET, NOW.replace(hour=8)),
+        (NOW.replace(day=22, hour=23, minute=30), TimeProblem.QUIET, NOW.replace(day=23, hour=8)),
+        (datetime(2100, 1, 1, 12, tzinfo=UTC), TimeProblem.TOO_FAR, None),
+        (NOW - timedelta(minutes=1), TimeProblem.PAST, None),
+        (NOW + timedelta(days=31), TimeProblem.TOO_FAR, None),
+    ):
+        with pytest.raises(BroadcastTimeError) as refused:
+            await service.confirm(broadcast_id, clinic, report_chat_id=-1, at=at)
+        assert (refused.value.problem, refused.value.next_allowed) == (problem, offered)
+    assert await broadcast_status(database, broadcast_id) is BroadcastStatus.DRAFT
+    at = NOW.replace(hour=8)
+    assert await service.confirm(broadcast_id, clinic, report_chat_id=-1, at=at) == 0
+    assert (await service.report(broadcast_id, clinic)).scheduled_at == at
+
+
+async def test_a_text_too_long_with_the_label_is_refused_with_the_limit(
+    database: Database, clock: FakeClock
+) -> None:
+    clinic, staff = await add_clinic(database, "North Clinic")
+    service = BroadcastService(database=database, clock=clock)
+    limit = text_limit("North Clinic", photo=False)
+    assert limit == MAX_TEXT - LABEL_ROOM - len("North Clinic")
+    assert await service.create(clinic, staff, "x" * limit)
+    with pytest.raises(BroadcastTooLong) as refused:
+        await service.create(clinic, staff, "x" * (limit + 1))
+    assert (refused.value.length, refused.value.limit) == (limit + 1, limit)

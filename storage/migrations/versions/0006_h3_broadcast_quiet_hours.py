@@ -1,7 +1,7 @@
 """broadcast copies held until the patient's quiet hours end
 
 Revision ID: 0006_h3
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-30
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = "0006_h3"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

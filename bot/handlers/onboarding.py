@@ -11,7 +11,14 @@ from telegram.error import TelegramError
 from bot import keyboards
 from bot.calendar import Day, Navigate, calendar_keyboard, parse_calendar_callback
 from bot.context import BotContext
-from bot.dates import OutOfRange, Parsed, describe_date, parse_session_date
+from bot.dates import (
+    Impossible,
+    OutOfRange,
+    Parsed,
+    describe_date,
+    impossible_text,
+    parse_session_date,
+)
 from bot.handlers.common import (
     DATE_STEPS,
     Step,
@@ -306,6 +313,8 @@ async def take_typed_date(
         await reply(
             update, context, key, markup=markup, date=describe_date(answer.value, today=today)
         )
+    elif isinstance(answer, Impossible):
+        await send(update, context, impossible_text(context.texts, answer), markup)
     else:
         await reply(update, context, "date.unreadable", markup=markup)
 

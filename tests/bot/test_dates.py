@@ -491,7 +491,7 @@ def test_ambiguity_is_offered_only_in_range(value: date, day_first: bool) -> Non
 @given(st.text(max_size=120), todays, st.booleans())
 def test_the_parser_never_raises(text: str, today: date, day_first: bool) -> None:
     answer = parse_session_date(text, today=today, day_first=day_first)
-    assert isinstance(answer, Parsed | OutOfRange | Unparseable)
+    assert isinstance(answer, Parsed | OutOfRange | Impossible | Unparseable)
     if isinstance(answer, Parsed):
         assert answer.ambiguous == (answer.alternative is not None)
 
@@ -508,4 +508,4 @@ def test_date_like_word_salad_never_raises(
     words: list[str], joiner: str, today: date, day_first: bool
 ) -> None:
     answer = parse_session_date(joiner.join(words), today=today, day_first=day_first)
-    assert isinstance(answer, Parsed | OutOfRange | Unparseable)
+    assert isinstance(answer, Parsed | OutOfRange | Impossible | Unparseable)

@@ -92,6 +92,8 @@ def test_the_demo_walks_a_clinic_even_when_its_clock_runs_ahead(tmp_path: Path) 
     assert "expired" not in out
     assert "All set" in out
     assert "Total: 1" in out  # the admin sees the patient who joined
+    code = out.split("?start=", 1)[1].split()[0]
+    assert code not in (tmp_path / "data" / "demo.log").read_text()  # no invite code logged
     again = run_demo(tmp_path, ["/as clinic", "/alerts", "/quit"])
     assert "No open alerts" in again.stdout, again.stdout  # still the admin after a restart
 

@@ -9,7 +9,9 @@ Rules:
 
 - Range: a session may be up to 90 days ahead and up to 730 days back, the limits of
   ``scheduler.planning.check_session_date``. A real date outside them is ``OutOfRange``;
-  an impossible one ("31/02", "2026-13-01") is ``Unparseable``.
+  a day its month does not have ("31/02", "30 Feb", "29/02/2026") or a month past 12
+  ("2026-13-01") is ``Impossible``, so the patient hears what is wrong with it; anything
+  else that is not a date is ``Unparseable``.
 - Year inference, when no year is typed: the latest occurrence on or before today. If that is
   more than FAR_BACK (300 days, about ten months) back and the next occurrence is at most 90
   days ahead, the next one is meant: "2/1" typed on 28 December is 2 January next year, while
@@ -32,13 +34,17 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
+from content.texts import Markup, Texts
 from scheduler.planning import MAX_DAYS_AHEAD, SessionDateError, check_session_date
 
 MAX_INPUT = 64
 FAR_BACK = timedelta(days=300)
+# Beyond this distance "(in 26330 days)" says nothing a date does not: the date alone is shown.
+RELATIVE_DAYS = 92
 
 MONTHS = {
     "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4,
@@ -101,6 +107,8 @@ _NUMERIC = re.compile(r"[0-9/.\- ]+")
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTH_NAMES = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
                 "Dec")  # fmt: skip
+_FULL_MONTH_NAMES = ("", "January", "February", "March", "April", "May", "June", "July",
+                     "August", "September", "October", "November", "December")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -120,11 +128,20 @@ class OutOfRange:
 
 
 @dataclass(frozen=True)
+class Impossible:
+    """A date that does not exist: a day its month does not have, or a month past 12."""
+
+    day: int
+    month: int
+    year: int | None = None
+
+
+@dataclass(frozen=True)
 class Unparseable:
     """Not a date we can read."""
 
 
-Answer = Parsed | OutOfRange | Unparseable
+Answer = Parsed | OutOfRange | Impossible | Unparseable
 
 
 def _in_range(value: date, *, today: date) -> bool:
@@ -203,6 +220,16 @@ def _make(year: int, month: int, day: int) -> date | None:
         return date(year, month, day)
     except ValueError:
         return None
+
+
+def _impossible(day: int, month: int, year: int | None) -> Impossible | None:
+    """``Impossible`` when day/month could be a date but is not one; None for mere numbers."""
+    if day < 1 or month < 1 or day > 99 or month > 99 or (year is not None and year < 1):
+        return None
+    if month > 12:
+        return Impossible(day, month, year)
+    length = calendar.monthrange(year or 2000, month)[1]  # 2000: February's 29th exists
+    return Impossible(day, month, year) if day > length else None
 
 
 def _infer_year(month: int, day: int, today: date) -> date | None:
@@ -305,7 +332,11 @@ def _numeric(words: list[str], today: date, day_first: bool) -> Answer | None:
     if len(parts[0]) == 4:  # year first: ISO, never ambiguous
         if len(parts) != 3 or len(parts[1]) > 2 or len(parts[2]) > 2:
             return Unparseable()
-        return _checked(_make(int(parts[0]), int(parts[1]), int(parts[2])), today)
+        iso = int(parts[0]), int(parts[1]), int(parts[2])
+        found = _make(*iso)
+        if found is None:
+            return _impossible(iso[2], iso[1], iso[0]) or Unparseable()
+        return _checked(found, today)
     if len(parts[0]) > 2 or len(parts[1]) > 2:
         return Unparseable()
     year = _year(parts[2]) if len(parts) == 3 else None
@@ -319,6 +350,13 @@ def _numeric(words: list[str], today: date, day_first: bool) -> Answer | None:
         return _make(year, month, day) if year is not None else _infer_year(month, day, today)
 
     first, second = (reading(a, b), reading(b, a)) if day_first else (reading(b, a), reading(a, b))
+    if first is None and second is None:
+        day, month = (a, b) if day_first else (b, a)
+        if 1 <= month <= 12:
+            return _impossible(day, month, year) or Unparseable()
+        if 1 <= day <= 12:  # "02/31": only the other reading has a month
+            return _impossible(month, day, year) or Unparseable()
+        return Unparseable()
     if first is None:
         return _checked(second, today)
     if second is None or second == first:
@@ -341,12 +379,19 @@ def _named_month(words: list[str], today: date) -> Answer | None:
         return None
     if len(day_text) > 2:
         return Unparseable()
+    day = int(day_text)
     if len(words) == 2:
-        return _checked(_infer_year(month, int(day_text), today), today)
+        inferred = _infer_year(month, day, today)
+        if inferred is None:
+            return _impossible(day, month, None) or Unparseable()
+        return _checked(inferred, today)
     year = _year(words[2]) if words[2].isdigit() else None
     if year is None:
         return None
-    return _checked(_make(year, month, int(day_text)), today)
+    found = _make(year, month, day)
+    if found is None:
+        return _impossible(day, month, year) or Unparseable()
+    return _checked(found, today)
 
 
 def parse_session_date(text: str, *, today: date, day_first: bool = True) -> Answer:
@@ -386,14 +431,21 @@ def parse_session_date(text: str, *, today: date, day_first: bool = True) -> Ans
     return Unparseable() if answer is None else answer
 
 
-def describe_date(value: date, *, today: date) -> str:
-    """A date in words for a confirmation: "today, Wed 25 Nov", "Fri 20 Nov (5 days ago)".
-
-    The year is added when it is not today's; English, plain text (the caller escapes it).
-    """
+def date_label(value: date, *, today: date) -> str:
+    """ "Wed 25 Nov", with the year when it is not today's ("Sat 2 Jan 2027")."""
     label = f"{_DAY_NAMES[value.weekday()]} {value.day} {_MONTH_NAMES[value.month]}"
     if value.year != today.year:
         label += f" {value.year}"
+    return label
+
+
+def describe_date(value: date, *, today: date) -> str:
+    """A date in words for a confirmation: "today, Wed 25 Nov", "Fri 20 Nov (5 days ago)".
+
+    The year is added when it is not today's; the distance in days only while it is a
+    useful figure (up to RELATIVE_DAYS). English, plain text (the caller escapes it).
+    """
+    label = date_label(value, today=today)
     days = (value - today).days
     if days == 0:
         return f"today, {label}"
@@ -401,6 +453,41 @@ def describe_date(value: date, *, today: date) -> str:
         return f"yesterday, {label}"
     if days == 1:
         return f"tomorrow, {label}"
+    if abs(days) > RELATIVE_DAYS:
+        return label
     if days < 0:
         return f"{label} ({-days} days ago)"
     return f"{label} (in {days} days)"
+
+
+def describe_instant(instant: datetime, zone: str, *, now: datetime) -> str:
+    """An instant at the patient's local time: "Wed 25 Nov, 19:00"; the year is added when
+    it is not the current one there ("Tue 05 Jan 2027, 09:00")."""
+    place = ZoneInfo(zone)
+    local = instant.astimezone(place)
+    label = f"{_DAY_NAMES[local.weekday()]} {local.day:02d} {_MONTH_NAMES[local.month]}"
+    if local.year != now.astimezone(place).year:
+        label += f" {local.year}"
+    return f"{label}, {local:%H:%M}"
+
+
+def days_away(texts: Texts, days: int) -> Markup:
+    """ "tomorrow", "in 7 days": how far ahead a session is, with the plural right."""
+    if days == 1:
+        return texts.render("date.in_one_day")
+    return texts.render("date.in_days", days=days)
+
+
+def impossible_text(texts: Texts, answer: Impossible) -> Markup:
+    """What is wrong with a date that does not exist: "There's no 31 February..."."""
+    if answer.month > 12:
+        return texts.render("date.no_such_month", month=answer.month)
+    if answer.month == 2 and answer.year is None:
+        return texts.render("date.no_such_day_february", day=answer.day)
+    return texts.render(
+        "date.no_such_day",
+        day=answer.day,
+        month=_FULL_MONTH_NAMES[answer.month],
+        year=f" {answer.year}" if answer.year is not None else "",
+        length=calendar.monthrange(answer.year or 2001, answer.month)[1],
+    )

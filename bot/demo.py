@@ -6,6 +6,12 @@ reminder as it arrives, at its local hour. Nothing leaves the machine: the bot t
 the stand-in on 127.0.0.1, and keeps its data in ``DATA_DIR/demo.sqlite3``. The demo's clock
 is saved on exit, so a second run carries on where the first stopped (``--reset`` starts
 afresh).
+
+``/clinic`` walks the clinic's side too: it creates a demo clinic with the demo's own
+services (so its links expire by the demo's clock, not the wall clock), makes a second chat
+the clinic's admin, and ``/join`` opens the clinic's patient link as the patient; ``/as
+clinic`` and ``/as patient`` switch who is typing. Button pop-ups (``query.answer`` texts)
+and edited keyboards (a calendar's month change) are printed as Telegram would show them.
 """
 
 from __future__ import annotations
@@ -26,12 +32,21 @@ from rich.text import Text
 
 from bot.application import BotRuntime, Connection, build_runtime
 from bot.config import Settings
+from bot.qr import invite_link
 from bot.ratelimit import PacedRateLimiter
 from bot.standin import ChatHandle, SentMessage, StandIn
 from scheduler.clock import FakeClock
 from scheduler.timetravel import travel
+from storage.models import InviteKind, StaffRole
 
 DEMO_CHAT_ID = 424242
+DEMO_STAFF_CHAT_ID = 515151
+DEMO_CLINIC = "Demo Clinic"
+DEMO_CLINIC_CONTACT = {
+    "phone": "+92 51 2345678",
+    "whatsapp": "+92 300 1234567",
+    "address": "1 Demo Road, Islamabad",
+}
 TRAVEL = re.compile(r"^(\d{1,3})\s*(m|min|minutes?|h|hours?|d|days?|w|weeks?)$", re.IGNORECASE)
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 MAX_TRAVEL = timedelta(days=400)
@@ -45,6 +60,9 @@ DEMO_HELP = """\
   [cyan]/now[/]              the demo's date and time
   [cyan]/sticker[/], [cyan]/photo[/], [cyan]/voice[/]  send one of those
   [cyan]/block[/], [cyan]/unblock[/]  block or unblock the bot, as a user can
+  [cyan]/clinic[/]           create a demo clinic, with you as its admin in a second chat
+  [cyan]/join[/]             open the clinic's patient link, as the patient
+  [cyan]/as clinic[/], [cyan]/as patient[/]  type as the clinic's admin, or as the patient again
   [cyan]/quit[/]             leave (data and demo clock are kept; [i]--reset[/] starts over)
 Start with [b]/start[/]. The bot's commands ([i]/status[/], [i]/plan[/]...) work too."""
 
@@ -100,7 +118,12 @@ def parse_travel(argument: str) -> timedelta | None:
 
 
 class DemoChat:
-    """The terminal side: prints what the bot sends, turns what you type into updates."""
+    """The terminal side: prints what the bot sends, turns what you type into updates.
+
+    Two chats take part: the patient's, and (after ``/clinic``) the clinic admin's. What you
+    type goes to the chat you are acting in (``/as clinic``, ``/as patient``); what the bot
+    sends to either is printed, titled with whom it went to.
+    """
 
     def __init__(
         self,
@@ -111,39 +134,66 @@ class DemoChat:
         runtime: BotRuntime,
         clock: FakeClock,
         zone: Callable[[], str],
+        settings: Settings | None = None,
     ) -> None:
         """Print to ``console``; talk to ``chat`` on ``standin``."""
         self.console = console
         self.standin = standin
+        self.patient = chat
         self.chat = chat
+        self.staff: ChatHandle | None = None
         self.runtime = runtime
         self.clock = clock
         self.zone = zone
-        self.shown: dict[int, tuple[str, int]] = {}
+        self.settings = settings
+        self.shown: dict[tuple[int, int], tuple[str, tuple[str, ...]]] = {}
+        self.answers_shown: dict[int, int] = {}
 
     def local_now(self) -> datetime:
         return self.clock.now().astimezone(ZoneInfo(self.zone()))
 
-    def _state(self) -> tuple[int, int]:
-        messages = self.chat.messages
-        return len(messages), sum(m.edits for m in messages)
+    def _chats(self) -> list[ChatHandle]:
+        return [self.patient] if self.staff is None else [self.patient, self.staff]
+
+    def _state(self) -> tuple[int, ...]:
+        state: list[int] = []
+        for chat in self._chats():
+            messages = chat.messages
+            state += [len(messages), sum(m.edits for m in messages), len(chat.callback_answers)]
+        return tuple(state)
 
     def show_new(self) -> None:
-        """Print messages that are new or were edited since last shown."""
-        for message in self.chat.messages:
-            if message.deleted:
-                continue
-            seen = self.shown.get(message.message_id)
-            buttons = sum(len(row) for row in message.buttons)
-            state = (message.text + (message.caption or ""), buttons)
-            if seen == state:
-                continue
-            self.shown[message.message_id] = state
-            if seen is not None and seen[0] == state[0] and not buttons:
-                continue  # only the buttons were taken off: nothing new to read
-            self._print(message, edited=seen is not None)
+        """Print messages that are new or were edited since last shown, and button pop-ups."""
+        for chat in self._chats():
+            self._show_answers(chat)
+            for message in chat.messages:
+                if message.deleted:
+                    continue
+                key = (chat.chat_id, message.message_id)
+                seen = self.shown.get(key)
+                buttons = tuple(button.text for button in message.flat_buttons)
+                state = (message.text + (message.caption or ""), buttons)
+                if seen == state:
+                    continue
+                self.shown[key] = state
+                if seen is not None and seen[0] == state[0] and not buttons:
+                    continue  # only the buttons were taken off: nothing new to read
+                self._print(chat, message, edited=seen is not None)
 
-    def _print(self, message: SentMessage, *, edited: bool) -> None:
+    def _show_answers(self, chat: ChatHandle) -> None:
+        """A button's pop-up (answerCallbackQuery with a text), as Telegram shows it briefly."""
+        answers = chat.callback_answers
+        start = self.answers_shown.get(chat.chat_id, 0)
+        self.answers_shown[chat.chat_id] = len(answers)
+        for answer in answers[start:]:
+            if answer.text:
+                style = "bold yellow" if answer.show_alert else "yellow"
+                self.console.print(Text(f"  💬 pop-up{self._whose(chat)}: {answer.text}", style))
+
+    def _whose(self, chat: ChatHandle) -> str:
+        return " (clinic)" if self.staff is not None and chat is self.staff else ""
+
+    def _print(self, chat: ChatHandle, message: SentMessage, *, edited: bool) -> None:
         body = (
             html_to_text(message.caption_html or message.caption or "", message.parse_mode)
             if message.kind != "text"
@@ -156,7 +206,7 @@ class DemoChat:
                 body.append("\n" + message.file_bytes.decode("utf-8", "replace"), style="dim")
         elif message.kind == "photo":
             body = Text.assemble(("🖼 a picture", "bold"), "\n", body)
-        buttons = [button for row in message.buttons for button in row]
+        buttons = message.flat_buttons
         if buttons:
             body.append("\n")
             for index, button in enumerate(buttons, start=1):
@@ -165,8 +215,12 @@ class DemoChat:
                 if button.url:
                     body.append(f"  {button.url}", style="dim")
         when = self.local_now().strftime("%a %d %b %H:%M")
-        title = f"Aftercare Bot · {when}" + (" · edited" if edited else "")
-        self.console.print(Panel(body, title=title, title_align="left", border_style="green"))
+        to_clinic = self.staff is not None and chat is self.staff
+        title = f"Aftercare Bot{' → clinic admin' if to_clinic else ''} · {when}"
+        if edited:
+            title += " · edited"
+        border = "blue" if to_clinic else "green"
+        self.console.print(Panel(body, title=title, title_align="left", border_style=border))
 
     async def settle(self) -> None:
         """Wait until the bot has stopped answering, printing as it goes."""
@@ -184,6 +238,11 @@ class DemoChat:
                 break
         self.show_new()
 
+    def prompt(self) -> str:
+        """The input prompt: the demo's local time and who is typing."""
+        who = "clinic ›" if self.chat is not self.patient else "you ›"
+        return f"[dim]{self.local_now():%a %d %b %H:%M}[/] [b cyan]{who}[/] "
+
     async def handle(self, line: str) -> bool:
         """Act on one line typed by the user; False when it is time to leave."""
         text = line.strip()
@@ -198,6 +257,15 @@ class DemoChat:
             return True
         if command == "/travel":
             await self.travel(argument)
+            return True
+        if command == "/as":
+            self.switch(argument)
+            return True
+        if command == "/clinic" and not argument:
+            await self.create_clinic()
+            return True
+        if command == "/join" and not argument:
+            await self.join_clinic()
             return True
         if text.isdigit():
             self.press(int(text))
@@ -223,6 +291,82 @@ class DemoChat:
             self.chat.press(number - 1)
         except (LookupError, ValueError):
             self.console.print(f"[yellow]There is no button {number} on the last message.[/]")
+
+    def switch(self, argument: str) -> None:
+        """``/as clinic`` or ``/as patient``: whose chat what you type goes to."""
+        who = argument.strip().lower()
+        if who == "patient":
+            self.chat = self.patient
+            self.console.print("[magenta]You are the patient again.[/]")
+        elif who == "clinic" and self.staff is not None:
+            self.chat = self.staff
+            self.console.print(
+                f"[magenta]You are the admin of {DEMO_CLINIC}: try [b]/alerts[/b], "
+                "[b]/patients[/b], [b]/broadcast[/b]; [b]/as patient[/b] comes back.[/]"
+            )
+        elif who == "clinic":
+            self.console.print("[yellow]There is no clinic yet: [b]/clinic[/b] creates one.[/]")
+        else:
+            self.console.print("[yellow]Try [b]/as clinic[/b] or [b]/as patient[/b].[/]")
+
+    async def _demo_clinic_id(self) -> int:
+        """The demo clinic's id, created on first use (with its admin in the second chat)."""
+        clinics = self.runtime.services.clinics
+        found = [view for view, _, _ in await clinics.clinics() if view.name == DEMO_CLINIC]
+        self.staff = self.standin.private_chat(DEMO_STAFF_CHAT_ID, first_name="Sara")
+        if found:
+            clinic_id = found[0].id
+            if await clinics.staff(chat_id=DEMO_STAFF_CHAT_ID) is not None:
+                return clinic_id
+            admin = await clinics.invite(
+                clinic_id=clinic_id, kind=InviteKind.STAFF, role=StaffRole.ADMIN
+            )
+        else:
+            settings = self.settings or Settings()
+            view, admin = await clinics.create_clinic(
+                name=DEMO_CLINIC,
+                timezone=settings.default_timezone,
+                plan_id=settings.default_plan,
+                quiet_hours=settings.quiet_hours,
+                **DEMO_CLINIC_CONTACT,
+            )
+            clinic_id = view.id
+            self.console.print(f"[magenta]🏥 Created the clinic [b]{DEMO_CLINIC}[/b].[/]")
+        # The admin's one-time invite, opened in the admin's chat as a tap on the link would.
+        self.staff.start(admin.code)
+        await self.settle()
+        return clinic_id
+
+    async def create_clinic(self) -> None:
+        """``/clinic``: the demo clinic, its admin, and its patient link."""
+        clinic_id = await self._demo_clinic_id()
+        link = await self._patient_link(clinic_id)
+        self.console.print(
+            f"[magenta]🏥 {DEMO_CLINIC}'s patient link (what its QR code opens):[/]\n"
+            f"   {link}\n"
+            "[magenta]   [b]/join[/b] opens it as the patient; [b]/as clinic[/b] makes you its "
+            "admin ([i]/alerts[/i], [i]/patients[/i], [i]/broadcast[/i]); "
+            "[b]/as patient[/b] comes back.[/]"
+        )
+
+    async def join_clinic(self) -> None:
+        """``/join``: the patient opens the demo clinic's patient link."""
+        clinic_id = await self._demo_clinic_id()
+        code = await self._patient_code(clinic_id)
+        self.chat = self.patient
+        self.console.print(f"[magenta]You open {DEMO_CLINIC}'s patient link, as the patient.[/]")
+        self.patient.start(code)
+        await self.settle()
+
+    async def _patient_code(self, clinic_id: int) -> str:
+        invite = await self.runtime.services.clinics.invite(
+            clinic_id=clinic_id, kind=InviteKind.PATIENT
+        )
+        return invite.code
+
+    async def _patient_link(self, clinic_id: int) -> str:
+        username: str = self.runtime.application.bot.username
+        return invite_link(username, await self._patient_code(clinic_id))
 
     async def travel(self, argument: str) -> None:
         delta = parse_travel(argument)
@@ -321,13 +465,16 @@ async def run_demo(
             runtime=runtime,
             clock=clock,
             zone=current_zone,
+            settings=settings,
         )
+        if await runtime.services.clinics.staff(chat_id=DEMO_STAFF_CHAT_ID) is not None:
+            demo.staff = standin.private_chat(DEMO_STAFF_CHAT_ID, first_name="Sara")
         reader = read_line or console.input
         try:
             while True:
                 view = await runtime.services.care.view(chat_id=DEMO_CHAT_ID)
                 zone = view.timezone if view is not None else settings.default_timezone
-                prompt = f"[dim]{demo.local_now():%a %d %b %H:%M}[/] [b cyan]you ›[/] "
+                prompt = demo.prompt()
                 try:
                     line = await asyncio.to_thread(reader, prompt)
                 except (EOFError, KeyboardInterrupt):

@@ -9,7 +9,7 @@ from telegram import Update
 
 from bot import keyboards
 from bot.context import BotContext
-from bot.dates import describe_date
+from bot.dates import date_label, days_away, describe_date
 from bot.handlers.common import (
     chat_id_of,
     chat_state,
@@ -24,6 +24,7 @@ from bot.handlers.common import (
 from bot.handlers.onboarding import ask_date
 from bot.zones import describe_zone
 from content.plan import day_of_healing
+from content.texts import Markup
 from scheduler.prompts import PromptKind
 from scheduler.sessions import PatientView
 from storage.models import PatientStatus
@@ -33,8 +34,11 @@ DELETE_KINDS = frozenset({PromptKind.DELETE})
 
 
 async def show_help(update: Update, context: BotContext) -> None:
-    """What the bot can do (and, for a clinic's staff, what they can do too)."""
-    await reply(update, context, "help")
+    """What the bot can do (and, for a clinic's staff, what they can do too); a clinic's
+    patient also hears of /news."""
+    clinic = await context.clinics.clinic_of_patient(chat_id=chat_id_of(update))
+    news = "\n" + context.texts.render("help_news", clinic=clinic.name) if clinic else ""
+    await reply(update, context, "help", news=Markup(news))
     staff = await context.clinics.staff(chat_id=chat_id_of(update))
     if staff is not None:
         admin = context.texts.render("staff.admin_extra") if staff.is_admin else ""
@@ -64,7 +68,9 @@ async def show_status(update: Update, context: BotContext) -> None:
     texts = context.texts
     date_words = describe_date(view.session_date, today=today)
     if day < 0:
-        parts = [texts.render("status.before", date=date_words, days=-day, summary=phase.summary)]
+        date_words = date_label(view.session_date, today=today)
+        when = days_away(texts, -day)
+        parts = [texts.render("status.before", date=date_words, when=when, summary=phase.summary)]
     else:
         parts = [
             texts.render(
@@ -80,7 +86,7 @@ async def show_status(update: Update, context: BotContext) -> None:
         parts.append(
             texts.render(
                 "status.next",
-                when=format_local(upcoming[0].due_at, view.timezone),
+                when=format_local(upcoming[0].due_at, view.timezone, now=context.now()),
                 title=reminder_title(plan, upcoming[0].milestone_id),
             )
         )

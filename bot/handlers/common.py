@@ -6,13 +6,12 @@ import logging
 import time
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 
 from bot import keyboards
 from bot.context import BotContext
-from bot.dates import describe_date
+from bot.dates import days_away, describe_date, describe_instant
 from bot.sending import send_html
 from bot.zones import describe_zone
 from content.plan import CarePlan, day_of_healing
@@ -121,9 +120,10 @@ def local_today(context: BotContext, zone: str) -> date:
     return context.local_now(zone).date()
 
 
-def format_local(instant: datetime, zone: str) -> str:
-    """An instant as the patient reads it: "Wed 25 Nov, 19:00"."""
-    return instant.astimezone(ZoneInfo(zone)).strftime("%a %d %b, %H:%M")
+def format_local(instant: datetime, zone: str, *, now: datetime) -> str:
+    """An instant as the patient reads it: "Wed 25 Nov, 19:00" (with the year when it is
+    not the current one: "Tue 05 Jan 2027, 09:00")."""
+    return describe_instant(instant, zone, now=now)
 
 
 def reminder_title(plan: CarePlan, milestone_id: str) -> str:
@@ -144,7 +144,7 @@ def upcoming_lines(context: BotContext, plan: CarePlan, rows: list[Reminder], zo
     return "\n".join(
         context.texts.render(
             "registered.upcoming_line",
-            when=format_local(row.due_at, zone),
+            when=format_local(row.due_at, zone, now=context.now()),
             title=reminder_title(plan, row.milestone_id),
         )
         for row in rows
@@ -156,7 +156,8 @@ def where_line(context: BotContext, plan: CarePlan, session_date: date, today: d
     day = day_of_healing(session_date, today)
     phase = plan.phase_for_day(day)
     if day < 0:
-        return context.texts.render("registered.where_before", days=-day, phase=phase.name)
+        when = days_away(context.texts, -day)
+        return context.texts.render("registered.where_before", when=when, phase=phase.name)
     return context.texts.render("registered.where_day", day=day, phase=phase.name)
 
 

@@ -11,7 +11,14 @@ from telegram.error import TelegramError
 from bot import keyboards
 from bot.calendar import Day, Navigate, calendar_keyboard, parse_calendar_callback
 from bot.context import BotContext
-from bot.dates import OutOfRange, Parsed, describe_date, parse_session_date
+from bot.dates import (
+    Impossible,
+    OutOfRange,
+    Parsed,
+    describe_date,
+    impossible_text,
+    parse_session_date,
+)
 from bot.handlers.common import (
     chat_id_of,
     chat_state,
@@ -358,7 +365,7 @@ async def take_typed_date(
     yet); whether the words were a date at all (a dry run only tells, and changes nothing)."""
     today = local_today(context, view.timezone)
     answer = parse_session_date(text, today=today, day_first=context.settings.date_order == "DMY")
-    if not isinstance(answer, Parsed | OutOfRange):
+    if not isinstance(answer, Parsed | OutOfRange | Impossible):
         return False
     if dry_run:
         return True
@@ -382,6 +389,9 @@ async def take_typed_date(
             )
             return True
         await apply_date(update, context, view, prompt, answer.value)
+        return True
+    if isinstance(answer, Impossible):
+        await send(update, context, impossible_text(context.texts, answer), markup)
         return True
     key = "date.too_far_ahead" if answer.value > today else "date.too_far_back"
     await reply(update, context, key, markup=markup, date=describe_date(answer.value, today=today))

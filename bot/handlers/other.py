@@ -20,6 +20,7 @@ from bot.handlers.common import (
     flood_allows,
     format_local,
     reply,
+    send,
 )
 from scheduler.sessions import SnoozeOutcome
 
@@ -52,7 +53,10 @@ async def answer_reminder_button(update: Update, context: BotContext) -> None:
             await query.answer()
             await query.edit_message_reply_markup(None)
             await reply(
-                update, context, "reminder.snoozed", when=format_local(result.due_at, view.timezone)
+                update,
+                context,
+                "reminder.snoozed",
+                when=format_local(result.due_at, view.timezone, now=context.now()),
             )
         else:
             key = {
@@ -125,8 +129,22 @@ async def take_non_text(update: Update, context: BotContext) -> None:
         photo = message.photo[-1].file_id  # the largest size
         if await staff_input(update, context, message.caption or "", photo):
             return
-    if await flood_ok(update, context):
+    if not await flood_ok(update, context):
+        return
+    if message is None or not (message.photo or message.document or message.video):
         await reply(update, context, "non_text")
+        return
+    # A picture is often of the skin: say how to put it into words, and where to send it.
+    parts = [context.texts.render("non_text_picture")]
+    clinic = await context.clinics.clinic_of_patient(chat_id=chat_id_of(update))
+    if clinic is not None:
+        contact = clinic.contact()
+        parts.append(
+            context.texts.render("non_text_clinic", contact=contact)
+            if contact
+            else context.texts.render("non_text_clinic_no_contact", clinic=clinic.name)
+        )
+    await send(update, context, "\n\n".join(parts))
 
 
 async def take_edit(update: Update, context: BotContext) -> None:

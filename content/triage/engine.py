@@ -37,6 +37,7 @@ from content.triage.verdict import (
 )
 
 _SPACES = re.compile(r"\s+")
+_CONTACT = "\x00contact\x00"  # where the contact goes, until the spaces are collapsed
 _SHOWN = frozenset({ConceptKind.SYMPTOM, ConceptKind.ADVICE, ConceptKind.MODIFIER})
 _UNRANKED = 100
 
@@ -315,12 +316,15 @@ class Engine:
         return Verdict(None, Level.UNKNOWN, None, answer, day, matched)
 
     def _render(self, template: str, *, day: int, contact: str | None, **values: object) -> str:
-        if contact:
-            contact_line = self.answers.contact.known.format(contact=contact)
-        else:
-            contact_line = self.answers.contact.unknown
-        text = template.format(day=day, contact_line=contact_line, **values)
-        return _SPACES.sub(" ", text).strip()
+        # The template's folded lines become one paragraph; the clinic's contact keeps its
+        # own lines (name, phone, WhatsApp, address), on a line of its own.
+        text = template.format(day=day, contact_line=_CONTACT, **values)
+        text = _SPACES.sub(" ", text).strip()
+        if not contact:
+            return text.replace(_CONTACT, self.answers.contact.unknown)
+        lines = "\n".join(" ".join(line.split()) for line in contact.splitlines() if line.strip())
+        block = self.answers.contact.known.format(contact=lines)
+        return text.replace(" " + _CONTACT, "\n" + block).replace(_CONTACT, block)
 
 
 def _allowed(rule: AdviceRule, day: int, question: ConceptKind | None) -> bool | None:

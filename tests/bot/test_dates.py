@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -11,12 +11,18 @@ from hypothesis import strategies as st
 
 from bot.dates import (
     MAX_INPUT,
+    Impossible,
     OutOfRange,
     Parsed,
     Unparseable,
+    date_label,
+    days_away,
     describe_date,
+    describe_instant,
+    impossible_text,
     parse_session_date,
 )
+from content.texts import load_texts
 from scheduler.planning import MAX_DAYS_AHEAD, MAX_DAYS_BACK
 
 # Wednesday 25 November 2026.
@@ -275,17 +281,53 @@ def test_leap_day() -> None:
     assert parsed("29 Feb", today=date(2028, 1, 15)) == date(2028, 2, 29)
     # No leap day near: the last one, honestly out of range.
     assert parse_session_date("29/02", today=TODAY) == OutOfRange(date(2024, 2, 29))
-    assert parse_session_date("29/02/2026", today=TODAY) == Unparseable()
-    assert parse_session_date("2027-02-29", today=TODAY) == Unparseable()
+    assert parse_session_date("29/02/2026", today=TODAY) == Impossible(29, 2, 2026)
+    assert parse_session_date("2027-02-29", today=TODAY) == Impossible(29, 2, 2027)
 
 
 @pytest.mark.parametrize(
     "text",
-    ["31/02", "30 Feb", "31/04/2026", "2026-13-01", "2026-00-10", "2026-11-31", "0/11",
-     "32/01", "13/13", "99/99/99", "20/11/202", "2026-11", "1/2/3/4", "20/11/20266"],
+    ["2026-00-10", "0/11", "13/13", "99/99/99", "20/11/202", "2026-11", "1/2/3/4",
+     "20/11/20266"],
 )  # fmt: skip
-def test_impossible_dates_are_unparseable(text: str) -> None:
+def test_numbers_that_are_no_date_are_unparseable(text: str) -> None:
     assert parse_session_date(text, today=TODAY) == Unparseable()
+
+
+@pytest.mark.parametrize(
+    ("text", "day_first", "expected"),
+    [
+        ("31/02", True, Impossible(31, 2)),
+        ("02/31", True, Impossible(31, 2)),  # only one reading has a month
+        ("02/31", False, Impossible(31, 2)),
+        ("30 Feb", True, Impossible(30, 2)),
+        ("Feb 30th", True, Impossible(30, 2)),
+        ("31/04/2026", True, Impossible(31, 4, 2026)),
+        ("2026-11-31", True, Impossible(31, 11, 2026)),
+        ("32/01", True, Impossible(32, 1)),
+        ("2026-13-01", True, Impossible(1, 13, 2026)),
+        ("30 February 2028", True, Impossible(30, 2, 2028)),
+    ],
+)
+def test_a_date_that_does_not_exist_is_told_apart_from_junk(
+    text: str, day_first: bool, expected: Impossible
+) -> None:
+    assert parse_session_date(text, today=TODAY, day_first=day_first) == expected
+
+
+def test_what_is_wrong_with_an_impossible_date_is_said() -> None:
+    texts = load_texts()
+    assert impossible_text(texts, Impossible(31, 2)) == (
+        "There's no 31 February: February has 28 days, 29 in a leap year. Which date did you "
+        "mean? Type it again, or tap a button."
+    )
+    assert impossible_text(texts, Impossible(31, 4, 2026)).startswith(
+        "There's no 31 April 2026: April has only 30 days."
+    )
+    assert impossible_text(texts, Impossible(29, 2, 2026)).startswith(
+        "There's no 29 February 2026: February has only 28 days."
+    )
+    assert impossible_text(texts, Impossible(1, 13, 2026)).startswith("There's no month 13:")
 
 
 @pytest.mark.parametrize(
@@ -350,13 +392,45 @@ def test_the_longest_accepted_input_is_still_fast() -> None:
         (date(2026, 11, 20), TODAY, "Fri 20 Nov (5 days ago)"),
         (date(2026, 11, 23), TODAY, "Mon 23 Nov (2 days ago)"),
         (date(2027, 1, 2), TODAY, "Sat 2 Jan 2027 (in 38 days)"),
-        (date(2025, 12, 31), TODAY, "Wed 31 Dec 2025 (329 days ago)"),
+        (date(2025, 12, 31), TODAY, "Wed 31 Dec 2025"),  # too far for a count of days
+        (date(2026, 8, 25), TODAY, "Tue 25 Aug (92 days ago)"),
+        (date(2026, 8, 24), TODAY, "Mon 24 Aug"),
+        (date(2100, 1, 1), TODAY, "Fri 1 Jan 2100"),  # never "(in 26330 days)"
         (date(2026, 12, 31), date(2027, 1, 1), "yesterday, Thu 31 Dec 2026"),
         (date(2028, 2, 29), date(2028, 3, 1), "yesterday, Tue 29 Feb"),
     ],
 )
 def test_describe_date(value: date, today: date, expected: str) -> None:
     assert describe_date(value, today=today) == expected
+
+
+def test_a_date_in_another_year_carries_its_year() -> None:
+    assert date_label(date(2027, 11, 24), today=TODAY) == "Wed 24 Nov 2027"
+    assert date_label(date(2026, 1, 2), today=TODAY) == "Fri 2 Jan"
+    assert describe_date(date(2027, 11, 25), today=TODAY) == "Thu 25 Nov 2027"
+    assert describe_date(date(2027, 1, 2), today=TODAY) == "Sat 2 Jan 2027 (in 38 days)"
+
+
+def test_an_instant_in_another_year_carries_its_year() -> None:
+    now = datetime(2026, 12, 20, 4, 0, tzinfo=UTC)
+    soon = datetime(2026, 12, 24, 4, 0, tzinfo=UTC)
+    assert describe_instant(soon, "Asia/Karachi", now=now) == "Thu 24 Dec, 09:00"
+    next_year = datetime(2027, 1, 5, 4, 0, tzinfo=UTC)
+    assert describe_instant(next_year, "Asia/Karachi", now=now) == "Tue 05 Jan 2027, 09:00"
+    a_year_on = datetime(2027, 12, 24, 4, 0, tzinfo=UTC)
+    assert describe_instant(a_year_on, "Asia/Karachi", now=now) == "Fri 24 Dec 2027, 09:00"
+    # The year is the patient's: 31 Dec 20:00 UTC is already 1 January in Karachi.
+    new_year = datetime(2026, 12, 31, 20, 0, tzinfo=UTC)
+    assert describe_instant(new_year, "Asia/Karachi", now=now) == "Fri 01 Jan 2027, 01:00"
+
+
+def test_days_ahead_have_their_plural_right() -> None:
+    texts = load_texts()
+    assert days_away(texts, 1) == "tomorrow"
+    assert days_away(texts, 2) == "in 2 days"
+    assert days_away(texts, 7) == "in 7 days"
+    for key in ("registered.where_before", "status.before"):
+        assert "(s)" not in texts.templates[key]
 
 
 def test_describe_date_reads_back_as_the_same_date() -> None:
@@ -417,7 +491,7 @@ def test_ambiguity_is_offered_only_in_range(value: date, day_first: bool) -> Non
 @given(st.text(max_size=120), todays, st.booleans())
 def test_the_parser_never_raises(text: str, today: date, day_first: bool) -> None:
     answer = parse_session_date(text, today=today, day_first=day_first)
-    assert isinstance(answer, Parsed | OutOfRange | Unparseable)
+    assert isinstance(answer, Parsed | OutOfRange | Impossible | Unparseable)
     if isinstance(answer, Parsed):
         assert answer.ambiguous == (answer.alternative is not None)
 
@@ -434,4 +508,4 @@ def test_date_like_word_salad_never_raises(
     words: list[str], joiner: str, today: date, day_first: bool
 ) -> None:
     answer = parse_session_date(joiner.join(words), today=today, day_first=day_first)
-    assert isinstance(answer, Parsed | OutOfRange | Unparseable)
+    assert isinstance(answer, Parsed | OutOfRange | Impossible | Unparseable)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -74,3 +76,36 @@ def test_html_is_shown_as_telegram_would() -> None:
     text = html_to_text("<b>Day</b> 1 &amp; <i>more</i>", "HTML")
     assert text.plain == "Day 1 & more"
     assert html_to_text("<b>raw</b>", None).plain == "<b>raw</b>"
+
+
+def test_the_demo_walks_a_clinic_even_when_its_clock_runs_ahead(tmp_path: Path) -> None:
+    # The demo's clock is weeks ahead of the wall clock: links made by /clinic follow it.
+    result = run_demo(
+        tmp_path,
+        ["/travel 3w", "/clinic", "/join", "1", "today", "/as clinic", "/patients", "/quit"],
+    )
+    out = result.stdout
+    assert result.returncode == 0, result.stderr + out
+    assert "Welcome to the team of Demo Clinic" in out  # the second chat became its admin
+    assert "?start=" in out  # the patient link is shown
+    assert "connected with Demo Clinic" in out or "at Demo Clinic" in out, out
+    assert "expired" not in out
+    assert "All set" in out
+    assert "Total: 1" in out  # the admin sees the patient who joined
+    code = out.split("?start=", 1)[1].split()[0]
+    assert code not in (tmp_path / "data" / "demo.log").read_text()  # no invite code logged
+    again = run_demo(tmp_path, ["/as clinic", "/alerts", "/quit"])
+    assert "No open alerts" in again.stdout, again.stdout  # still the admin after a restart
+
+
+def test_the_demo_shows_button_pop_ups_and_a_calendar_month_change(tmp_path: Path) -> None:
+    today = datetime.now(ZoneInfo("Asia/Karachi")).date()
+    last_month = today.replace(day=1) - timedelta(days=1)
+    result = run_demo(
+        tmp_path,
+        ["/start", "1", "3", "1", "today", "/travel 1d", "1", "/quit"],
+    )
+    out = result.stdout
+    assert result.returncode == 0, result.stderr + out
+    assert f"{last_month:%B %Y}" in out, out  # the calendar moved a month back, shown again
+    assert "pop-up: ✅ Noted, well done!" in out, out  # "Done" on a reminder

@@ -126,3 +126,19 @@ def test_only_telegram_tags_are_used() -> None:
         opened = re.findall(r"<([a-z]+)[ >]", template)
         closed = re.findall(r"</([a-z]+)>", template)
         assert sorted(opened) == sorted(closed), f"{key} has unbalanced tags"
+
+
+def test_the_flood_notice_promises_nothing_the_bot_does_not_do() -> None:
+    """Messages beyond the flood allowance get no answer (bot/flood.py): say so, not that
+    they will be read one at a time."""
+    flood = load_texts().plain("flood")
+    assert "one at a time" not in flood and "I'll read" not in flood
+    assert "haven't answered" in flood
+    assert "send your question again" in flood
+
+
+def test_help_has_a_place_for_the_clinic_news_line() -> None:
+    texts = load_texts()
+    assert "news" in texts.fields["help"]
+    line = texts.plain("help_news", clinic="North Clinic")
+    assert line.startswith("/news") and "North Clinic" in line

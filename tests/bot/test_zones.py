@@ -299,3 +299,18 @@ def test_whole_hour_offsets_round_trip(hours: int, prefix: str, padded: bool) ->
     match = resolve_timezone(text)
     assert match is not None
     assert _minutes(JULY.astimezone(ZoneInfo(match.zone))) == hours * 60
+
+
+def test_a_zone_description_is_never_put_in_brackets() -> None:
+    """describe_zone brings its own brackets: "(Asia/Karachi (UTC+05:00, 09:00 now))" is wrong."""
+    from content.texts import load_texts
+
+    texts = load_texts()
+    described = describe_zone("Asia/Karachi", JULY)
+    with_zone = [key for key, fields in texts.fields.items() if "zone" in fields]
+    assert "plan.title" in with_zone and "registered.done" in with_zone
+    for key in with_zone:
+        values = dict.fromkeys(texts.fields[key], "x") | {"zone": described}
+        rendered = texts.plain(key, **values)
+        assert "))" not in rendered and "((" not in rendered, (key, rendered)
+        assert f"({described}" not in rendered, (key, rendered)

@@ -12,6 +12,7 @@ from bot.context import BotContext
 from bot.dates import describe_date
 from bot.handlers.common import (
     Step,
+    before_session_advice,
     chat_id_of,
     chat_state,
     format_local,
@@ -19,6 +20,7 @@ from bot.handlers.common import (
     reminder_title,
     reply,
     send,
+    session_in,
     upcoming_lines,
 )
 from bot.handlers.onboarding import ask_date
@@ -62,7 +64,15 @@ async def show_status(update: Update, context: BotContext) -> None:
     texts = context.texts
     date_words = describe_date(view.session_date, today=today)
     if day < 0:
-        parts = [texts.render("status.before", date=date_words, days=-day, summary=phase.summary)]
+        parts = [
+            texts.render(
+                "status.before",
+                date=date_words,
+                when=session_in(context, -day),
+                summary=phase.summary,
+                advice=before_session_advice(plan, day),
+            )
+        ]
     else:
         parts = [
             texts.render(

@@ -135,8 +135,23 @@ def where_line(context: BotContext, plan: CarePlan, session_date: date, today: d
     day = day_of_healing(session_date, today)
     phase = plan.phase_for_day(day)
     if day < 0:
-        return context.texts.render("registered.where_before", days=-day, phase=phase.name)
+        return context.texts.render(
+            "registered.where_before", when=session_in(context, -day), phase=phase.name
+        )
     return context.texts.render("registered.where_day", day=day, phase=phase.name)
+
+
+def session_in(context: BotContext, days: int) -> str:
+    """ "tomorrow" or "in 7 days": when a planned session is, counted from today."""
+    if days == 1:
+        return context.texts.plain("registered.in_one_day")
+    return context.texts.plain("registered.in_days", days=days)
+
+
+def before_session_advice(plan: CarePlan, day: int) -> str:
+    """What to do until a planned session: the plan's pre-treatment advice, if it has one."""
+    phase = plan.phase_for_day(day)
+    return phase.key_advice if day < 0 and phase.start_day < 0 else ""
 
 
 async def confirm_registration(
@@ -185,7 +200,7 @@ def confirmation_html(
             date=describe_date(view.session_date, today=today),
             series=series,
             where=where_line(context, plan, view.session_date, today),
-            summary=plan.phase_for_day(day).summary,
+            summary=f"{plan.phase_for_day(day).summary} {before_session_advice(plan, day)}".strip(),
             zone=describe_zone(view.timezone, context.now()),
         ),
         texts.render("registered.upcoming_title")

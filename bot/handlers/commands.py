@@ -20,7 +20,6 @@ from bot.handlers.common import (
     reminder_title,
     reply,
     send,
-    session_in,
     upcoming_lines,
 )
 from bot.handlers.onboarding import ask_date
@@ -67,8 +66,7 @@ async def show_status(update: Update, context: BotContext) -> None:
         parts = [
             texts.render(
                 "status.before",
-                date=date_words,
-                when=session_in(context, -day),
+                date=date_words,  # "Mon 7 Dec (in 7 days)": says how far ahead
                 summary=phase.summary,
                 advice=before_session_advice(plan, day),
             )

@@ -122,7 +122,8 @@ async def test_a_session_a_week_ahead_is_a_planned_session_not_day_minus_7(
     (welcome,) = await say(chat, "/start")
     assert "Your session is in 7 days" in welcome.text
     (status,) = await say(chat, "/status")
-    assert "in 7 days" in status.text and "Come with clean skin" in status.text
+    assert "(in 7 days)" in status.text and "Come with clean skin" in status.text
+    assert status.text.count("in 7 days") == 1
     (swollen,) = await say(chat, "swollen and hot")
     assert swollen.text.startswith("📞") and "before your session" in swollen.text
     (makeup,) = await say(chat, "can I wear makeup?")

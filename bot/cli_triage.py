@@ -38,7 +38,11 @@ def triage_command(
     ] = None,
     day: Annotated[
         int | None,
-        typer.Option("--day", help="Days since the session (0 is the session day).", min=-1),
+        typer.Option(
+            "--day",
+            help="Days since the session (0 is the session day; negative before it).",
+            min=-3650,
+        ),
     ] = None,
     batch: Annotated[
         str | None,

@@ -616,6 +616,33 @@ class QuestionRepository:
             )
         )
 
+    async def uncount(self, *, topic: str, level: str, day: int) -> None:
+        """Take one off the anonymous count of (topic, level, day): a question was re-read."""
+        await self.session.execute(
+            update(QuestionCount)
+            .where(
+                QuestionCount.topic == topic,
+                QuestionCount.level == level,
+                QuestionCount.day == day,
+                QuestionCount.count > 0,
+            )
+            .values(count=QuestionCount.count - 1)
+        )
+
+    async def get(self, *, patient_id: int, question_id: int) -> Question | None:
+        """The patient's own question with this id; None for anyone else's."""
+        result = await self.session.execute(
+            select(Question).where(Question.id == question_id, Question.patient_id == patient_id)
+        )
+        return result.scalar_one_or_none()
+
+    async def escalation_of(self, *, question_id: int) -> Escalation | None:
+        """The escalation a question opened, if it opened one."""
+        result = await self.session.execute(
+            select(Escalation).where(Escalation.question_id == question_id).limit(1)
+        )
+        return result.scalar_one_or_none()
+
     async def set_helpful(self, *, patient_id: int, question_id: int, helpful: bool) -> bool:
         """Record "Was this helpful?" on the patient's own question; False if not theirs."""
         result = await self.session.execute(

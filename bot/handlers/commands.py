@@ -11,6 +11,7 @@ from bot import keyboards
 from bot.context import BotContext
 from bot.dates import date_label, days_away, describe_date
 from bot.handlers.common import (
+    before_session_advice,
     chat_id_of,
     chat_state,
     format_local,
@@ -69,8 +70,15 @@ async def show_status(update: Update, context: BotContext) -> None:
     date_words = describe_date(view.session_date, today=today)
     if day < 0:
         date_words = date_label(view.session_date, today=today)
-        when = days_away(texts, -day)
-        parts = [texts.render("status.before", date=date_words, when=when, summary=phase.summary)]
+        parts = [
+            texts.render(
+                "status.before",
+                date=date_words,
+                when=days_away(texts, -day),
+                summary=phase.summary,
+                advice=before_session_advice(plan, day),
+            )
+        ]
     else:
         parts = [
             texts.render(

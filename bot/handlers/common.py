@@ -161,6 +161,12 @@ def where_line(context: BotContext, plan: CarePlan, session_date: date, today: d
     return context.texts.render("registered.where_day", day=day, phase=phase.name)
 
 
+def before_session_advice(plan: CarePlan, day: int) -> str:
+    """What to do until a planned session: the plan's pre-treatment advice, if it has one."""
+    phase = plan.phase_for_day(day)
+    return phase.key_advice if day < 0 and phase.start_day < 0 else ""
+
+
 async def confirm_registration(
     update: Update, context: BotContext, registration: Registration
 ) -> None:
@@ -207,7 +213,7 @@ def confirmation_html(
             date=describe_date(view.session_date, today=today),
             series=series,
             where=where_line(context, plan, view.session_date, today),
-            summary=plan.phase_for_day(day).summary,
+            summary=f"{plan.phase_for_day(day).summary} {before_session_advice(plan, day)}".strip(),
             zone=describe_zone(view.timezone, context.now()),
         ),
         texts.render("registered.upcoming_title")

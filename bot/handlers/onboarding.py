@@ -15,6 +15,7 @@ from bot.dates import (
     Impossible,
     OutOfRange,
     Parsed,
+    days_away,
     describe_date,
     impossible_text,
     parse_session_date,
@@ -32,6 +33,7 @@ from bot.handlers.common import (
 )
 from bot.menu import staff_commands
 from bot.zones import COMMON_ZONES, describe_zone, resolve_timezone
+from content.plan import day_of_healing
 from scheduler.clinics import InviteError, InviteView, looks_like_code
 from scheduler.planning import (
     MAX_DAYS_AHEAD,
@@ -105,8 +107,18 @@ async def _welcome_back(update: Update, context: BotContext, view: PatientView) 
         return
     plan = context.plan(view.plan_id)
     today = local_today(context, view.timezone)
-    day = (today - view.session_date).days
-    await reply(update, context, "start.welcome_back", day=day, phase=plan.phase_for_day(day).name)
+    day = day_of_healing(view.session_date, today)
+    phase = plan.phase_for_day(day).name
+    if day < 0:  # a planned session: no day of healing yet
+        await reply(
+            update,
+            context,
+            "start.welcome_before",
+            when=days_away(context.texts, -day),
+            phase=phase,
+        )
+        return
+    await reply(update, context, "start.welcome_back", day=day, phase=phase)
 
 
 async def answer_consent(update: Update, context: BotContext) -> None:

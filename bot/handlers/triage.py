@@ -4,9 +4,17 @@ The engine (content/triage) is pure; here we pick the patient's day, show the an
 an icon, ask its one clarifying question with buttons when it is unsure, record the outcome
 (topic, level, day; never the words) and open an escalation for clinic and urgent levels.
 The patient's words reach the clinic only if they press "Share my message".
+
+One question is one question row and at most one escalation, whatever the follow-ups: the
+Yes/No buttons carry a one-time token of the question they were drawn for, and a press either
+answers a question not yet recorded or updates the row it belongs to. A patient without a
+clinic gets no escalation (nobody would read it) and is told to contact a clinic or doctor.
 """
 
 from __future__ import annotations
+
+import secrets
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
@@ -14,7 +22,16 @@ from bot.context import BotContext
 from bot.handlers.clinic import push_alert
 from bot.handlers.common import chat_id_of, chat_state, local_today, reply, send
 from content.plan import day_of_healing
-from content.triage import ClarificationError, Level, Verdict, resolve_clarification, triage
+from content.triage import (
+    ClarificationError,
+    Level,
+    Verdict,
+    resolve_clarification,
+    screen,
+    triage,
+)
+from content.triage.verdict import severity
+from scheduler.questions import Recorded
 from scheduler.sessions import PatientView
 
 ICONS = {
@@ -25,9 +42,8 @@ ICONS = {
     Level.ADVICE: "💡",
     Level.UNKNOWN: "ℹ️",
 }
-MAX_CALLBACK = 64
 SHARE_KEY = "shareable"
-ANSWERED_KEY = "answered_before_asking"
+PENDING_KEY = "clarifying"
 MAX_KEPT = 5
 
 
@@ -37,19 +53,16 @@ def _day(context: BotContext, view: PatientView) -> int | None:
     return day_of_healing(view.session_date, local_today(context, view.timezone))
 
 
-RED_FLAG_LEVELS = frozenset({Level.URGENT, Level.CLINIC})
-
-
 async def screen_red_flags(
     update: Update, context: BotContext, view: PatientView | None, text: str
 ) -> bool:
     """Answer ``text`` now if the triage reads it as urgent or a matter for the clinic, whatever
     the bot was waiting for; whether it did. Someone with no session yet is read as on day 0
-    (red flags are red flags on any day); someone the bot has not met gets the answer only."""
-    day = (_day(context, view) if view is not None else None) or 0
-    plan = context.plan(view.plan_id if view is not None else None)
-    verdict = triage(text, day, plan)
-    if verdict.level not in RED_FLAG_LEVELS:
+    (urgent signs only: red flags are red flags on any day); someone the bot has not met gets
+    the answer only."""
+    day = _day(context, view) if view is not None else None
+    verdict = screen(text, day, context.plan(view.plan_id if view is not None else None))
+    if verdict is None:
         return False
     if view is None or view.session_date is None:
         await reply(
@@ -87,21 +100,25 @@ async def answer_question(
     if only_if_understood and verdict.level is Level.UNKNOWN:
         return False
     clarify = verdict.clarify
-    if clarify is None or len(f"tri:c:1:{clarify.id}".encode()) > MAX_CALLBACK:
+    if clarify is None:
         await deliver(update, context, verdict, text)
         return True
+    token = secrets.token_hex(4)  # what the Yes/No buttons were drawn for, used once
+    pending: dict[str, Any] = {"id": clarify.id, "level": verdict.level.value}
     if verdict.escalate:
         # Already a matter for the clinic: answer and escalate now, then ask whether it is
         # more serious still; a patient who never answers is not left without help.
-        await deliver(update, context, verdict, text)
-        chat_state(context).setdefault(ANSWERED_KEY, set()).add(clarify.id)
-    _keep_words(context, clarify.id, text)
+        recorded = await deliver(update, context, verdict, text)
+        pending["question"] = recorded.question_id if recorded is not None else None
+    else:
+        _keep_words(context, f"c{token}", text)
+    _keep(context, PENDING_KEY, token, pending)
     yes, no = context.texts.plain("buttons.yes"), context.texts.plain("buttons.no")
     markup = InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(yes, callback_data=f"tri:c:1:{clarify.id}"),
-                InlineKeyboardButton(no, callback_data=f"tri:c:0:{clarify.id}"),
+                InlineKeyboardButton(yes, callback_data=f"tri:c:1:{token}"),
+                InlineKeyboardButton(no, callback_data=f"tri:c:0:{token}"),
             ]
         ]
     )
@@ -109,16 +126,30 @@ async def answer_question(
     return True
 
 
-async def deliver(update: Update, context: BotContext, verdict: Verdict, text: str | None) -> None:
+async def deliver(
+    update: Update, context: BotContext, verdict: Verdict, text: str | None
+) -> Recorded | None:
     """Send the answer, record it, and open an escalation when the level calls for it."""
-    chat_id = chat_id_of(update)
     recorded = await context.questions.record(
-        chat_id=chat_id,
+        chat_id=chat_id_of(update),
         day=verdict.day,
         topic=verdict.topic,
         level=verdict.level.value,
         escalate=verdict.escalate,
     )
+    await _present(update, context, verdict, recorded, text)
+    return recorded
+
+
+async def _present(
+    update: Update,
+    context: BotContext,
+    verdict: Verdict,
+    recorded: Recorded | None,
+    text: str | None,
+) -> None:
+    """The answer with its buttons; an urgent escalation goes to the clinic's staff at once."""
+    chat_id = chat_id_of(update)
     texts = context.texts
     rows = []
     if recorded is not None:
@@ -144,7 +175,12 @@ async def deliver(update: Update, context: BotContext, verdict: Verdict, text: s
                     )
                 ]
             )
-    key = "triage.escalated" if verdict.escalate else "triage.answer"
+    if not verdict.escalate:
+        key = "triage.answer"
+    elif recorded is not None and recorded.escalation_id is not None:
+        key = "triage.escalated"
+    else:  # no clinic to tell: never say one was told
+        key = "triage.urgent_alone" if verdict.level is Level.URGENT else "triage.clinic_alone"
     await send(
         update,
         context,
@@ -168,8 +204,13 @@ async def _push_urgent(context: BotContext, chat_id: int, escalation_id: int) ->
 
 def _keep_words(context: BotContext, key: str, text: str) -> None:
     """Hold the patient's words in memory only, for a share they may ask for."""
-    kept: dict[str, str] = chat_state(context).setdefault(SHARE_KEY, {})
-    kept[key] = text
+    _keep(context, SHARE_KEY, key, text)
+
+
+def _keep(context: BotContext, store: str, key: str, value: object) -> None:
+    """Keep ``value`` in the chat's memory under ``store``, the latest few only."""
+    kept: dict[str, object] = chat_state(context).setdefault(store, {})
+    kept[key] = value
     while len(kept) > MAX_KEPT:
         kept.pop(next(iter(kept)))
 
@@ -200,24 +241,53 @@ async def answer_triage_button(update: Update, context: BotContext) -> None:
         await reply(update, context, "triage.shared" if shared else "triage.share_expired")
         return
     if kind == "c" and len(parts) == 4:
-        await query.answer()
-        await _drop_row(update, context, "tri:c:")
-        view = await context.care.view(chat_id=chat_id)
-        day = _day(context, view) if view is not None else None
-        if view is None or day is None:
-            await reply(update, context, "no_session")
-            return
-        try:
-            verdict = resolve_clarification(
-                parts[3], parts[2] == "1", day, context.plan(view.plan_id)
-            )
-        except ClarificationError:
-            await reply(update, context, "button_expired")
-            return
-        words = chat_state(context).get(SHARE_KEY, {}).pop(parts[3], None)
-        await deliver(update, context, verdict, words)
+        await _clarified(update, context, parts[3], parts[2] == "1")
         return
     await query.answer(texts.plain("button_expired"))
+
+
+async def _clarified(update: Update, context: BotContext, token: str, yes: bool) -> None:
+    """A Yes/No to the clarifying question: answered once; an old or second press is refused."""
+    query = update.callback_query
+    assert query is not None
+    pending = chat_state(context).get(PENDING_KEY, {}).pop(token, None)
+    words = chat_state(context).get(SHARE_KEY, {}).pop(f"c{token}", None)
+    if pending is None:
+        await query.answer(context.texts.plain("button_expired"))
+        await _drop_row(update, context, "tri:c:")
+        return
+    await query.answer()
+    await _drop_row(update, context, "tri:c:")
+    chat_id = chat_id_of(update)
+    view = await context.care.view(chat_id=chat_id)
+    day = _day(context, view) if view is not None else None
+    if view is None or day is None:
+        await reply(update, context, "no_session")
+        return
+    try:
+        verdict = resolve_clarification(pending["id"], yes, day, context.plan(view.plan_id))
+    except ClarificationError:
+        await reply(update, context, "button_expired")
+        return
+    if "question" not in pending:  # nothing was answered or recorded yet: answer it now
+        await deliver(update, context, verdict, words)
+        return
+    if severity(verdict.level) <= severity(Level(pending["level"])):
+        await reply(update, context, "triage.noted")  # the first answer stands; not again
+        return
+    recorded = None
+    if pending["question"] is not None:
+        recorded = await context.questions.clarify(
+            chat_id=chat_id,
+            question_id=pending["question"],
+            topic=verdict.topic,
+            level=verdict.level.value,
+            escalate=verdict.escalate,
+        )
+    shared = None
+    if recorded is not None and recorded.escalation_id is not None:
+        shared = chat_state(context).get(SHARE_KEY, {}).get(f"e{recorded.escalation_id}")
+    await _present(update, context, verdict, recorded, shared)
 
 
 async def _drop_row(update: Update, context: BotContext, prefix: str) -> None:

@@ -10,6 +10,7 @@ from content.triage.engine import (
     Engine,
     load_engine,
     resolve_clarification,
+    screen,
     triage,
 )
 from content.triage.verdict import Clarification, Level, Match, Verdict
@@ -25,5 +26,6 @@ __all__ = [
     "Verdict",
     "load_engine",
     "resolve_clarification",
+    "screen",
     "triage",
 ]

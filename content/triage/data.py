@@ -43,6 +43,9 @@ _FRAME_FIELDS = {"text", "because", "contact_line", "day"}
 _DAY = {"day"}
 _ADVICE_FIELDS = {"day", "answer", "from_day", "contact_line"}
 _CLOSING_FIELDS = {"contact_line", "day"}
+# Before the session there is no day of healing to speak of: no {day}, no {from_day}.
+_BEFORE_FRAME_FIELDS = {"text", "contact_line"}
+_BEFORE_ADVICE_FIELDS = {"answer", "before", "contact_line"}
 
 
 @dataclass(frozen=True)
@@ -322,6 +325,17 @@ def _check_answers(answers: Answers, rules: Rules, file: _File) -> Iterator[Data
         yield from fields(text, _ADVICE_FIELDS, ("advice", key))
     yield from fields(answers.unknown, _CLOSING_FIELDS, ("unknown",))
     yield from fields(answers.settled, _CLOSING_FIELDS, ("settled",))
+    before = answers.before_session
+    yield from fields(before.frame, _BEFORE_FRAME_FIELDS, ("before_session", "frame"))
+    yield from fields(before.symptom, set(), ("before_session", "symptom"))
+    for topic, text in before.symptoms.items():
+        where: Loc = ("before_session", "symptoms", topic)
+        if topic not in SYMPTOM_TOPICS:
+            yield file.problem(where, f"{topic!r} is not a symptom topic")
+        yield from fields(text, set(), where)
+    yield from fields(before.advice, _BEFORE_ADVICE_FIELDS, ("before_session", "advice"))
+    yield from fields(before.preparing, {"advice"}, ("before_session", "preparing"))
+    yield from fields(before.settled, {"contact_line"}, ("before_session", "settled"))
     for qid, text in answers.questions.items():
         yield from fields(text, set(), ("questions", qid))
         if qid not in rules.questions:

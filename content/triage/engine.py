@@ -11,6 +11,9 @@ Safety rules of POLICY.md, in the order they are applied:
    what the bot can help with and how to reach the clinic, and never guesses. So is one about
    prices or other treatments, and small talk that only brushes an aftercare word ("is it
    sunny?").
+5. Before the session (day < 0) nothing has healed: a symptom is urgent when it would be on the
+   session day, and otherwise a matter for the clinic before the session (rules.yaml
+   ``before_session``); questions are answered for after the session, ``allowed`` null.
 """
 
 from __future__ import annotations
@@ -104,7 +107,10 @@ class Engine:
             if o.kind in _SHOWN
         )
         symptoms = [m for m in reading.symptoms if not m.weak] or list(reading.symptoms)
-        findings = [self._assess_mention(m, day) for m in symptoms]
+        if day < 0:
+            findings = [self._before_session(self._assess_mention(m, day)) for m in symptoms]
+        else:
+            findings = [self._assess_mention(m, day) for m in symptoms]
         top = max(findings, key=self._seriousness) if findings else None
         advice = [m for m in reading.advice if not m.weak] or list(reading.advice)
         asked = [m for m in advice if m.asked]
@@ -124,11 +130,12 @@ class Engine:
         if top is not None:
             return self._symptom_verdict(top, day, matched, contact)
         if reading.negated_symptoms:
+            settled = self.answers.before_session.settled if day < 0 else self.answers.settled
             return Verdict(
                 topic=reading.negated_symptoms[0],
                 level=Level.NORMAL,
                 allowed=None,
-                answer=self._render(self.answers.settled, day=day, contact=contact),
+                answer=self._render(settled, day=day, contact=contact),
                 day=day,
                 matched=matched,
             )
@@ -169,8 +176,16 @@ class Engine:
 
     def _assess_mention(self, mention: Mention, day: int) -> Finding:
         present = mention.context | {mention.concept, mention.topic}
+        if day < 0:  # the signs that are urgent on any day, read as on the session day
+            day = self.rules.before_session.read_as_day
         found = self._assess(mention.topic, present, mention.concept, day, mention.duration)
         return Finding(found.topic, found.level, found.reason, found.late, mention.start, present)
+
+    def _before_session(self, finding: Finding) -> Finding:
+        """Before the session an urgent sign stays urgent; any other symptom is for the clinic."""
+        if finding.level is Level.URGENT:
+            return finding
+        return replace(finding, level=self.rules.before_session.level, reason=None, late=False)
 
     def _assess(
         self,
@@ -256,6 +271,23 @@ class Engine:
         clarify: bool = True,
     ) -> Verdict:
         texts = self.answers.symptoms[finding.topic]
+        if day < 0 and finding.level is not Level.URGENT:
+            before = self.answers.before_session
+            answer = self._render(
+                before.frame,
+                day=day,
+                contact=contact,
+                text=before.symptoms.get(finding.topic, before.symptom),
+            )
+            return Verdict(
+                topic=finding.topic,
+                level=finding.level,
+                allowed=None,
+                answer=answer,
+                day=day,
+                matched=matched,
+                clarify=self._clarification(finding) if clarify else None,
+            )
         because = ""
         if finding.reason is not None:
             because = self.answers.because[finding.reason]
@@ -296,6 +328,8 @@ class Engine:
         except KeyError:
             answer = self._render(texts.missing, day=day, contact=contact)
             return Verdict(mention.topic, Level.ADVICE, None, answer, day, matched)
+        if day < 0:
+            return self._advice_before_session(mention.topic, rule, day, plan, matched, contact)
         allowed = _allowed(rule, day, mention.question)
         if rule.never:
             lead = texts.never
@@ -310,6 +344,28 @@ class Engine:
             lead, day=day, contact=contact, answer=rule.answer, from_day=rule.allowed_from_day
         )
         return Verdict(mention.topic, Level.ADVICE, allowed, answer, day, matched)
+
+    def _advice_before_session(
+        self,
+        topic: str,
+        rule: AdviceRule,
+        day: int,
+        plan: CarePlan,
+        matched: tuple[Match, ...],
+        contact: str | None,
+    ) -> Verdict:
+        """A "can I...?" before the session: the answer for after it, and what to do until then."""
+        texts = self.answers.before_session
+        phase = plan.phase_for_day(day)
+        preparing = ""
+        if phase.start_day < 0:  # the plan's own pre-treatment phase, when it has one
+            preparing = self._render(
+                texts.preparing, day=day, contact=contact, advice=phase.key_advice
+            )
+        answer = self._render(
+            texts.advice, day=day, contact=contact, answer=rule.answer, before=preparing
+        )
+        return Verdict(topic, Level.ADVICE, None, answer, day, matched)
 
     def _unknown(self, day: int, matched: tuple[Match, ...], contact: str | None) -> Verdict:
         answer = self._render(self.answers.unknown, day=day, contact=contact)
@@ -423,6 +479,29 @@ def triage(
 ) -> Verdict:
     """Triage one message on ``day`` since the session; see ``Engine.triage``."""
     return (engine or load_engine()).triage(text, day, plan, contact=contact)
+
+
+def screen(
+    text: str,
+    day: int | None,
+    plan: CarePlan,
+    *,
+    contact: str | None = None,
+    engine: Engine | None = None,
+) -> Verdict | None:
+    """The verdict on ``text`` only when it is a red flag (urgent) or a matter for the clinic.
+
+    What to check before any pending prompt reads a message: a prompt must never swallow a red
+    flag. ``day`` None (no session registered yet) is read as the session day, and only an
+    urgent reading counts then, since there is no healing to compare with. Pure and fast: no
+    I/O, the engine is cached.
+    """
+    verdict = (engine or load_engine()).triage(
+        text, 0 if day is None else day, plan, contact=contact
+    )
+    if verdict.level is Level.URGENT or (day is not None and verdict.level is Level.CLINIC):
+        return verdict
+    return None
 
 
 def resolve_clarification(

@@ -348,9 +348,23 @@ class Outcome(_Strict):
     _level = field_validator("level")(_symptom_level)
 
 
+class BeforeSession(_Strict):
+    """How symptoms read before the session (day < 0): POLICY.md's "Before the session".
+
+    Nothing has healed yet, so the day windows do not apply: a symptom is read as on
+    ``read_as_day`` to find the signs that are urgent on any day, and anything less is ``level``.
+    """
+
+    read_as_day: int = Field(default=0, ge=0)
+    level: Level = Level.CLINIC
+
+    _level = field_validator("level")(_symptom_level)
+
+
 class Rules(_Strict):
     """rules.yaml: the symptom table of the policy, as data."""
 
+    before_session: BeforeSession = BeforeSession()
     priority: tuple[str, ...] = ()
     settling: tuple[str, ...] = ()
     last: tuple[str, ...] = ()
@@ -391,6 +405,17 @@ class AdviceTexts(_Strict):
     missing: str
 
 
+class BeforeSessionTexts(_Strict):
+    """What the triage says before the session (day < 0): no healing days in any of it."""
+
+    frame: str = Field(description="a symptom that is not urgent: {text} is the topic's text")
+    symptom: str = Field(description="the topic's text when ``symptoms`` has none for it")
+    symptoms: dict[str, str] = Field(default={}, description="by symptom topic")
+    advice: str = Field(description="an aftercare question, answered for after the session")
+    preparing: str = Field(description="the plan's pre-treatment advice, put in {before}")
+    settled: str
+
+
 class Answers(_Strict):
     """answers.yaml: every sentence of the triage's answers."""
 
@@ -401,6 +426,7 @@ class Answers(_Strict):
     advice: AdviceTexts
     unknown: str
     settled: str
+    before_session: BeforeSessionTexts
     questions: dict[str, str] = {}
 
     @field_validator("frames")

@@ -167,6 +167,15 @@ def test_one_message_for_a_person() -> None:
     assert lines["read"].strip() == "red (redness)"
 
 
+def test_a_day_before_the_session() -> None:
+    """--day=-7 (a session a week ahead) is the policy's "before the session"."""
+    result = runner.invoke(app, ["triage", "--day=-7", "my cheeks are red", "--json"])
+    assert result.exit_code == 0, result.output
+    verdict = json.loads(result.stdout)
+    assert (verdict["level"], verdict["day"]) == ("clinic", -7)
+    assert "before your session" in verdict["answer"]
+
+
 def test_one_message_as_json() -> None:
     """--json prints the whole verdict, escalate and clarify included."""
     result = runner.invoke(

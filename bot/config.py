@@ -41,6 +41,10 @@ class Settings(BaseSettings):
         default=QuietHours.parse("21:00-08:00"), description="local span with no messages"
     )
     log_level: str = Field(default="INFO", description="CRITICAL, ERROR, WARNING, INFO or DEBUG")
+    log_third_party_debug: bool = Field(
+        default=False,
+        description="let the libraries log at LOG_LEVEL too (their records hold patient data)",
+    )
     default_plan: str = Field(default="microneedling", description="care plan for new sessions")
     date_order: Literal["DMY", "MDY"] = Field(
         default="DMY", description="how typed dates like 05/11 are read"
@@ -167,8 +171,52 @@ class SecretFilter(logging.Filter):
         return True
 
 
+OUR_LOGGERS = ("bot", "scheduler", "storage", "content")
+# Loggers that see raw updates, request parameters or SQL parameters: patients' words, invite
+# codes in "/start <code>", staff replies, broadcast texts, and the token in every Bot API URL.
+# Anything else not ours inherits the root's WARNING; these are named so that a library that
+# sets its own level (uvicorn does) is held at WARNING too. The stand-in plays Telegram and logs
+# every call with its text.
+THIRD_PARTY_LOGGERS = (
+    "telegram",
+    "httpx",
+    "httpcore",
+    "hpack",
+    "h11",
+    "aiosqlite",
+    "sqlalchemy",
+    "asyncpg",
+    "alembic",
+    "apscheduler",
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "starlette",
+    "asyncio",
+    "bot.standin",
+)
+THIRD_PARTY_WARNING = (
+    "LOG_THIRD_PARTY_DEBUG is set: python-telegram-bot, httpx, SQLAlchemy and the other "
+    "libraries log at %s, and their records hold patients' messages, invite codes and SQL "
+    "parameters (health data). Use it only to debug, never in production, and delete the log."
+)
+
+
+def third_party_level(settings: Settings) -> str:
+    """The level of the libraries' loggers: LOG_LEVEL, but never below WARNING unless
+    LOG_THIRD_PARTY_DEBUG is set."""
+    if settings.log_third_party_debug:
+        return settings.log_level
+    return max(settings.log_level, "WARNING", key=logging.getLevelName)
+
+
 def configure_logging(settings: Settings) -> None:
-    """Log to stderr at the configured level, with the token redacted everywhere."""
+    """Log to stderr: our loggers at LOG_LEVEL, every library at WARNING, the token redacted.
+
+    python-telegram-bot logs whole updates and request parameters at DEBUG, httpx every URL
+    (with the token), aiosqlite and SQLAlchemy SQL parameters: patient data that must never
+    reach a log. Only LOG_THIRD_PARTY_DEBUG lets them through, with a loud warning.
+    """
     token = settings.telegram_bot_token
     secret_filter = SecretFilter([token.get_secret_value()] if token else [])
     handler = logging.StreamHandler()
@@ -176,8 +224,11 @@ def configure_logging(settings: Settings) -> None:
     handler.addFilter(secret_filter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(settings.log_level)
-    # httpx logs every request URL, and a Bot API URL carries the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    libraries = third_party_level(settings)
+    root.setLevel(libraries)
+    for name in OUR_LOGGERS:
+        logging.getLogger(name).setLevel(settings.log_level)
+    for name in THIRD_PARTY_LOGGERS:
+        logging.getLogger(name).setLevel(libraries)
+    if settings.log_third_party_debug:
+        logging.getLogger(__name__).warning(THIRD_PARTY_WARNING, libraries)

@@ -6,6 +6,7 @@ import logging
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -16,6 +17,28 @@ from scheduler.planning import QuietHours, UnknownTimeZoneError, load_zone
 TOKEN_PATTERN = re.compile(r"^\d{5,16}:[A-Za-z0-9_-]{30,64}$")
 PLACEHOLDER_TOKENS = {"changeme", "change-me", "your-token", "your_token_here", "token", "xxx"}
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+WEBHOOK_PORTS = (80, 88, 443, 8443)  # the only ports Telegram delivers webhooks to
+
+
+def webhook_url_problem(url: str) -> str | None:
+    """Why Telegram's setWebhook would refuse ``url`` (its own words), or None if it would not.
+
+    Telegram answers 400 "bad webhook: An HTTPS URL must be provided for webhook" and "bad
+    webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"; the local server may
+    listen on any PORT behind a proxy, but the public URL must be one of these.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() != "https":
+        return f"{url!r}: An HTTPS URL must be provided for webhook (https://...)"
+    try:
+        port = parts.port
+    except ValueError:
+        return f"{url!r} has no valid port"
+    if not parts.hostname:
+        return f"{url!r} has no host name"
+    if port is not None and port not in WEBHOOK_PORTS:
+        return f"{url!r}: Webhook can be set up only on ports 80, 88, 443 or 8443"
+    return None
 
 
 class Settings(BaseSettings):
@@ -88,6 +111,15 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", raw):
             raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return raw
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str) -> str:
+        value = value.strip()
+        problem = webhook_url_problem(value) if value else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("default_timezone")
     @classmethod

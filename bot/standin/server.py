@@ -61,6 +61,7 @@ MAX_ANSWER_TEXT = 200
 MAX_POLL_TIMEOUT = 50
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_COMMANDS = 100
+WEBHOOK_PORTS = frozenset({80, 88, 443, 8443})
 SEND_METHODS = frozenset({"sendmessage", "sendphoto", "senddocument"})
 # Telegram's default when allowed_updates was never given (or given as []).
 NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
@@ -264,6 +265,7 @@ class StandIn:
         self.webhook_url = ""
         self.webhook_secret: str | None = None
         self.webhook_last_error: tuple[int, str] | None = None
+        self._webhook_routes: dict[str, str] = {}
         self._commands: dict[tuple[str, str], list[dict[str, str]]] = {}
         self._chats: dict[int, Chat] = {}
         self._handles: dict[int, ChatHandle] = {}
@@ -974,11 +976,17 @@ class StandIn:
         try:
             parts = urlsplit(url)
             valid = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
-            parts.port  # noqa: B018 - raises ValueError for a bad port
+            port = parts.port
         except ValueError:
             valid = False
         if not valid:
             raise bad_request("invalid webhook URL specified")
+        if parts.scheme.lower() != "https":
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        if port is not None and port not in WEBHOOK_PORTS:
+            raise bad_request(
+                "bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"
+            )
         secret = p.text("secret_token")
         if len(secret) > 256:
             raise bad_request("secret token is too long")
@@ -1029,7 +1037,9 @@ class StandIn:
                     headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook_secret
                 try:
                     answer = await client.post(
-                        self.webhook_url, content=json.dumps(update), headers=headers
+                        self._webhook_target(self.webhook_url),
+                        content=json.dumps(update),
+                        headers=headers,
                     )
                     error = (
                         None
@@ -1055,6 +1065,18 @@ class StandIn:
                 attempts += 1
                 self.webhook_last_error = (int(time.time()), error)
                 await self._pause(min(self.webhook_retry_delay * 2 ** (attempts - 1), 2.0))
+
+    def route_webhook(self, public_origin: str, local_origin: str) -> None:
+        """Test facility: deliver webhooks set on ``public_origin`` (an https origin Telegram
+        accepts, like https://bot.example.com:8443) to ``local_origin`` (http://127.0.0.1:N),
+        as a reverse proxy would. Telegram itself only ever calls the public URL."""
+        self._webhook_routes[public_origin.rstrip("/")] = local_origin.rstrip("/")
+
+    def _webhook_target(self, url: str) -> str:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        local = self._webhook_routes.get(origin)
+        return url if local is None else local + url[len(origin) :]
 
     async def _m_sendmessage(self, p: _Params) -> Any:
         raw = p.text("text")

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli_clinic import clinic_app
-from bot.cli_common import fail, settings_or_exit
+from bot.cli_common import OneLineErrors, fail, settings_or_exit
 from bot.cli_content import content_app
 from bot.cli_triage import register as register_triage
 from bot.config import Settings, configure_logging, third_party_level
@@ -23,6 +23,7 @@ app = typer.Typer(
         "Without a command it runs the bot (polling) when TELEGRAM_BOT_TOKEN is set, and the "
         "offline demo when it is not; the database is a SQLite file in ./data by default."
     ),
+    cls=OneLineErrors,
     invoke_without_command=True,
     no_args_is_help=False,
     add_completion=False,

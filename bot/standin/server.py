@@ -62,6 +62,34 @@ MAX_POLL_TIMEOUT = 50
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_COMMANDS = 100
 WEBHOOK_PORTS = frozenset({80, 88, 443, 8443})
+# MessageEntity types of the Bot API, with the fields each one carries besides its position.
+ENTITY_FIELDS: dict[str, frozenset[str]] = {
+    **{
+        kind: frozenset()
+        for kind in (
+            "mention",
+            "hashtag",
+            "cashtag",
+            "bot_command",
+            "url",
+            "email",
+            "phone_number",
+            "bold",
+            "italic",
+            "underline",
+            "strikethrough",
+            "spoiler",
+            "blockquote",
+            "expandable_blockquote",
+            "code",
+        )
+    },  # fmt: skip
+    "pre": frozenset({"language"}),
+    "text_link": frozenset({"url"}),
+    "text_mention": frozenset({"user"}),
+    "custom_emoji": frozenset({"custom_emoji_id"}),
+    "date_time": frozenset({"unix_time", "date_time_format"}),
+}
 SEND_METHODS = frozenset({"sendmessage", "sendphoto", "senddocument"})
 # Telegram's default when allowed_updates was never given (or given as []).
 NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
@@ -157,6 +185,7 @@ class _File:
     data: bytes
     path: str
     name: str | None
+    kind: str  # photo, document, sticker...: a file id is only sent again as its kind
 
 
 class _DroppedResponse(Response):
@@ -659,6 +688,7 @@ class StandIn:
             data=data,
             path=f"{folder}/file_{number}.{extension}",
             name=name,
+            kind=kind,
         )
         self._files[stored.file_id] = stored
         self._paths[stored.path] = stored
@@ -895,6 +925,8 @@ class StandIn:
         reference = str(value)
         known = self._files.get(reference)
         if known is not None:
+            if known.kind != field_name:  # a document's file id is not a photo, nor back
+                raise bad_request("type of file mismatch")
             return known.data, known.name, known
         if reference.startswith(("http://", "https://")):
             return b"", reference.rsplit("/", 1)[-1] or None, None
@@ -1387,8 +1419,12 @@ def _given_entities(given: Any) -> tuple[Entity, ...]:
             offset, length = int(item["offset"]), int(item["length"])
         except (KeyError, TypeError, ValueError):
             raise bad_request("can't parse MessageEntity: offset and length expected") from None
-        extra = tuple((k, v) for k, v in item.items() if k not in ("type", "offset", "length"))
-        entities.append(Entity(item["type"], offset, length, extra))
+        kind = item["type"]
+        if kind not in ENTITY_FIELDS:
+            raise bad_request("can't parse MessageEntity: Unsupported type specified")
+        # Telegram keeps only the fields of the entity's type; the others never come back.
+        extra = tuple((k, v) for k, v in item.items() if k in ENTITY_FIELDS[kind])
+        entities.append(Entity(kind, offset, length, extra))
     return tuple(entities)
 
 

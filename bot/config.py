@@ -194,13 +194,22 @@ class SecretFilter(logging.Filter):
         self.secrets = [s for s in secrets if s]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record's message without the secrets."""
+        """Rewrite the record's message and traceback without the secrets (an HTTP error's
+        text quotes its URL, and a Bot API URL carries the token)."""
         if self.secrets:
-            message = record.getMessage()
-            for secret in self.secrets:
-                message = message.replace(secret, "[redacted]")
-            record.msg, record.args = message, None
+            record.msg, record.args = self._hide(record.getMessage()), None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = self._hide(record.exc_text)
+            if record.stack_info:
+                record.stack_info = self._hide(record.stack_info)
         return True
+
+    def _hide(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
 
 
 OUR_LOGGERS = ("bot", "scheduler", "storage", "content")

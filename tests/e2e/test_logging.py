@@ -204,3 +204,18 @@ async def test_a_database_error_carries_no_sql_parameters(database: Database) ->
                 {"words": "aardvark swelling"},
             )
     assert "aardvark" not in str(failed.value)
+
+
+def test_the_token_is_redacted_from_tracebacks_too(
+    records: list[logging.LogRecord], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An HTTP error's text quotes its URL, and a Bot API URL carries the token."""
+    configure_logging(make_settings(tmp_path, telegram_bot_token=TOKEN))
+    try:
+        raise RuntimeError(f"404 for url 'https://api.telegram.org/bot{TOKEN}/getMe'")
+    except RuntimeError:
+        logging.getLogger("bot.application").exception("start failed for %s", TOKEN)
+    written = capsys.readouterr().err
+    assert "start failed for [redacted]" in written
+    assert "/bot[redacted]/getMe" in written and "RuntimeError" in written
+    assert TOKEN.split(":")[1] not in written

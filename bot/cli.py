@@ -12,10 +12,10 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli_clinic import clinic_app
-from bot.cli_common import fail, settings_or_exit
+from bot.cli_common import OneLineErrors, fail, settings_or_exit
 from bot.cli_content import content_app
 from bot.cli_triage import register as register_triage
-from bot.config import Settings, configure_logging
+from bot.config import Settings, configure_logging, third_party_level
 
 app = typer.Typer(
     help=(
@@ -23,6 +23,7 @@ app = typer.Typer(
         "Without a command it runs the bot (polling) when TELEGRAM_BOT_TOKEN is set, and the "
         "offline demo when it is not; the database is a SQLite file in ./data by default."
     ),
+    cls=OneLineErrors,
     invoke_without_command=True,
     no_args_is_help=False,
     add_completion=False,
@@ -184,7 +185,8 @@ def run(
         web_app,
         host=host,
         port=settings.port,
-        log_level=settings.log_level.lower(),
+        log_config=None,  # keep configure_logging's handler (token filter) and levels
+        log_level=third_party_level(settings).lower(),
         access_log=False,  # request lines would carry nothing useful, and no update text
         timeout_graceful_shutdown=30,
     )

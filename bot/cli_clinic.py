@@ -39,7 +39,7 @@ clinic_app = typer.Typer(
 
 DEMO_BOT_USERNAME = "aftercare_demo_bot"  # the offline demo's stand-in answers getMe with it
 USERNAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
-LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})?$")
+PHONE_REGION = "PK"  # how a number without +country code is read
 MAX_NAME = 120  # the widths of the clinics table's columns
 MAX_PHONE = 40
 MAX_URL = 300
@@ -54,8 +54,15 @@ ClinicIdArgument = Annotated[
 ]
 
 
-def _run(settings: Settings, work: Callable[[ClinicService], Awaitable[T]]) -> T:
-    """Run ``work`` with a clinic service on the migrated database, then close it."""
+def _run(
+    settings: Settings, work: Callable[[ClinicService], Awaitable[T]], *, create: bool = False
+) -> T:
+    """Run ``work`` with a clinic service on the migrated database, then close it.
+
+    Only ``create`` may make a new database: every other command needs the one the bot uses,
+    so a mistyped DATABASE_URL is named ("no database at ...") instead of leaving folders
+    and an empty database behind.
+    """
     from sqlalchemy.exc import DBAPIError
 
     from content.loader import load_plan
@@ -63,9 +70,15 @@ def _run(settings: Settings, work: Callable[[ClinicService], Awaitable[T]]) -> T
     from scheduler.clock import SystemClock
     from storage.database import Database, redact_url
 
+    where = redact_url(settings.database_url)
+    if not create:
+        _existing_database(settings)
+
     async def _go() -> T:
         database = Database(settings.database_url)
         try:
+            if not create and await database.current_revision() is None:
+                raise fail(f"no database at {where} (it has no tables); check DATABASE_URL")
             await database.upgrade()  # as `run` does at start
             return await work(
                 ClinicService(database=database, clock=SystemClock(), plans=load_plan)
@@ -76,8 +89,28 @@ def _run(settings: Settings, work: Callable[[ClinicService], Awaitable[T]]) -> T
     try:
         return asyncio.run(_go())
     except (DBAPIError, OSError) as exc:
-        where = redact_url(settings.database_url)
         raise fail(f"the database {where} failed: {type(exc).__name__}", code=1) from None
+
+
+def _existing_database(settings: Settings) -> None:
+    """Exit 2 naming the URL when DATABASE_URL is a SQLite file that is not there."""
+    from storage.database import redact_url
+
+    if not _sqlite_file_exists(settings.database_url):
+        raise fail(f"no database at {redact_url(settings.database_url)}; check DATABASE_URL")
+
+
+def _sqlite_file_exists(url: str) -> bool:
+    """False for a SQLite URL whose file is not there (connecting would create it)."""
+    from storage.database import normalize_url
+
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return True
+    database = parsed.database or ""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return True
+    return Path(database).expanduser().is_file()
 
 
 async def _clinic(service: ClinicService, clinic_id: int) -> ClinicView:
@@ -190,16 +223,22 @@ def _invite_json(invite: NewInvite, clinic: ClinicView, link: str, role: str | N
 def create(
     name: Annotated[str, typer.Option("--name", help="The clinic's name, as patients see it.")],
     tz: Annotated[str, typer.Option("--tz", help="IANA time zone of the clinic (Asia/Karachi).")],
-    phone: Annotated[str | None, typer.Option("--phone", help="Phone number for patients.")] = None,
+    phone: Annotated[
+        str | None,
+        typer.Option("--phone", help="Phone number for patients (+92..., or a Pakistani one)."),
+    ] = None,
     whatsapp: Annotated[
-        str | None, typer.Option("--whatsapp", help="WhatsApp number for patients.")
+        str | None, typer.Option("--whatsapp", help="WhatsApp number for patients, as --phone.")
     ] = None,
     address: Annotated[str | None, typer.Option("--address", help="Postal address.")] = None,
     booking_url: Annotated[
         str | None, typer.Option("--booking-url", help="Online booking page (https://...).")
     ] = None,
     language: Annotated[
-        str, typer.Option("--language", help="Language of new patients' messages.")
+        str,
+        typer.Option(
+            "--language", help="Language of new patients' messages (one of content/texts/*)."
+        ),
     ] = "en",
     plan_name: Annotated[
         str | None, typer.Option("--plan", help="Care plan of its patients; default DEFAULT_PLAN.")
@@ -229,12 +268,15 @@ def create(
         quiet_hours = QuietHours.parse(quiet) if quiet is not None else settings.quiet_hours
     except ValueError:
         raise fail(f"--quiet {quiet!r} is not a span like 21:00-08:00 (or off)") from None
-    phone, whatsapp = _short(phone, "--phone"), _short(whatsapp, "--whatsapp")
+    phone, whatsapp = _phone(phone, "--phone"), _phone(whatsapp, "--whatsapp")
     address = (address or "").strip() or None
     booking_url = _https(booking_url)
     language = language.strip()
-    if not LANGUAGE_PATTERN.match(language):
-        raise fail(f"--language {language!r} is not a language code like en or pt-BR")
+    languages = available_languages()
+    if language not in languages:
+        raise fail(
+            f"--language {language!r} has no patient texts; choose one of {', '.join(languages)}"
+        )
     plan_id = plan_name or settings.default_plan
     try:
         load_plan(plan_id)
@@ -255,11 +297,15 @@ def create(
             language=language,
         )
 
-    clinic, invite = _run(settings, _create)
+    clinic, invite = _run(settings, _create, create=True)
     typer.echo(
         f"Created clinic {clinic.id}: {clinic.name} ({clinic.timezone}, quiet hours "
         f"{clinic.quiet_hours}, plan {clinic.plan_id}, language {clinic.language})."
     )
+    contacts = [f"{kind} {number}" for kind, number in
+                (("phone", clinic.phone), ("WhatsApp", clinic.whatsapp)) if number]  # fmt: skip
+    if contacts:
+        typer.echo(f"Contact shown to patients: {', '.join(contacts)}.")
     typer.echo(_describe(invite, clinic, "admin"))
     typer.echo(_link(username, invite))
     typer.echo(
@@ -269,11 +315,33 @@ def create(
     )
 
 
-def _short(value: str | None, option: str) -> str | None:
+def available_languages() -> list[str]:
+    """The languages patients can be written to in: one per content/texts/<code>.yaml."""
+    from content.texts import TEXTS_DIR
+
+    return sorted(path.stem for path in TEXTS_DIR.glob("*.yaml"))
+
+
+def _phone(value: str | None, option: str) -> str | None:
+    """A phone or WhatsApp number in E.164 (+923001234567); local numbers are read as
+    Pakistani (the region of the clinics we serve). None when not given."""
+    import phonenumbers
+
     value = (value or "").strip()
+    if not value:
+        return None
     if len(value) > MAX_PHONE:
         raise fail(f"{option} is longer than {MAX_PHONE} characters")
-    return value or None
+    try:
+        number = phonenumbers.parse(value, PHONE_REGION)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise fail(
+            f"{option} {value!r} is not a phone number; write it with its country code "
+            "(+92 51 2345678) or as dialled in Pakistan (0300 1234567)"
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _https(url: str | None) -> str | None:
@@ -326,6 +394,8 @@ def _clinic_json(clinic: ClinicView, staff: int, patients: int) -> dict[str, Any
         "plan": clinic.plan_id,
         "language": clinic.language,
         "quiet_hours": str(clinic.quiet_hours),
+        "phone": clinic.phone,
+        "whatsapp": clinic.whatsapp,
         "staff": staff,
         "patients": patients,
     }
@@ -346,6 +416,7 @@ def invite(
     if staff and admin:
         raise fail("choose one of --staff and --admin")
     settings = settings_or_exit()
+    _existing_database(settings)
     username = bot_username(settings)
     role = StaffRole.ADMIN if admin else StaffRole.STAFF if staff else None
     kind = InviteKind.PATIENT if role is None else InviteKind.STAFF
@@ -389,6 +460,7 @@ def qr(
     if not path.parent.is_dir():
         raise fail(f"--out: the folder {str(path.parent)!r} does not exist")
     settings = settings_or_exit()
+    _existing_database(settings)
     username = bot_username(settings)
 
     async def _invite(service: ClinicService) -> tuple[ClinicView, NewInvite]:

@@ -6,6 +6,7 @@ import logging
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -16,6 +17,28 @@ from scheduler.planning import QuietHours, UnknownTimeZoneError, load_zone
 TOKEN_PATTERN = re.compile(r"^\d{5,16}:[A-Za-z0-9_-]{30,64}$")
 PLACEHOLDER_TOKENS = {"changeme", "change-me", "your-token", "your_token_here", "token", "xxx"}
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+WEBHOOK_PORTS = (80, 88, 443, 8443)  # the only ports Telegram delivers webhooks to
+
+
+def webhook_url_problem(url: str) -> str | None:
+    """Why Telegram's setWebhook would refuse ``url`` (its own words), or None if it would not.
+
+    Telegram answers 400 "bad webhook: An HTTPS URL must be provided for webhook" and "bad
+    webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"; the local server may
+    listen on any PORT behind a proxy, but the public URL must be one of these.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() != "https":
+        return f"{url!r}: An HTTPS URL must be provided for webhook (https://...)"
+    try:
+        port = parts.port
+    except ValueError:
+        return f"{url!r} has no valid port"
+    if not parts.hostname:
+        return f"{url!r} has no host name"
+    if port is not None and port not in WEBHOOK_PORTS:
+        return f"{url!r}: Webhook can be set up only on ports 80, 88, 443 or 8443"
+    return None
 
 
 class Settings(BaseSettings):
@@ -41,6 +64,10 @@ class Settings(BaseSettings):
         default=QuietHours.parse("21:00-08:00"), description="local span with no messages"
     )
     log_level: str = Field(default="INFO", description="CRITICAL, ERROR, WARNING, INFO or DEBUG")
+    log_third_party_debug: bool = Field(
+        default=False,
+        description="let the libraries log at LOG_LEVEL too (their records hold patient data)",
+    )
     default_plan: str = Field(default="microneedling", description="care plan for new sessions")
     date_order: Literal["DMY", "MDY"] = Field(
         default="DMY", description="how typed dates like 05/11 are read"
@@ -84,6 +111,15 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", raw):
             raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return raw
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str) -> str:
+        value = value.strip()
+        problem = webhook_url_problem(value) if value else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("default_timezone")
     @classmethod
@@ -158,17 +194,70 @@ class SecretFilter(logging.Filter):
         self.secrets = [s for s in secrets if s]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record's message without the secrets."""
+        """Rewrite the record's message and traceback without the secrets (an HTTP error's
+        text quotes its URL, and a Bot API URL carries the token)."""
         if self.secrets:
-            message = record.getMessage()
-            for secret in self.secrets:
-                message = message.replace(secret, "[redacted]")
-            record.msg, record.args = message, None
+            record.msg, record.args = self._hide(record.getMessage()), None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = self._hide(record.exc_text)
+            if record.stack_info:
+                record.stack_info = self._hide(record.stack_info)
         return True
+
+    def _hide(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+
+OUR_LOGGERS = ("bot", "scheduler", "storage", "content")
+# Loggers that see raw updates, request parameters or SQL parameters: patients' words, invite
+# codes in "/start <code>", staff replies, broadcast texts, and the token in every Bot API URL.
+# Anything else not ours inherits the root's WARNING; these are named so that a library that
+# sets its own level (uvicorn does) is held at WARNING too. The stand-in plays Telegram and logs
+# every call with its text.
+THIRD_PARTY_LOGGERS = (
+    "telegram",
+    "httpx",
+    "httpcore",
+    "hpack",
+    "h11",
+    "aiosqlite",
+    "sqlalchemy",
+    "asyncpg",
+    "alembic",
+    "apscheduler",
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "starlette",
+    "asyncio",
+    "bot.standin",
+)
+THIRD_PARTY_WARNING = (
+    "LOG_THIRD_PARTY_DEBUG is set: python-telegram-bot, httpx, SQLAlchemy and the other "
+    "libraries log at %s, and their records hold patients' messages, invite codes and SQL "
+    "parameters (health data). Use it only to debug, never in production, and delete the log."
+)
+
+
+def third_party_level(settings: Settings) -> str:
+    """The level of the libraries' loggers: LOG_LEVEL, but never below WARNING unless
+    LOG_THIRD_PARTY_DEBUG is set."""
+    if settings.log_third_party_debug:
+        return settings.log_level
+    return max(settings.log_level, "WARNING", key=logging.getLevelName)
 
 
 def configure_logging(settings: Settings) -> None:
-    """Log to stderr at the configured level, with the token redacted everywhere."""
+    """Log to stderr: our loggers at LOG_LEVEL, every library at WARNING, the token redacted.
+
+    python-telegram-bot logs whole updates and request parameters at DEBUG, httpx every URL
+    (with the token), aiosqlite and SQLAlchemy SQL parameters: patient data that must never
+    reach a log. Only LOG_THIRD_PARTY_DEBUG lets them through, with a loud warning.
+    """
     token = settings.telegram_bot_token
     secret_filter = SecretFilter([token.get_secret_value()] if token else [])
     handler = logging.StreamHandler()
@@ -176,8 +265,11 @@ def configure_logging(settings: Settings) -> None:
     handler.addFilter(secret_filter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(settings.log_level)
-    # httpx logs every request URL, and a Bot API URL carries the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    libraries = third_party_level(settings)
+    root.setLevel(libraries)
+    for name in OUR_LOGGERS:
+        logging.getLogger(name).setLevel(settings.log_level)
+    for name in THIRD_PARTY_LOGGERS:
+        logging.getLogger(name).setLevel(libraries)
+    if settings.log_third_party_debug:
+        logging.getLogger(__name__).warning(THIRD_PARTY_WARNING, libraries)

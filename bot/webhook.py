@@ -24,6 +24,7 @@ from starlette.routing import Route
 from telegram import Update
 
 from bot.application import BotRuntime
+from bot.config import webhook_url_problem
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +43,12 @@ def derived_secret(token: str) -> str:
 
 
 def webhook_endpoint(public_url: str) -> tuple[str, str]:
-    """The URL to register with Telegram and the local path it maps to."""
+    """The URL to register with Telegram and the local path it maps to; ValueError (one line)
+    for a URL Telegram would refuse."""
+    problem = webhook_url_problem(public_url)
+    if problem:
+        raise ValueError(f"WEBHOOK_URL: {problem}")
     parts = urlsplit(public_url)
-    if parts.scheme not in {"https", "http"} or not parts.netloc:
-        raise ValueError("WEBHOOK_URL must be an absolute https:// URL")
     path = parts.path.rstrip("/")
     public_url = public_url.rstrip("/")
     if not path:

@@ -88,6 +88,9 @@ class Database:
                 Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         else:
             engine_options.setdefault("pool_pre_ping", True)
+        # SQL parameters are patients' words and invite hashes: keep them out of the
+        # messages of exceptions that get logged with their tracebacks.
+        engine_options.setdefault("hide_parameters", True)
         self.engine = create_async_engine(self.url, echo=echo, **engine_options)
         if self.is_sqlite:
             _prepare_sqlite(self.engine)

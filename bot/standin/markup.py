@@ -15,6 +15,8 @@ _OTHER_KINDS = (
     "callback_game", "pay", "switch_inline_query", "switch_inline_query_chosen_chat",
     "switch_inline_query_current_chat", "login_url", "web_app", "copy_text",
 )  # fmt: skip
+_ACTIONS = ("url", "callback_data", *_OTHER_KINDS)  # "Exactly one ... must be used"
+_KNOWN = frozenset({"text", "style", "icon_custom_emoji_id", *_ACTIONS})
 
 
 def parse_reply_markup(raw: Any) -> tuple[list[list[Button]], dict[str, Any] | None]:
@@ -46,7 +48,9 @@ def parse_reply_markup(raw: Any) -> tuple[list[list[Button]], dict[str, Any] | N
     buttons = [[_button(button) for button in row] for row in rows]
     if keyboard or not any(buttons):
         return [], None
-    return buttons, {"inline_keyboard": rows}
+    # Telegram keeps only the fields it knows: unknown keys never come back on the message.
+    shown = [[{k: v for k, v in button.items() if k in _KNOWN} for button in row] for row in rows]
+    return buttons, {"inline_keyboard": shown}
 
 
 def _button(raw: Any) -> Button:
@@ -59,6 +63,12 @@ def _button(raw: Any) -> Button:
         raise bad_request("can't parse inline keyboard button: Can't find field \"text\"")
     url = raw.get("url")
     data = raw.get("callback_data")
+    actions = [kind for kind in _ACTIONS if kind in raw]
+    if len(actions) > 1:
+        raise bad_request(
+            "can't parse inline keyboard button: exactly one of the optional fields must be "
+            f"used, not {' and '.join(actions)}"
+        )
     if url:
         if not text:
             raise bad_request("inline keyboard button text must be non-empty")

@@ -61,6 +61,35 @@ MAX_ANSWER_TEXT = 200
 MAX_POLL_TIMEOUT = 50
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_COMMANDS = 100
+WEBHOOK_PORTS = frozenset({80, 88, 443, 8443})
+# MessageEntity types of the Bot API, with the fields each one carries besides its position.
+ENTITY_FIELDS: dict[str, frozenset[str]] = {
+    **{
+        kind: frozenset()
+        for kind in (
+            "mention",
+            "hashtag",
+            "cashtag",
+            "bot_command",
+            "url",
+            "email",
+            "phone_number",
+            "bold",
+            "italic",
+            "underline",
+            "strikethrough",
+            "spoiler",
+            "blockquote",
+            "expandable_blockquote",
+            "code",
+        )
+    },  # fmt: skip
+    "pre": frozenset({"language"}),
+    "text_link": frozenset({"url"}),
+    "text_mention": frozenset({"user"}),
+    "custom_emoji": frozenset({"custom_emoji_id"}),
+    "date_time": frozenset({"unix_time", "date_time_format"}),
+}
 SEND_METHODS = frozenset({"sendmessage", "sendphoto", "senddocument"})
 # Telegram's default when allowed_updates was never given (or given as []).
 NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
@@ -156,6 +185,7 @@ class _File:
     data: bytes
     path: str
     name: str | None
+    kind: str  # photo, document, sticker...: a file id is only sent again as its kind
 
 
 class _DroppedResponse(Response):
@@ -264,6 +294,7 @@ class StandIn:
         self.webhook_url = ""
         self.webhook_secret: str | None = None
         self.webhook_last_error: tuple[int, str] | None = None
+        self._webhook_routes: dict[str, str] = {}
         self._commands: dict[tuple[str, str], list[dict[str, str]]] = {}
         self._chats: dict[int, Chat] = {}
         self._handles: dict[int, ChatHandle] = {}
@@ -657,6 +688,7 @@ class StandIn:
             data=data,
             path=f"{folder}/file_{number}.{extension}",
             name=name,
+            kind=kind,
         )
         self._files[stored.file_id] = stored
         self._paths[stored.path] = stored
@@ -893,6 +925,8 @@ class StandIn:
         reference = str(value)
         known = self._files.get(reference)
         if known is not None:
+            if known.kind != field_name:  # a document's file id is not a photo, nor back
+                raise bad_request("type of file mismatch")
             return known.data, known.name, known
         if reference.startswith(("http://", "https://")):
             return b"", reference.rsplit("/", 1)[-1] or None, None
@@ -974,11 +1008,17 @@ class StandIn:
         try:
             parts = urlsplit(url)
             valid = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
-            parts.port  # noqa: B018 - raises ValueError for a bad port
+            port = parts.port
         except ValueError:
             valid = False
         if not valid:
             raise bad_request("invalid webhook URL specified")
+        if parts.scheme.lower() != "https":
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        if port is not None and port not in WEBHOOK_PORTS:
+            raise bad_request(
+                "bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"
+            )
         secret = p.text("secret_token")
         if len(secret) > 256:
             raise bad_request("secret token is too long")
@@ -1029,7 +1069,9 @@ class StandIn:
                     headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook_secret
                 try:
                     answer = await client.post(
-                        self.webhook_url, content=json.dumps(update), headers=headers
+                        self._webhook_target(self.webhook_url),
+                        content=json.dumps(update),
+                        headers=headers,
                     )
                     error = (
                         None
@@ -1055,6 +1097,18 @@ class StandIn:
                 attempts += 1
                 self.webhook_last_error = (int(time.time()), error)
                 await self._pause(min(self.webhook_retry_delay * 2 ** (attempts - 1), 2.0))
+
+    def route_webhook(self, public_origin: str, local_origin: str) -> None:
+        """Test facility: deliver webhooks set on ``public_origin`` (an https origin Telegram
+        accepts, like https://bot.example.com:8443) to ``local_origin`` (http://127.0.0.1:N),
+        as a reverse proxy would. Telegram itself only ever calls the public URL."""
+        self._webhook_routes[public_origin.rstrip("/")] = local_origin.rstrip("/")
+
+    def _webhook_target(self, url: str) -> str:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        local = self._webhook_routes.get(origin)
+        return url if local is None else local + url[len(origin) :]
 
     async def _m_sendmessage(self, p: _Params) -> Any:
         raw = p.text("text")
@@ -1365,8 +1419,12 @@ def _given_entities(given: Any) -> tuple[Entity, ...]:
             offset, length = int(item["offset"]), int(item["length"])
         except (KeyError, TypeError, ValueError):
             raise bad_request("can't parse MessageEntity: offset and length expected") from None
-        extra = tuple((k, v) for k, v in item.items() if k not in ("type", "offset", "length"))
-        entities.append(Entity(item["type"], offset, length, extra))
+        kind = item["type"]
+        if kind not in ENTITY_FIELDS:
+            raise bad_request("can't parse MessageEntity: Unsupported type specified")
+        # Telegram keeps only the fields of the entity's type; the others never come back.
+        extra = tuple((k, v) for k, v in item.items() if k in ENTITY_FIELDS[kind])
+        entities.append(Entity(kind, offset, length, extra))
     return tuple(entities)
 
 

@@ -161,3 +161,40 @@ def test_the_console_script_runs(isolated_env: Path) -> None:
         check=False,
     )
     assert result.returncode == 0 and result.stdout.startswith("aftercare ")
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["clinic", "invite", "one"], "Invalid value for 'CLINIC_ID'"),
+        (["clinic", "nope"], "No such command 'nope'"),
+        (["plan"], "Missing option '--session-date'"),
+        (["plan", "--session-date", "2026-11-20", "--bogus"], "No such option: --bogus"),
+        (["triage", "--day", "x", "red"], "Invalid value for '--day'"),
+        (["clinic", "create", "--name"], "Option '--name' requires an argument"),
+        (["nonsense"], "No such command 'nonsense'"),
+    ],
+)
+def test_a_usage_error_is_one_line_and_exit_2(args: list[str], says: str) -> None:
+    """Like every other error of the CLI: one ``Error:`` line naming the problem and where the
+    help is, exit 2; no boxed usage text."""
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("Error: ") and says in line, line
+    assert "--help`" in line and "╭" not in line
+
+
+def test_a_usage_error_from_the_console_script_is_one_line(isolated_env: Path) -> None:
+    aftercare = Path(sys.executable).with_name("aftercare")
+    done = subprocess.run(
+        [str(aftercare), "clinic", "revoke", "x"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("Error: "), done.stderr

@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import re
+import sqlite3
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -124,7 +125,9 @@ def test_create_prints_the_admins_one_time_link(database_url: str) -> None:
         "--tz",
         "Asia/Karachi",
         "--phone",
-        "+92 300 0000000",
+        "0300 1234567",
+        "--whatsapp",
+        "+92 51 2345678",
         "--booking-url",
         "https://north.example/book",
         "--quiet",
@@ -139,7 +142,9 @@ def test_create_prints_the_admins_one_time_link(database_url: str) -> None:
     assert (invite.kind, invite.role) == (InviteKind.STAFF, StaffRole.ADMIN)
     clinic = invite.clinic
     assert (clinic.id, clinic.name, clinic.timezone) == (clinic_id, "North Clinic", "Asia/Karachi")
-    assert (clinic.phone, clinic.booking_url) == ("+92 300 0000000", "https://north.example/book")
+    assert (clinic.phone, clinic.whatsapp) == ("+923001234567", "+92512345678")  # E.164
+    assert clinic.booking_url == "https://north.example/book"
+    assert "phone +923001234567, WhatsApp +92512345678" in result.stdout
     assert (str(clinic.quiet_hours), clinic.plan_id, clinic.language) == (
         "22:00-07:00",
         "microneedling",
@@ -155,6 +160,8 @@ def test_create_prints_the_admins_one_time_link(database_url: str) -> None:
 
 def test_list_shows_each_clinic_with_its_counts(database_url: str) -> None:
     """A table, and JSON with id, name, zone, staff and patients."""
+    ok_db = runner.invoke(app, ["db", "upgrade"])
+    assert ok_db.exit_code == 0, ok_db.output
     empty = ok("list")
     assert "No clinics yet" in empty.stdout
     assert json.loads(ok("list", "--json").stdout) == []
@@ -256,7 +263,12 @@ def test_revoke_stops_a_printed_link(database_url: str) -> None:
         (["--name", "A", "--tz", "UTC", "--booking-url", "north.example"], "https://"),
         (["--name", "A", "--tz", "UTC", "--booking-url", "https://"], "https://"),
         (["--name", "A", "--tz", "UTC", "--phone", "1" * 41], "--phone is longer"),
-        (["--name", "A", "--tz", "UTC", "--language", "English!"], "not a language code"),
+        (["--name", "A", "--tz", "UTC", "--phone", "abc"], "--phone 'abc' is not a phone"),
+        (["--name", "A", "--tz", "UTC", "--phone", "12"], "--phone '12' is not a phone"),
+        (["--name", "A", "--tz", "UTC", "--whatsapp", "0300 12"], "--whatsapp '0300 12' is not"),
+        (["--name", "A", "--tz", "UTC", "--language", "English!"], "has no patient texts"),
+        (["--name", "A", "--tz", "UTC", "--language", "ur"], "'ur' has no patient texts"),
+        (["--name", "A", "--tz", "UTC", "--language", "xx"], "choose one of en"),
         (["--name", "A", "--tz", "UTC", "--plan", "no-such-plan"], "--plan"),
     ],
 )
@@ -269,7 +281,7 @@ def test_create_refuses_bad_input_with_one_line_and_exit_2(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.output
     assert "Traceback" not in result.output and not LINK.search(result.output)
-    assert json.loads(ok("list", "--json").stdout) == []
+    assert not Path(database_url.removeprefix("sqlite+aiosqlite:///")).exists()
 
 
 @pytest.mark.parametrize(
@@ -315,6 +327,39 @@ def test_contradictory_or_impossible_options_are_exit_2(args: list[str], message
     assert len(rows) == 1
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["list"], ["list", "--json"], ["invite", "1"], ["qr", "1"], ["revoke", "1", "--all"]],
+)
+def test_a_mistyped_database_url_is_named_and_nothing_is_created(
+    args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only `create` makes a database: the others say there is none, exit 2, and leave no
+    folder, no file and no PNG behind."""
+    missing = tmp_path / "dtaa" / "aftercare.sqlite3"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{missing}")
+    result = runner.invoke(app, ["clinic", *args])
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("Error: no database at ") and str(missing) in line, line
+    assert "DATABASE_URL" in line
+    assert not missing.parent.exists()
+    assert not list(tmp_path.glob("*.png"))
+
+
+def test_an_empty_database_file_is_not_migrated_by_a_read_only_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "typo.sqlite3"
+    sqlite3.connect(empty).close()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{empty}")
+    result = runner.invoke(app, ["clinic", "list"])
+    assert result.exit_code == 2, result.output
+    assert "no database at" in result.stderr and "no tables" in result.stderr
+    with sqlite3.connect(empty) as connection:
+        assert connection.execute("SELECT name FROM sqlite_master").fetchall() == []
+
+
 def test_the_username_setting_names_the_bot(
     monkeypatch: pytest.MonkeyPatch, database_url: str
 ) -> None:
@@ -353,6 +398,7 @@ def test_an_unreachable_telegram_is_one_line_without_the_token(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """No username and no Bot API: exit 1, the kind of error, a hint, no token, no invite."""
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("TELEGRAM_API_URL", "http://127.0.0.1:9")
     result = runner.invoke(app, ["clinic", "create", "--name", "North", "--tz", "UTC"])

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,6 +15,7 @@ import pytest
 import uvicorn
 
 from bot.application import build_runtime
+from bot.config import ConfigurationError
 from bot.standin import StandIn
 from bot.webhook import SECRET_HEADER, create_web_app, derived_secret, webhook_endpoint
 from scheduler.clock import FakeClock
@@ -19,6 +23,7 @@ from storage.database import Database
 from tests.e2e.harness import WAIT, BotHarness, make_settings
 
 SECRET = "s3cret_token-for-tests"
+PUBLIC = "https://bot.example.com:8443"
 
 
 def free_port() -> int:
@@ -45,14 +50,17 @@ async def served(
         harness.settings, clock=clock, connection=harness.connection(), database=database
     )
     port = free_port()
-    url = f"http://127.0.0.1:{port}/telegram"
-    app = create_web_app(runtime, public_url=url, secret=SECRET)
+    local = f"http://127.0.0.1:{port}"
+    # Telegram is told an https URL on a port it accepts; the stand-in delivers to the
+    # local server behind it, as a reverse proxy in front of the bot would.
+    standin.route_webhook(PUBLIC, local)
+    app = create_web_app(runtime, public_url=f"{PUBLIC}/telegram", secret=SECRET)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.get_running_loop().create_task(server.serve())
     while not server.started:
         assert not task.done(), task
         await asyncio.sleep(0.01)
-    served = Served(server, task, url)
+    served = Served(server, task, f"{local}/telegram")
     try:
         yield served
     finally:
@@ -63,7 +71,7 @@ async def served(
 async def test_updates_arrive_through_the_webhook_with_the_secret(
     served: Served, standin: StandIn
 ) -> None:
-    assert standin.webhook_url == served.url
+    assert standin.webhook_url == f"{PUBLIC}/telegram"
     assert standin.webhook_secret == SECRET
     chat = standin.private_chat(5005)
     chat.start()
@@ -108,6 +116,54 @@ def test_the_endpoint_and_the_derived_secret() -> None:
     )
     with pytest.raises(ValueError):
         webhook_endpoint("bot.example.com")
+    assert webhook_endpoint("https://bot.example.com:8443/") == (
+        "https://bot.example.com:8443/telegram",
+        "/telegram",
+    )
     secret = derived_secret("123:abc")
     assert secret == derived_secret("123:abc") != derived_secret("123:abd")
     assert len(secret) == 64 and secret.isalnum()
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://bot.example.com/telegram", "An HTTPS URL must be provided for webhook"),
+        ("http://127.0.0.1:8080", "An HTTPS URL must be provided for webhook"),
+        ("https://bot.example.com:8080/hook", "only on ports 80, 88, 443 or 8443"),
+        ("https://bot.example.com:444", "only on ports 80, 88, 443 or 8443"),
+    ],
+)
+def test_a_url_telegram_would_refuse_is_refused_at_start(
+    url: str, says: str, tmp_path: Path
+) -> None:
+    """Telegram answers such a setWebhook with 400 "bad webhook: ..."; the bot refuses to
+    start with one line instead of failing after start."""
+    with pytest.raises(ValueError, match=says):
+        webhook_endpoint(url)
+    with pytest.raises(ConfigurationError, match=f"^WEBHOOK_URL: .*{says}") as refused:
+        make_settings(tmp_path, webhook_url=url)
+    assert "\n" not in str(refused.value)
+    assert make_settings(tmp_path, webhook_url="https://bot.example.com:88/h").webhook_url
+
+
+def test_aftercare_run_with_an_http_webhook_url_exits_with_one_line(tmp_path: Path) -> None:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "TELEGRAM_BOT_TOKEN": "123456789:AAH" + "x" * 32,
+        "WEBHOOK_URL": "http://bot.example.com/telegram",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run", "--webhook"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "WEBHOOK_URL" in done.stderr and "An HTTPS URL must be provided" in done.stderr
+    assert not (tmp_path / "data").exists()

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
@@ -17,11 +18,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from telegram import Bot, Update
-from telegram.error import Conflict
+from telegram.error import BadRequest, Conflict
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot.standin import StandIn
 from tests.standin.conftest import CHAT
+
+# The https origin Telegram is told (it refuses http:// and other ports); the stand-in
+# delivers to the local receiver behind it, as a reverse proxy would.
+PUBLIC = "https://hook.example.org:8443"
 
 
 async def test_long_poll_returns_an_update_as_soon_as_it_is_queued(
@@ -162,6 +167,7 @@ class Receiver:
         self.received: list[tuple[dict[str, object], str | None]] = []
         self.attempts = 0
         self.url = ""
+        self.local = ""
 
     async def endpoint(self, request: Request) -> Response:
         self.attempts += 1
@@ -178,7 +184,8 @@ async def receiver() -> AsyncIterator[Receiver]:
     app = Starlette(routes=[Route("/hook", target.endpoint, methods=["POST"])])
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
-    target.url = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+    target.local = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    target.url = f"{PUBLIC}/hook"
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     server.install_signal_handlers = False  # type: ignore[attr-defined]
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -193,6 +200,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 async def test_webhook_delivery_with_secret_and_retries(
     bot: Bot, standin: StandIn, receiver: Receiver
 ) -> None:
+    standin.route_webhook(PUBLIC, receiver.local)
     assert await bot.set_webhook(receiver.url, secret_token="s3cr3t-token_1")
     with pytest.raises(Conflict, match="(?i)can't use getUpdates method while webhook is active"):
         await bot.get_updates()
@@ -220,6 +228,7 @@ async def test_webhook_gives_up_after_a_few_attempts(
 ) -> None:
     receiver.failures = 100
     standin.webhook_attempts, standin.webhook_retry_delay = 3, 0.01
+    standin.route_webhook(PUBLIC, receiver.local)
     await bot.set_webhook(receiver.url)
     standin.private_chat(CHAT).send("lost")
     await standin.wait_until(lambda: standin.pending_updates == 0, timeout=3)
@@ -232,6 +241,42 @@ async def test_set_webhook_validates_url_and_secret(bot: Bot, standin: StandIn) 
     with pytest.raises(Exception, match="(?i)secret token contains unallowed characters"):
         await bot.set_webhook("https://example.org/hook", secret_token="no spaces")
     assert standin.webhook_url == ""
+
+
+@pytest.mark.parametrize(
+    ("url", "description"),
+    [
+        ("http://example.org/hook", "bad webhook: An HTTPS URL must be provided for webhook"),
+        ("http://127.0.0.1:8080/hook", "bad webhook: An HTTPS URL must be provided for webhook"),
+        (
+            "https://example.org:8080/hook",
+            "bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443",
+        ),
+        (
+            "https://example.org:444/hook",
+            "bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443",
+        ),
+    ],
+)
+async def test_set_webhook_refuses_what_telegram_refuses(
+    bot: Bot, standin: StandIn, url: str, description: str
+) -> None:
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(
+            f"{standin.base_url}{standin.token}/setWebhook", data={"url": url}
+        )
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "ok": False,
+        "error_code": 400,
+        "description": f"Bad Request: {description}",
+    }
+    with pytest.raises(BadRequest):
+        await bot.set_webhook(url)
+    assert standin.webhook_url == ""
+    for allowed in ("https://example.org/hook", "https://example.org:88/h", "https://e.org:8443"):
+        assert await bot.set_webhook(allowed)
+        assert standin.webhook_url == allowed
 
 
 async def test_wait_for_counts_messages_after_the_latest_action(bot: Bot, standin: StandIn) -> None:

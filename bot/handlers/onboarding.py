@@ -30,7 +30,9 @@ from scheduler.clinics import InviteError, InviteView, looks_like_code
 from scheduler.planning import (
     MAX_DAYS_AHEAD,
     MAX_DAYS_BACK,
+    MIN_AWAKE,
     QuietHours,
+    QuietHoursTooLong,
     SessionDateError,
     UnknownTimeZoneError,
 )
@@ -445,7 +447,20 @@ async def take_typed_quiet(update: Update, context: BotContext, text: str) -> No
         await reply(update, context, "quiet.invalid", markup=keyboards.quiet_hours(context.texts))
         return
     chat_id = chat_id_of(update)
-    await context.care.set_quiet_hours(chat_id=chat_id, quiet_hours=quiet)
+    try:
+        await context.care.set_quiet_hours(chat_id=chat_id, quiet_hours=quiet)
+    except QuietHoursTooLong as error:
+        awake = int(error.awake.total_seconds()) // 60
+        await reply(
+            update,
+            context,
+            "quiet.too_long",
+            span=str(quiet),
+            awake=f"{awake // 60}:{awake % 60:02d}",
+            minimum=int(MIN_AWAKE.total_seconds()) // 3600,
+            markup=keyboards.quiet_hours(context.texts),
+        )
+        return
     await context.care.set_step(chat_id=chat_id, step=None)
     if str(quiet) == "off":
         await reply(update, context, "quiet.changed_off")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -405,8 +406,9 @@ class CareService:
         load_zone(timezone)
         async with self.database.session() as session:
             patient = await self._patient(session, chat_id)
+            moved_from = load_zone(patient.timezone)
             patient.timezone = timezone
-            result = await self._replan_latest(session, patient)
+            result = await self._replan_latest(session, patient, moved_from=moved_from)
             await session.commit()
         await self._changed()
         return result
@@ -915,13 +917,20 @@ class CareService:
         )
 
     async def _replan_latest(
-        self, session: AsyncSession, patient: Patient, *, held_since: datetime | None = None
+        self,
+        session: AsyncSession,
+        patient: Patient,
+        *,
+        held_since: datetime | None = None,
+        moved_from: ZoneInfo | None = None,
     ) -> Replan | None:
         """Replan the patient's latest session (None when there is none)."""
         latest = await SessionRepository(session).latest(patient_id=patient.id)
         if latest is None:
             return None
-        return await self._replan(session, patient, latest, held_since=held_since)
+        return await self._replan(
+            session, patient, latest, held_since=held_since, moved_from=moved_from
+        )
 
     async def _replan(
         self,
@@ -930,12 +939,16 @@ class CareService:
         treatment: TreatmentSession,
         *,
         held_since: datetime | None = None,
+        moved_from: ZoneInfo | None = None,
     ) -> Replan:
         """Plan a session's reminders again from the care plan with the patient's current
         time zone and quiet hours: the one use case behind resume, unblock, quiet hours and
         time zone changes.
 
-        - Sent stays sent (its expiry follows the plan, so its buttons stay current).
+        - Sent stays sent. After a move ``moved_from`` another time zone, a sent reminder
+          that was current there takes the expiry of its local time here, so its buttons stay
+          current (one drawn for an earlier session date stays out of date).
+        - A pending one claimed by a worker right now is left to that delivery.
         - Pending ones move to their planned time (or now, if that has passed and they are
           still fresh), deferred past quiet hours; those that cannot go out before their
           expiry expire ("quiet hours" when only the span swallowed them).
@@ -952,17 +965,23 @@ class CareService:
         now = self.clock.now()
         tz = load_zone(patient.timezone)
         quiet = QuietHours(patient.quiet_start, patient.quiet_end)
-        planned = {
-            p.milestone_id: p
-            for p in plan_reminders(
-                session_date=treatment.session_date,
-                tz=tz,
-                plan=self.plans(treatment.plan_id),
-                quiet_hours=quiet,
-                now=now,
-                session_number=treatment.number,
-            )
-        }
+        plan: CarePlan = self.plans(treatment.plan_id)
+
+        def plan_in(zone: ZoneInfo) -> dict[str, PlannedReminder]:
+            return {
+                p.milestone_id: p
+                for p in plan_reminders(
+                    session_date=treatment.session_date,
+                    tz=zone,
+                    plan=plan,
+                    quiet_hours=quiet,
+                    now=now,
+                    session_number=treatment.number,
+                )
+            }
+
+        planned = plan_in(tz)
+        before = plan_in(moved_from) if moved_from is not None else {}
         repo = ReminderRepository(session)
         rows = {r.milestone_id: r for r in await repo.for_session(session_id=treatment.id)}
         may_revive = patient.status is not PatientStatus.STOPPED
@@ -978,7 +997,12 @@ class CareService:
                     row.status, row.last_error = ReminderStatus.CANCELLED, "not in plan"
                 continue
             if row.status is ReminderStatus.SENT:
-                row.expires_at = new.expires_at
+                old = before.get(milestone_id)
+                if old is not None and old.expires_at == row.expires_at:
+                    row.expires_at = new.expires_at
+                continue
+            claimed = row.lease_until is not None and row.lease_until > now
+            if row.status is ReminderStatus.PENDING and row.claimed_by and claimed:
                 continue
             held = row.status in {ReminderStatus.CANCELLED, ReminderStatus.EXPIRED} and (
                 row.sent_at is None and row.last_error in HELD

@@ -16,6 +16,7 @@ from scheduler.planning import QuietHours, QuietHoursTooLong
 from scheduler.sessions import ReminderButtonError, ReminderProblem
 from storage.database import Database
 from storage.models import Patient, PatientStatus, ReminderStatus
+from storage.repositories import ReminderRepository
 from tests.scheduler.harness import Engine, start_engine, statuses
 
 KARACHI = ZoneInfo("Asia/Karachi")
@@ -343,6 +344,47 @@ async def test_snoozing_after_the_date_was_changed_is_refused(
     await engine.care.change_session_date(chat_id=7, session_date=date(2026, 11, 19))
     await engine.care.acknowledge(chat_id=7, reminder_id=old)
     await engine.stop()
+
+
+async def test_a_time_zone_change_does_not_make_an_old_date_current_again(
+    database: Database, clock: FakeClock
+) -> None:
+    """A replan after a time zone change gives a sent reminder its new local expiry only if
+    it was current before: one drawn for the date before a /change stays out of date."""
+    engine = await start_engine(database, clock)
+    old = await _sent_day1(engine)
+    await engine.care.change_session_date(chat_id=7, session_date=date(2026, 11, 20))
+    await engine.care.set_timezone(chat_id=7, timezone="Asia/Dubai")
+    await engine.care.set_quiet_hours(chat_id=7, quiet_hours=QuietHours.parse("22:00-07:00"))
+    with pytest.raises(ReminderButtonError) as refused:
+        await engine.care.acknowledge(chat_id=7, reminder_id=old)
+    assert refused.value.problem is ReminderProblem.OUT_OF_DATE
+    await engine.stop()
+
+
+async def test_a_replan_leaves_a_reminder_being_delivered_to_its_worker(
+    database: Database, clock: FakeClock
+) -> None:
+    """Taking a live claim away would let the worker's send go unrecorded, and the reminder
+    go out twice."""
+    engine = await start_engine(database, clock)
+    await engine.care.register_session(chat_id=7, session_date=SESSION)
+    (row,) = [r for r in await engine.care.reminders(chat_id=7) if r.milestone_id == "day28_book"]
+    now = clock.now()
+    async with database.session() as session:
+        claimed = await ReminderRepository(session).claim(
+            reminder_id=row.id,
+            owner="elsewhere",
+            now=row.due_at,
+            lease_until=now + timedelta(minutes=5),
+            skip_locked=False,
+        )
+        await session.commit()
+    assert claimed is not None
+    await engine.care.set_timezone(chat_id=7, timezone="Asia/Tokyo")
+    await engine.stop()
+    (after,) = [r for r in await engine.care.reminders(chat_id=7) if r.id == row.id]
+    assert (after.claimed_by, after.due_at) == ("elsewhere", row.due_at)
 
 
 async def test_a_button_on_a_stale_reminder_is_refused(

@@ -22,7 +22,7 @@ from scheduler.notifier import (
 )
 from scheduler.planning import QuietHours, catch_up_phase, load_zone
 from storage.database import Database
-from storage.models import DeliveryOutcome, PatientStatus, ReminderStatus
+from storage.models import DeliveryOutcome, ReminderStatus
 from storage.repositories import (
     ClaimedReminder,
     DeliveryLogRepository,
@@ -255,10 +255,7 @@ class Dispatcher:
                 now=now,
                 error=reason,
             )
-            patients = PatientRepository(session)
-            patient = await patients.get_by_chat(chat_id=claimed.chat_id)
-            if patient is not None:
-                await patients.set_status(patient=patient, status=PatientStatus.STOPPED, now=now)
+            await PatientRepository(session).stop_by_chat(chat_id=claimed.chat_id, now=now)
             await reminders.settle_pending(
                 status=ReminderStatus.CANCELLED,
                 reason="recipient gone",

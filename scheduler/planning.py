@@ -14,6 +14,8 @@ MAX_DAYS_AHEAD = 90
 MAX_DAYS_BACK = 2 * 365
 CATCH_UP_PREFIX = "catch_up_"
 CATCH_UP_VALIDITY = timedelta(hours=12)
+MIN_AWAKE = timedelta(hours=8)
+DAY = timedelta(days=1)
 
 
 class SessionDateError(ValueError):
@@ -22,6 +24,16 @@ class SessionDateError(ValueError):
 
 class UnknownTimeZoneError(ValueError):
     """A time zone name that the IANA database does not know."""
+
+
+class QuietHoursTooLong(ValueError):
+    """Quiet hours that leave fewer than ``MIN_AWAKE`` hours a day for reminders."""
+
+    def __init__(self, quiet: QuietHours) -> None:
+        """Name the span and how much of the day it leaves awake."""
+        super().__init__(f"{quiet} leaves {quiet.awake()} awake, less than {MIN_AWAKE}")
+        self.quiet = quiet
+        self.awake = quiet.awake()
 
 
 def load_zone(name: str) -> ZoneInfo:
@@ -73,6 +85,25 @@ class QuietHours:
         if self.start == self.end:
             return "off"
         return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+    def length(self) -> timedelta:
+        """How long the quiet span lasts each night (zero when switched off)."""
+        if self.start == self.end:
+            return timedelta(0)
+        start = datetime.combine(date.min, self.start)
+        end = datetime.combine(date.min, self.end)
+        return end - start if self.start < self.end else DAY - (start - end)
+
+    def awake(self) -> timedelta:
+        """How much of each day is left for messages."""
+        return DAY - self.length()
+
+    def check(self) -> QuietHours:
+        """These quiet hours, or QuietHoursTooLong if they leave fewer than 8 waking hours
+        (the day's reminders would all be squeezed out or crowded together)."""
+        if self.awake() < MIN_AWAKE:
+            raise QuietHoursTooLong(self)
+        return self
 
     def contains(self, moment: time) -> bool:
         """Whether a local time of day falls in the quiet span."""

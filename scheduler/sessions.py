@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from content.plan import ButtonAction, CarePlan
+from content.plan import ButtonAction, CarePlan, day_of_healing
 from scheduler.clock import Clock
 from scheduler.delivery import PlanSource
 from scheduler.planning import (
@@ -88,7 +89,38 @@ class SnoozeOutcome(StrEnum):
     SNOOZED = "snoozed"
     TOO_LATE = "too_late"
     LIMIT = "limit"
+
+
+class ReminderProblem(StrEnum):
+    """Why a reminder's button can no longer act."""
+
     NOT_FOUND = "not_found"
+    OUT_OF_DATE = "out_of_date"
+
+
+class ReminderButtonError(LookupError):
+    """A reminder button that must change nothing: not the patient's reminder, or drawn for a
+    session (or session date, or time of day) that no longer holds."""
+
+    def __init__(self, problem: ReminderProblem) -> None:
+        """Name the problem; the chat layer maps it to a text."""
+        super().__init__(problem.value)
+        self.problem = problem
+
+
+# Reasons a reminder was taken off the schedule that a replan may undo: the patient held
+# their reminders (stop, block, pause) or quiet hours swallowed it. Others stay: "already
+# booked" was the patient's answer; a date change or a superseded session is a new plan.
+HELD = frozenset({"stopped", "recipient gone", "stale after pause", "stale", "quiet hours"})
+
+
+@dataclass(frozen=True)
+class Replan:
+    """What replanning the current session's reminders did."""
+
+    pending: int
+    restored: int
+    stale: int
 
 
 @dataclass(frozen=True)
@@ -370,30 +402,33 @@ class CareService:
         await self._changed()
         return result
 
-    async def set_timezone(self, *, chat_id: int, timezone: str) -> Registration | None:
-        """Change the patient's time zone and replan the pending reminders of their session."""
+    async def set_timezone(self, *, chat_id: int, timezone: str) -> Replan | None:
+        """Change the patient's time zone and replan their session's fresh reminders, which
+        keep their local times (None when there is no session yet)."""
         load_zone(timezone)
         async with self.database.session() as session:
             patient = await self._patient(session, chat_id)
+            moved_from = load_zone(patient.timezone)
             patient.timezone = timezone
-            latest = await SessionRepository(session).latest(patient_id=patient.id)
-            result = None
-            if latest is not None:
-                result = await self._move(session, patient, latest, latest.session_date, force=True)
+            result = await self._replan_latest(session, patient, moved_from=moved_from)
             await session.commit()
         await self._changed()
         return result
 
-    async def set_quiet_hours(self, *, chat_id: int, quiet_hours: QuietHours) -> None:
-        """Change the patient's quiet hours and replan their pending reminders."""
+    async def set_quiet_hours(self, *, chat_id: int, quiet_hours: QuietHours) -> Replan | None:
+        """Change the patient's quiet hours and replan their session's fresh reminders.
+
+        Raises QuietHoursTooLong (and changes nothing) for a span that leaves fewer than
+        8 waking hours. Reminders that the old span swallowed come back if still fresh.
+        """
+        quiet_hours.check()
         async with self.database.session() as session:
             patient = await self._patient(session, chat_id)
             patient.quiet_start, patient.quiet_end = quiet_hours.start, quiet_hours.end
-            latest = await SessionRepository(session).latest(patient_id=patient.id)
-            if latest is not None:
-                await self._move(session, patient, latest, latest.session_date, force=True)
+            result = await self._replan_latest(session, patient)
             await session.commit()
         await self._changed()
+        return result
 
     async def pause(self, *, chat_id: int) -> None:
         """Hold delivery; pending reminders wait, and those that go stale meanwhile expire."""
@@ -406,12 +441,15 @@ class CareService:
                 )
             await session.commit()
 
-    async def resume(self, *, chat_id: int) -> int:
-        """Deliver again: what is still valid is sent, the rest expires (returns that count)."""
+    async def resume(self, *, chat_id: int) -> Replan:
+        """Deliver again after a pause, a /stop or a block: every reminder of the current
+        session that is still fresh is planned again; what went stale meanwhile stays expired
+        (``stale`` counts those). Nothing sent is sent again."""
         now = self.clock.now()
         async with self.database.session() as session:
             patient = await self._patient(session, chat_id)
-            expired = await ReminderRepository(session).settle_pending(
+            held_since = patient.updated_at if patient.status is not PatientStatus.ACTIVE else now
+            await ReminderRepository(session).settle_pending(
                 status=ReminderStatus.EXPIRED,
                 reason="stale after pause",
                 patient_id=patient.id,
@@ -420,9 +458,10 @@ class CareService:
             await PatientRepository(session).set_status(
                 patient=patient, status=PatientStatus.ACTIVE, now=now
             )
+            result = await self._replan_latest(session, patient, held_since=held_since)
             await session.commit()
         await self._changed()
-        return expired
+        return result or Replan(pending=0, restored=0, stale=0)
 
     async def stop(self, *, chat_id: int) -> int:
         """No more messages: cancel every pending reminder. Returns how many were cancelled."""
@@ -528,16 +567,16 @@ class CareService:
     async def snooze(self, *, chat_id: int, reminder_id: int, delay: timedelta) -> Snooze:
         """Send a delivered reminder again after ``delay``, never past its expiry.
 
-        Only the chat's own reminders can be snoozed: forged ids find nothing.
+        Raises ReminderButtonError, changing nothing, for a reminder that is not the chat's
+        (a forged id), or not current (see ``_current_reminder``).
         """
         now = self.clock.now()
         async with self.database.session() as session:
-            row = await self._own_reminder(session, chat_id, reminder_id)
-            if row is None or row.status is not ReminderStatus.SENT:
-                return Snooze(SnoozeOutcome.NOT_FOUND)
+            patient, row = await self._current_reminder(session, chat_id, reminder_id, now)
+            if row.status is not ReminderStatus.SENT:
+                raise ReminderButtonError(ReminderProblem.OUT_OF_DATE)
             if row.snoozes >= SNOOZE_LIMIT:
                 return Snooze(SnoozeOutcome.LIMIT)
-            patient = await self._patient(session, chat_id)
             quiet = QuietHours(patient.quiet_start, patient.quiet_end)
             due_at = quiet.defer(now + delay, load_zone(patient.timezone))
             if due_at >= row.expires_at:
@@ -548,26 +587,26 @@ class CareService:
         await self._changed()
         return Snooze(SnoozeOutcome.SNOOZED, due_at)
 
-    async def acknowledge(self, *, chat_id: int, reminder_id: int) -> bool:
-        """Record that the patient pressed "Done" on one of their reminders."""
-        async with self.database.session() as session:
-            row = await self._own_reminder(session, chat_id, reminder_id)
-            if row is None:
-                return False
-            row.acknowledged_at = row.acknowledged_at or self.clock.now()
-            await session.commit()
-        return True
+    async def acknowledge(self, *, chat_id: int, reminder_id: int) -> None:
+        """Record that the patient pressed "Done" (or "Book") on a current reminder of theirs.
 
-    async def mark_booked(self, *, chat_id: int, reminder_id: int) -> int | None:
-        """ "Already booked" on a rebooking reminder: note it on the session and cancel the
-        nudges still pending for this step (the same phase of the same session, those that
-        offer booking). Returns how many were cancelled, or None if the reminder is not theirs.
+        Raises ReminderButtonError, changing nothing, as ``snooze`` does.
         """
         now = self.clock.now()
         async with self.database.session() as session:
-            row = await self._own_reminder(session, chat_id, reminder_id)
-            if row is None:
-                return None
+            _, row = await self._current_reminder(session, chat_id, reminder_id, now)
+            row.acknowledged_at = row.acknowledged_at or now
+            await session.commit()
+
+    async def mark_booked(self, *, chat_id: int, reminder_id: int) -> int:
+        """ "Already booked" on a rebooking reminder: note it on the session and cancel the
+        nudges still pending for this step (the same phase of the same session, those that
+        offer booking). Returns how many were cancelled; raises ReminderButtonError, changing
+        nothing, as ``snooze`` does.
+        """
+        now = self.clock.now()
+        async with self.database.session() as session:
+            _, row = await self._current_reminder(session, chat_id, reminder_id, now)
             row.acknowledged_at = row.acknowledged_at or now
             treatment = await session.get(TreatmentSession, row.session_id)
             assert treatment is not None
@@ -592,7 +631,8 @@ class CareService:
         return cancelled
 
     async def mark_blocked(self, *, chat_id: int) -> bool:
-        """The user blocked the bot: stop them and cancel what was pending."""
+        """The user blocked the bot: stop them and cancel what was pending (an unblock gives
+        back the status the block took, see ``mark_unblocked``)."""
         now = self.clock.now()
         async with self.database.session() as session:
             patient_id = await PatientRepository(session).stop_by_chat(chat_id=chat_id, now=now)
@@ -603,6 +643,29 @@ class CareService:
             )
             await session.commit()
         return True
+
+    async def mark_unblocked(self, *, chat_id: int) -> PatientStatus | None:
+        """The user unblocked the bot: a patient stopped only by the block gets back the
+        status it took (active: the fresh reminders are replanned; paused: they wait for
+        /resume). Returns that status, or None when there is nothing to give back (no
+        patient, no block on record, or a /stop before the block: they stay stopped)."""
+        now = self.clock.now()
+        async with self.database.session() as session:
+            patient = await PatientRepository(session).get_by_chat(chat_id=chat_id)
+            if (
+                patient is None
+                or patient.status is not PatientStatus.STOPPED
+                or patient.blocked_from is None
+            ):
+                return None
+            restored = PatientStatus(patient.blocked_from)
+            if restored is PatientStatus.STOPPED:  # never stored so; a /stop stays a /stop
+                return None
+            await PatientRepository(session).set_status(patient=patient, status=restored, now=now)
+            await self._replan_latest(session, patient)
+            await session.commit()
+        await self._changed()
+        return restored
 
     async def erase(self, *, chat_id: int) -> bool:
         """Delete the patient and every row about them; False if there was nothing."""
@@ -699,17 +762,55 @@ class CareService:
             ],
         }
 
-    async def _own_reminder(
-        self, session: AsyncSession, chat_id: int, reminder_id: int
-    ) -> Reminder | None:
+    async def _current_reminder(
+        self, session: AsyncSession, chat_id: int, reminder_id: int, now: datetime
+    ) -> tuple[Patient, Reminder]:
+        """The chat's reminder ``reminder_id``, if a button on it may still act.
+
+        It must belong to the patient's latest session, have been delivered, and still be
+        what the plan says for that session now: the same expiry for the session's current
+        date and time zone (a /change or /newsession since makes it out of date), not past
+        it; a catch-up must still be the current phase's. Otherwise ReminderButtonError.
+        """
         patient = await PatientRepository(session).get_by_chat(chat_id=chat_id)
-        if patient is None:
-            return None
         row = await ReminderRepository(session).get(reminder_id=reminder_id)
-        if row is None:
-            return None
-        owner = await session.get(TreatmentSession, row.session_id)
-        return row if owner is not None and owner.patient_id == patient.id else None
+        owner = await session.get(TreatmentSession, row.session_id) if row else None
+        if patient is None or row is None or owner is None or owner.patient_id != patient.id:
+            raise ReminderButtonError(ReminderProblem.NOT_FOUND)
+        latest = await SessionRepository(session).latest(patient_id=patient.id)
+        if (
+            latest is None
+            or latest.id != owner.id
+            or row.sent_at is None
+            or row.status not in {ReminderStatus.SENT, ReminderStatus.PENDING}
+            or not self._still_current(patient, owner, row, now)
+        ):
+            raise ReminderButtonError(ReminderProblem.OUT_OF_DATE)
+        return patient, row
+
+    def _still_current(
+        self, patient: Patient, treatment: TreatmentSession, row: Reminder, now: datetime
+    ) -> bool:
+        """Whether a delivered reminder still says what the plan says for today."""
+        if now >= row.expires_at:
+            return False
+        tz = load_zone(patient.timezone)
+        plan: CarePlan = self.plans(treatment.plan_id)
+        phase_id = catch_up_phase(row.milestone_id)
+        if phase_id is not None:
+            day = day_of_healing(treatment.session_date, now.astimezone(tz).date())
+            return day >= 0 and plan.phase_for_day(day).id == phase_id
+        planned = plan_reminders(
+            session_date=treatment.session_date,
+            tz=tz,
+            plan=plan,
+            quiet_hours=QuietHours(patient.quiet_start, patient.quiet_end),
+            now=now,
+            session_number=treatment.number,
+        )
+        return any(
+            p.milestone_id == row.milestone_id and p.expires_at == row.expires_at for p in planned
+        )
 
     async def reminders(self, *, chat_id: int) -> list[Reminder]:
         """Every reminder of the patient's sessions, in due order."""
@@ -831,6 +932,135 @@ class CareService:
             expired=expired,
             catch_up=catch_up is not None and catch_up.milestone_id not in existing,
         )
+
+    async def _replan_latest(
+        self,
+        session: AsyncSession,
+        patient: Patient,
+        *,
+        held_since: datetime | None = None,
+        moved_from: ZoneInfo | None = None,
+    ) -> Replan | None:
+        """Replan the patient's latest session (None when there is none)."""
+        latest = await SessionRepository(session).latest(patient_id=patient.id)
+        if latest is None:
+            return None
+        return await self._replan(
+            session, patient, latest, held_since=held_since, moved_from=moved_from
+        )
+
+    async def _replan(
+        self,
+        session: AsyncSession,
+        patient: Patient,
+        treatment: TreatmentSession,
+        *,
+        held_since: datetime | None = None,
+        moved_from: ZoneInfo | None = None,
+    ) -> Replan:
+        """Plan a session's reminders again from the care plan with the patient's current
+        time zone and quiet hours: the one use case behind resume, unblock, quiet hours and
+        time zone changes.
+
+        - Sent stays sent. After a move ``moved_from`` another time zone, a sent reminder
+          that was current there takes the expiry of its local time here, so its buttons stay
+          current (one drawn for an earlier session date stays out of date).
+        - A pending one claimed by a worker right now is left to that delivery.
+        - Pending ones move to their planned time (or now, if that has passed and they are
+          still fresh), deferred past quiet hours; those that cannot go out before their
+          expiry expire ("quiet hours" when only the span swallowed them).
+        - Cancelled or expired ones that were only held (``HELD``: stop, block, pause,
+          quiet hours, a stale check) come back if still fresh, unless the patient is
+          stopped (a stopped patient's schedule is rebuilt when they resume).
+        - Milestones never stored (dropped by quiet hours at registration) are added when
+          they are ahead. Catch-ups are never created here; a pending one is only deferred.
+
+        ``stale`` counts the unsent reminders left expired whose expiry fell after
+        ``held_since`` (those that went out of date while the patient was away), or without
+        ``held_since``, those this replan expired.
+        """
+        now = self.clock.now()
+        tz = load_zone(patient.timezone)
+        quiet = QuietHours(patient.quiet_start, patient.quiet_end)
+        plan: CarePlan = self.plans(treatment.plan_id)
+
+        def plan_in(zone: ZoneInfo) -> dict[str, PlannedReminder]:
+            return {
+                p.milestone_id: p
+                for p in plan_reminders(
+                    session_date=treatment.session_date,
+                    tz=zone,
+                    plan=plan,
+                    quiet_hours=quiet,
+                    now=now,
+                    session_number=treatment.number,
+                )
+            }
+
+        planned = plan_in(tz)
+        before = plan_in(moved_from) if moved_from is not None else {}
+        repo = ReminderRepository(session)
+        rows = {r.milestone_id: r for r in await repo.for_session(session_id=treatment.id)}
+        may_revive = patient.status is not PatientStatus.STOPPED
+        restored = stale = 0
+        for milestone_id, row in rows.items():
+            new = planned.get(milestone_id)
+            if catch_up_phase(milestone_id) is not None:
+                if row.status is ReminderStatus.PENDING:
+                    row.due_at = quiet.defer(max(row.due_at, now), tz)
+                continue
+            if new is None:
+                if row.status is ReminderStatus.PENDING:
+                    row.status, row.last_error = ReminderStatus.CANCELLED, "not in plan"
+                continue
+            if row.status is ReminderStatus.SENT:
+                old = before.get(milestone_id)
+                if old is not None and old.expires_at == row.expires_at:
+                    row.expires_at = new.expires_at
+                continue
+            claimed = row.lease_until is not None and row.lease_until > now
+            if row.status is ReminderStatus.PENDING and row.claimed_by and claimed:
+                continue
+            held = row.status in {ReminderStatus.CANCELLED, ReminderStatus.EXPIRED} and (
+                row.sent_at is None and row.last_error in HELD
+            )
+            if row.status is not ReminderStatus.PENDING and not (held and may_revive):
+                if held and held_since is not None and held_since < row.expires_at <= now:
+                    stale += 1
+                continue
+            # A snoozed reminder (already sent once) keeps its own time and expiry.
+            wanted = row.due_at if row.sent_at is not None else new.due_at
+            expires_at = row.expires_at if row.sent_at is not None else new.expires_at
+            due_at = quiet.defer(max(wanted, now), tz)
+            was_pending = row.status is ReminderStatus.PENDING
+            if due_at < expires_at:
+                row.status, row.due_at, row.expires_at = ReminderStatus.PENDING, due_at, expires_at
+                row.claimed_by, row.lease_until = None, None
+                if not was_pending:
+                    row.last_error = "replanned"
+                    restored += 1
+                continue
+            swallowed = expires_at > now  # fresh, but quiet hours leave it no time
+            row.status, row.expires_at = ReminderStatus.EXPIRED, expires_at
+            row.last_error = "quiet hours" if swallowed else "stale"
+            row.claimed_by, row.lease_until = None, None
+            if held_since is not None:
+                stale += int(held_since < expires_at <= now)
+            elif was_pending:
+                stale += 1
+        added = [
+            p
+            for p in planned.values()
+            if p.state is PlanState.AHEAD and p.milestone_id not in rows and may_revive
+        ]
+        await session.flush()
+        await repo.add_many(
+            session_id=treatment.id,
+            reminders=[NewReminder(p.milestone_id, p.due_at, p.expires_at) for p in added],
+        )
+        await session.flush()
+        pending = sum(r.status is ReminderStatus.PENDING for r in rows.values()) + len(added)
+        return Replan(pending=pending, restored=restored + len(added), stale=stale)
 
     async def _patient(self, session: AsyncSession, chat_id: int) -> Patient:
         patient = await PatientRepository(session).get_by_chat(chat_id=chat_id)

@@ -143,6 +143,11 @@ class Patient(Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(
         default=None, doc="the patient's last message or button"
     )
+    blocked_from: Mapped[str | None] = mapped_column(
+        String(16),
+        default=None,
+        doc="the status the patient had when they blocked the bot (an unblock restores it)",
+    )
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -166,8 +166,9 @@ class PatientRepository:
         return patient
 
     async def set_status(self, *, patient: Patient, status: PatientStatus, now: datetime) -> None:
-        """Change whether the patient receives reminders."""
+        """Change whether the patient receives reminders (a chosen change: forget any block)."""
         patient.status = status
+        patient.blocked_from = None
         patient.updated_at = now
         await self.session.flush()
 
@@ -184,12 +185,20 @@ class PatientRepository:
         )
 
     async def stop_by_chat(self, *, chat_id: int, now: datetime) -> int | None:
-        """Mark the patient of a chat stopped; returns their id, or None if there is none."""
+        """The chat blocked the bot: mark its patient stopped, remembering the status the
+        block took from them (unless they had already stopped: an unblock will not undo a
+        /stop). Returns their id, or None if there is none."""
+        was_held = Patient.status == PatientStatus.STOPPED
         result = await self.session.execute(
             update(Patient)
             .where(Patient.chat_id == chat_id)
-            .values(status=PatientStatus.STOPPED, updated_at=now)
+            .values(
+                status=PatientStatus.STOPPED,
+                blocked_from=case((was_held, Patient.blocked_from), else_=Patient.status),
+                updated_at=now,
+            )
             .returning(Patient.id)
+            .execution_options(synchronize_session=False)
         )
         return result.scalar_one_or_none()
 

@@ -106,10 +106,16 @@ async def show_plan(update: Update, context: BotContext) -> None:
     view = await _with_session(update, context)
     if view is None:
         return
+    if view.status is PatientStatus.STOPPED:
+        await reply(update, context, "plan.stopped")
+        return
     plan = context.plan(view.plan_id)
     rows = await context.care.upcoming(chat_id=view.chat_id, limit=PLAN_LIMIT)
     title = context.texts.render("plan.title", zone=describe_zone(view.timezone, context.now()))
-    await send(update, context, title + "\n" + upcoming_lines(context, plan, rows, view.timezone))
+    html = title + "\n" + upcoming_lines(context, plan, rows, view.timezone)
+    if view.status is PatientStatus.PAUSED:
+        html += "\n\n" + context.texts.render("status.paused")
+    await send(update, context, html)
 
 
 async def new_session(update: Update, context: BotContext) -> None:
@@ -141,13 +147,17 @@ async def pause(update: Update, context: BotContext) -> None:
 
 
 async def resume(update: Update, context: BotContext) -> None:
-    """Start reminders again; say how many went out of date meanwhile."""
+    """Start reminders again (every fresh one is planned again); say how many went out of
+    date meanwhile."""
     view = await _with_session(update, context)
     if view is None:
         return
-    expired = await context.care.resume(chat_id=view.chat_id)
-    if expired:
-        await reply(update, context, "resume.expired", count=expired)
+    if view.status is PatientStatus.ACTIVE:
+        await reply(update, context, "resume.already")
+        return
+    result = await context.care.resume(chat_id=view.chat_id)
+    if result.stale:
+        await reply(update, context, "resume.expired", count=result.stale)
     else:
         await reply(update, context, "resume.done")
 

@@ -38,7 +38,9 @@ from scheduler.clinics import InviteError, InviteView, looks_like_code
 from scheduler.planning import (
     MAX_DAYS_AHEAD,
     MAX_DAYS_BACK,
+    MIN_AWAKE,
     QuietHours,
+    QuietHoursTooLong,
     SessionDateError,
     UnknownTimeZoneError,
 )
@@ -581,6 +583,18 @@ async def _apply_quiet(
     except NoSessionError:
         await context.care.close_prompt(chat_id=chat_id, token=prompt.token)
         await reply(update, context, "no_patient")
+        return True
+    except QuietHoursTooLong as error:  # refused with its reason; the prompt stays open
+        awake = int(error.awake.total_seconds()) // 60
+        await reply(
+            update,
+            context,
+            "quiet.too_long",
+            span=str(quiet),
+            awake=f"{awake // 60}:{awake % 60:02d}",
+            minimum=int(MIN_AWAKE.total_seconds()) // 3600,
+            markup=keyboards.stamp(keyboards.quiet_hours(context.texts), prompt.token),
+        )
         return True
     await context.care.close_prompt(chat_id=chat_id, token=prompt.token)
     if str(quiet) == "off":

@@ -22,7 +22,8 @@ from bot.handlers.common import (
     reply,
     send,
 )
-from scheduler.sessions import SnoozeOutcome
+from scheduler.sessions import ReminderButtonError, ReminderProblem, SnoozeOutcome
+from storage.models import PatientStatus
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,11 @@ SNOOZE = timedelta(hours=2)
 
 
 async def answer_reminder_button(update: Update, context: BotContext) -> None:
-    """Done, Remind me in 2 hours, I have a question, Book, Already booked."""
+    """Done, Remind me in 2 hours, I have a question, Book, Already booked.
+
+    The service decides whether the reminder is still current; an old button ("this button
+    is out of date") or a forged one changes nothing.
+    """
     query = update.callback_query
     assert query is not None
     parsed = await action_and_id(query, context)
@@ -40,49 +45,49 @@ async def answer_reminder_button(update: Update, context: BotContext) -> None:
     chat_id = chat_id_of(update)
     care = context.care
     texts = context.texts
-    if action == "done":
-        if await care.acknowledge(chat_id=chat_id, reminder_id=reminder_id):
+    try:
+        if action == "done":
+            await care.acknowledge(chat_id=chat_id, reminder_id=reminder_id)
             await query.answer(texts.plain("reminder.done"))
             await query.edit_message_reply_markup(None)
-        else:
-            await query.answer(texts.plain("reminder.gone"))
-    elif action == "snooze":
-        result = await care.snooze(chat_id=chat_id, reminder_id=reminder_id, delay=SNOOZE)
-        view = await care.view(chat_id=chat_id)
-        if result.outcome is SnoozeOutcome.SNOOZED and result.due_at and view:
+        elif action == "snooze":
+            result = await care.snooze(chat_id=chat_id, reminder_id=reminder_id, delay=SNOOZE)
+            view = await care.view(chat_id=chat_id)
+            if result.outcome is SnoozeOutcome.SNOOZED and result.due_at and view:
+                await query.answer()
+                await query.edit_message_reply_markup(None)
+                await reply(
+                    update,
+                    context,
+                    "reminder.snoozed",
+                    when=format_local(result.due_at, view.timezone, now=context.now()),
+                )
+            else:
+                key = {
+                    SnoozeOutcome.TOO_LATE: "reminder.too_late",
+                    SnoozeOutcome.LIMIT: "reminder.snooze_limit",
+                }.get(result.outcome, "reminder.gone")
+                await query.answer(texts.plain(key), show_alert=True)
+        elif action == "question":
             await query.answer()
-            await query.edit_message_reply_markup(None)
-            await reply(
-                update,
-                context,
-                "reminder.snoozed",
-                when=format_local(result.due_at, view.timezone, now=context.now()),
-            )
-        else:
-            key = {
-                SnoozeOutcome.TOO_LATE: "reminder.too_late",
-                SnoozeOutcome.LIMIT: "reminder.snooze_limit",
-            }.get(result.outcome, "reminder.gone")
-            await query.answer(texts.plain(key), show_alert=True)
-    elif action == "question":
-        await query.answer()
-        await care.close_prompt(chat_id=chat_id)  # the next words are the question
-        await reply(update, context, "question_prompt")
-    elif action == "book":
-        if await care.acknowledge(chat_id=chat_id, reminder_id=reminder_id):
+            await care.close_prompt(chat_id=chat_id)  # the next words are the question
+            await reply(update, context, "question_prompt")
+        elif action == "book":
+            await care.acknowledge(chat_id=chat_id, reminder_id=reminder_id)
             await query.answer()
             await book(update, context)
-        else:
-            await query.answer(texts.plain("reminder.gone"))
-    elif action == "booked":
-        if await care.mark_booked(chat_id=chat_id, reminder_id=reminder_id) is not None:
+        elif action == "booked":
+            await care.mark_booked(chat_id=chat_id, reminder_id=reminder_id)
             await query.answer()
             await query.edit_message_reply_markup(None)
             await reply(update, context, "reminder.booked")
         else:
-            await query.answer(texts.plain("reminder.gone"))
-    else:
-        await query.answer(texts.plain("button_expired"))
+            await query.answer(texts.plain("button_expired"))
+    except ReminderButtonError as error:
+        key = {ReminderProblem.OUT_OF_DATE: "reminder.out_of_date"}.get(
+            error.problem, "reminder.gone"
+        )
+        await query.answer(texts.plain(key), show_alert=True)
 
 
 async def book(update: Update, context: BotContext) -> None:
@@ -181,7 +186,13 @@ async def stale_button(update: Update, context: BotContext) -> None:
 
 
 async def track_membership(update: Update, context: BotContext) -> None:
-    """The patient blocked the bot (stop everything) or unblocked it."""
+    """The patient blocked the bot (stop everything) or unblocked it.
+
+    An unblock gives back what the block took: a patient whose reminders were on gets them
+    back (every fresh one replanned) and a short welcome; one who had paused stays paused
+    and is told so. A patient who sent /stop before blocking stays stopped, silently: they
+    asked for no messages.
+    """
     change: ChatMemberUpdated | None = update.my_chat_member
     if change is None or change.chat.type != ChatType.PRIVATE:
         return
@@ -189,6 +200,13 @@ async def track_membership(update: Update, context: BotContext) -> None:
     if new in {ChatMemberStatus.BANNED, ChatMemberStatus.LEFT}:
         stopped = await context.care.mark_blocked(chat_id=change.chat.id)
         log.info("chat %s blocked the bot (patient stopped: %s)", change.chat.id, stopped)
+    elif new == ChatMemberStatus.MEMBER:
+        restored = await context.care.mark_unblocked(chat_id=change.chat.id)
+        log.info("chat %s unblocked the bot (restored: %s)", change.chat.id, restored)
+        if restored is PatientStatus.ACTIVE:
+            await reply(update, context, "unblocked.active")
+        elif restored is PatientStatus.PAUSED:
+            await reply(update, context, "unblocked.paused")
 
 
 async def flood_ok(update: Update, context: BotContext) -> bool:

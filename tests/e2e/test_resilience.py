@@ -54,7 +54,7 @@ async def test_delete_leaves_no_row_about_the_patient_in_any_table(bot: BotHarne
     assert await bot.reminders(other.chat_id)
 
 
-async def test_a_block_stops_everything_and_start_offers_to_resume(bot: BotHarness) -> None:
+async def test_a_block_stops_everything_and_the_unblock_brings_it_back(bot: BotHarness) -> None:
     chat = bot.chat()
     await register(chat, "press:Today")
     before = len(chat.messages)
@@ -73,13 +73,13 @@ async def test_a_block_stops_everything_and_start_offers_to_resume(bot: BotHarne
     )
     assert not [c for c in bot.standin.calls if c.status == 403]
 
+    # The block alone had stopped them: the unblock gives their reminders back, with a word.
     bot.standin.unblock(chat.chat_id)
-    chat.start()
-    (offer,) = await chat.wait_for(1, timeout=WAIT)
-    assert "switched off" in offer.text
-    await press(chat, "▶️ Resume reminders")
+    (welcome,) = await chat.wait_for(1, timeout=WAIT)
+    assert "back on" in welcome.text
     patient = await bot.patient(chat.chat_id)
     assert patient is not None and patient.status is PatientStatus.ACTIVE
+    assert any(r.status is ReminderStatus.PENDING for r in await bot.reminders(chat.chat_id))
 
 
 async def test_a_403_on_a_reminder_stops_the_patient(bot: BotHarness) -> None:

@@ -269,7 +269,7 @@ async def test_resume_itself_expires_what_went_stale(database: Database, clock: 
     await engine.care.register_session(chat_id=7, session_date=date(2026, 11, 22))
     await engine.care.pause(chat_id=7)
     clock.set(datetime(2026, 11, 23, 10, 0, tzinfo=KARACHI))
-    assert await engine.care.resume(chat_id=7) == 2
+    assert (await engine.care.resume(chat_id=7)).stale == 2
     await engine.tick()
     await engine.stop()
     assert engine.notifier.milestones() == ["day1_morning"]

@@ -12,6 +12,7 @@ from bot import keyboards
 from bot.calendar import Day, Navigate, calendar_keyboard, parse_calendar_callback
 from bot.context import BotContext
 from bot.dates import OutOfRange, Parsed, describe_date, parse_session_date
+from bot.handlers import clinic as clinic_handlers
 from bot.handlers.common import (
     DATE_STEPS,
     Step,
@@ -65,6 +66,10 @@ async def start(update: Update, context: BotContext) -> None:
     view = await context.care.view(chat_id=chat_id)
     texts = context.texts
     if view is not None and view.consented:
+        if invite is not None and view.clinic_id not in (None, invite.clinic.id):
+            code = state.pop(INVITE_KEY)  # the question keeps it; no old button redeems it
+            await clinic_handlers.offer_switch(update, context, view, invite, code)
+            return
         if invite is not None:
             await join_clinic(update, context)
             return
@@ -116,12 +121,9 @@ async def answer_consent(update: Update, context: BotContext) -> None:
 
 
 async def _peek_invite(update: Update, context: BotContext, code: str) -> InviteView | None:
-    """What an invite code is for, or None after telling the person why it does not work."""
-    try:
-        return await context.clinics.peek(code=code)
-    except InviteError as error:
-        await reply(update, context, f"start.invite_{error.problem.value}")
-        return None
+    """What an invite code is for, or None after telling the person why it does not work
+    (failed codes are rate-limited per user)."""
+    return await clinic_handlers.peek_invite(update, context, code)
 
 
 async def _join_staff(update: Update, context: BotContext, code: str) -> None:
@@ -176,6 +178,14 @@ async def join_clinic(update: Update, context: BotContext) -> None:
         await ask_date(update, context, Step.DATE)
     else:
         await _welcome_back(update, context, view)
+
+
+async def answer_switch(update: Update, context: BotContext) -> None:
+    """ "Switch to B" joins the other clinic (the old one keeps its alerts); "Stay" stays."""
+    code = await clinic_handlers.take_switch_choice(update, context)
+    if code is not None:
+        chat_state(context)[INVITE_KEY] = code
+        await join_clinic(update, context)
 
 
 async def answer_enrol(update: Update, context: BotContext) -> None:

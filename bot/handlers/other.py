@@ -146,9 +146,12 @@ async def take_text(update: Update, context: BotContext) -> None:
     elif view.step == Step.QUIET:
         await take_typed_quiet(update, context, text)
     else:
-        if view.step == Step.QUESTION:
+        asked = view.step == Step.QUESTION
+        if asked:
             await context.care.set_step(chat_id=chat_id, step=None)
         if await _flood_ok(update, context):
+            if not asked and await clinic_handlers.relay_to_clinic(update, context, view, text):
+                return
             await answer_question(update, context, view, text)
 
 

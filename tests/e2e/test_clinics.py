@@ -574,15 +574,17 @@ async def test_forged_clinic_buttons_change_nothing(
     chat = await join(bot, 851, await patient_link(north), when="Yesterday")
     await urgent_alert(bot, chat, north, share=False)
     (escalation,) = await escalations(bot)
-    team = await bot.runtime.services.clinics.team(clinic_id=north.view.id)  # type: ignore[union-attr]
+    async with bot.database.session() as session:
+        admin_id = await session.scalar(select(StaffRow.id).where(StaffRow.chat_id == 9001))
+    assert admin_id is not None
     invite = await bot.runtime.services.clinics.invite(  # type: ignore[union-attr]
-        clinic_id=north.view.id, kind=InviteKind.PATIENT, created_by=team[0].id
+        clinic_id=north.view.id, kind=InviteKind.PATIENT, created_by=admin_id
     )
     target = {
         "rp": escalation.id,
         "rs": escalation.id,
         "rv": invite.id,
-        "rm": team[0].id,
+        "rm": admin_id,
         "is": north.view.id,
         "ia": north.view.id,
     }[action]

@@ -389,18 +389,24 @@ class BroadcastRepository:
         patient_of = {row[0]: row[1] for row in renewed.all()}
         if not patient_of:
             return checks
+        # Still active, still wanting news, and still the broadcasting clinic's patient (one
+        # who switched clinic since the audience was chosen gets nothing from the old one).
         allowed = set(
             (
                 await self.session.execute(
-                    select(Patient.id).where(
-                        Patient.id.in_(sorted(set(patient_of.values()))),
+                    select(BroadcastRecipient.id)
+                    .join(Patient, Patient.id == BroadcastRecipient.patient_id)
+                    .join(Broadcast, Broadcast.id == BroadcastRecipient.broadcast_id)
+                    .where(
+                        BroadcastRecipient.id.in_(sorted(patient_of)),
                         Patient.status == PatientStatus.ACTIVE,
                         Patient.news_opt_out.is_(False),
+                        Patient.clinic_id == Broadcast.clinic_id,
                     )
                 )
             ).scalars()
         )
-        inactive = [rid for rid, pid in patient_of.items() if pid not in allowed]
+        inactive = [rid for rid in patient_of if rid not in allowed]
         if inactive:
             await self.session.execute(
                 update(BroadcastRecipient)

@@ -27,9 +27,12 @@ from scheduler.clock import FakeClock
 from scheduler.planning import QuietHours
 from scheduler.questions import QuestionService
 from scheduler.sessions import CareService
+from storage.broadcasts import BroadcastRepository, RecipientCheck
 from storage.database import Database
 from storage.models import (
     Base,
+    Broadcast,
+    BroadcastRecipient,
     Escalation,
     EscalationStatus,
     Invite,
@@ -684,3 +687,36 @@ async def test_a_member_revokes_only_the_invites_they_made(world: World) -> None
         await world.clinics.revoke(clinic_id=north.id, invite_id=own.id, created_by=nurse.id) == 1
     )
     assert await world.clinics.revoke(clinic_id=north.id, invite_id=admins.id) == 1
+
+
+async def test_a_patient_who_switched_clinic_gets_no_more_of_the_old_clinics_broadcasts(
+    world: World,
+) -> None:
+    """The check just before each broadcast send: still the broadcasting clinic's patient."""
+    north, _ = await world.clinic("North Clinic")
+    south, _ = await world.clinic("South Clinic")
+    for chat_id in (1, 2):
+        await world.care.consent(chat_id=chat_id)
+        await world.clinics.join_patient(code=await world.patient_link(north), chat_id=chat_id)
+    async with world.database.session() as session:
+        broadcast = Broadcast(clinic_id=north.id, text="News", created_at=NOW)
+        session.add(broadcast)
+        await session.flush()
+        rows = {}
+        for chat_id in (1, 2):
+            patient = await session.scalar(select(Patient).where(Patient.chat_id == chat_id))
+            assert patient is not None
+            row = BroadcastRecipient(
+                broadcast_id=broadcast.id, patient_id=patient.id, chat_id=chat_id, claimed_by="w"
+            )
+            session.add(row)
+            await session.flush()
+            rows[chat_id] = row.id
+        await session.commit()
+    await world.clinics.join_patient(code=await world.patient_link(south), chat_id=2)
+    async with world.database.session() as session:
+        checks = await BroadcastRepository(session).prepare_many(
+            recipient_ids=list(rows.values()), owner="w", lease_until=NOW + timedelta(minutes=5)
+        )
+        await session.commit()
+    assert checks == {rows[1]: RecipientCheck.READY, rows[2]: RecipientCheck.INACTIVE}

@@ -5,6 +5,8 @@
     aftercare clinic invite 1 [--staff | --admin] [--json]
     aftercare clinic qr 1 [--out reception.png]
     aftercare clinic revoke 1 --patient-links | --staff-invites | --all
+    aftercare clinic staff list 1 [--json]
+    aftercare clinic staff remove 1 CHAT_ID        # at once; the last admin stays
 
 An invite code exists only in the link printed here (the database keeps its SHA-256), so each
 command that makes one prints it once, as a link. Links name the bot by its username:

@@ -652,3 +652,25 @@ async def test_failed_invite_codes_are_rate_limited_quietly(bot: BotHarness) -> 
     chat.start(good)
     (greeting,) = await chat.wait_for(1, timeout=WAIT)
     assert "microneedling at North Clinic" in greeting.text
+
+
+@pytest.mark.parametrize("data", ["sw:go:1:1", "sw:stay:1:1", "sw:go:x", "sw:go:1:1:1", "sw:"])
+async def test_forged_switch_buttons_are_out_of_date(
+    bot: BotHarness, caplog: pytest.LogCaptureFixture, data: str
+) -> None:
+    """Switch buttons nobody was shown (a stranger's, a patient's): out of date, no move."""
+    north = await make_clinic(bot, "North Clinic", 9001)
+    await make_clinic(bot, "South Clinic", 9101)
+    chat = await join(bot, 871, await patient_link(north))
+    for pressing in (chat, bot.chat(872)):
+        if not pressing.messages:
+            await say(pressing, "hello")
+        query = pressing.press_data(data)
+        await bot.standin.wait_until(
+            lambda p=pressing, q=query: any(a.query_id == q for a in p.callback_answers)
+        )
+        answer = next(a for a in pressing.callback_answers if a.query_id == query)
+        assert "out of date" in answer.text
+    patient = await bot.patient(871)
+    assert patient is not None and patient.clinic_id == north.view.id
+    assert not [r for r in caplog.records if r.getMessage().startswith("handler failed")]

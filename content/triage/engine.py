@@ -18,6 +18,7 @@ Safety rules of POLICY.md, in the order they are applied:
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 from collections.abc import Iterable, Iterator
@@ -25,7 +26,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from content.plan import AdviceRule, CarePlan
-from content.triage.data import DATA_DIR, TriageData, data_files, load_data
+from content.triage.data import (
+    DATA_DIR,
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    TriageData,
+    data_files,
+    load_data,
+)
 from content.triage.phrases import Phrase, PhraseIndex
 from content.triage.reading import Mention, Reader, Reading
 from content.triage.schema import GAP, ConceptKind, Escalation, Lexicon, parse_phrase
@@ -61,13 +69,22 @@ class ClarificationError(ValueError):
     """A clarification id the engine did not make."""
 
 
+class LanguageError(ValueError):
+    """A language the triage has no answers in."""
+
+
 class Engine:
-    """Triage with one set of data files; build it with ``load_engine``."""
+    """Triage with one set of data files; build it with ``load_engine``.
+
+    It reads English, Urdu script and Roman Urdu in every message (one lexicon, no language
+    detection), and answers in the language it is asked to (``lang``: en, ur or ur-Latn).
+    """
 
     def __init__(self, data: TriageData) -> None:
         """Compile the lexicon into a reader and index the rules."""
         self.data = data
         self.rules = data.rules
+        self.lang = DEFAULT_LANGUAGE
         self.answers = data.answers
         lexicon = data.lexicon
         phrases = [
@@ -75,7 +92,9 @@ class Engine:
             for cid, concept in lexicon.concepts.items()
             for text in concept.phrases
         ]
-        normalizer = Normalizer(lexicon, _vocabulary(lexicon, phrases), data.words.known)
+        normalizer = Normalizer(
+            lexicon, _vocabulary(lexicon, phrases), data.words.known, lexicon.roman
+        )
         self.reader = Reader(lexicon, normalizer, PhraseIndex(phrases))
         self._rank = {topic: rank for rank, topic in enumerate(self.rules.priority)}
         self._last = {topic: rank + 1 for rank, topic in enumerate(self.rules.last)}
@@ -85,12 +104,39 @@ class Engine:
             for rule in self.rules.symptoms.values()
             for esc in rule.escalate
         }
+        self._speakers = {DEFAULT_LANGUAGE: self}
+        for lang in LANGUAGES:
+            if lang != DEFAULT_LANGUAGE:
+                speaker = copy.copy(self)
+                speaker.lang, speaker.answers = lang, data.answers_in(lang)
+                self._speakers[lang] = speaker
+
+    def speaking(self, lang: str) -> Engine:
+        """This engine answering in ``lang`` (en, ur or ur-Latn); it reads the same.
+
+        Raises:
+            LanguageError: not a language the triage answers in.
+        """
+        try:
+            return self._speakers[lang]
+        except KeyError:
+            raise LanguageError(
+                f"no triage answers in {lang!r}; use one of {', '.join(LANGUAGES)}"
+            ) from None
 
     def read(self, text: str) -> Reading:
         """What the engine reads in ``text`` (for tests and debugging)."""
         return self.reader.read(text)
 
-    def triage(self, text: str, day: int, plan: CarePlan, *, contact: str | None = None) -> Verdict:
+    def triage(
+        self,
+        text: str,
+        day: int,
+        plan: CarePlan,
+        *,
+        contact: str | None = None,
+        lang: str | None = None,
+    ) -> Verdict:
         """Triage one message from a patient on ``day`` since the session.
 
         Args:
@@ -99,7 +145,13 @@ class Engine:
                 change it, but "for 3 days" is evidence of how long a symptom has lasted).
             plan: the patient's care plan; its advice rules answer "can I...?" questions.
             contact: how to reach the clinic, when known; put in clinic and urgent answers.
+            lang: the language of the answer (en, ur, ur-Latn); None is this engine's.
+
+        Raises:
+            LanguageError: ``lang`` is not one the triage answers in.
         """
+        if lang is not None and lang != self.lang:
+            return self.speaking(lang).triage(text, day, plan, contact=contact)
         reading = self.reader.read(text)
         matched = tuple(
             Match(o.concept, o.text, o.negated, o.corrected)
@@ -149,6 +201,7 @@ class Engine:
         plan: CarePlan,
         *,
         contact: str | None = None,
+        lang: str | None = None,
     ) -> Verdict:
         """The final verdict once the patient answers a clarifying question yes or no.
 
@@ -157,7 +210,10 @@ class Engine:
 
         Raises:
             ClarificationError: the id is not one this engine makes.
+            LanguageError: ``lang`` is not one the triage answers in.
         """
+        if lang is not None and lang != self.lang:
+            return self.speaking(lang).resolve(clarification_id, answer, day, plan, contact=contact)
         del plan  # symptoms do not depend on the plan; kept for a uniform signature
         ask, topic, level = _parse_clarification(clarification_id)
         outcome = self.rules.questions.get(ask)
@@ -475,10 +531,11 @@ def triage(
     plan: CarePlan,
     *,
     contact: str | None = None,
+    lang: str = DEFAULT_LANGUAGE,
     engine: Engine | None = None,
 ) -> Verdict:
-    """Triage one message on ``day`` since the session; see ``Engine.triage``."""
-    return (engine or load_engine()).triage(text, day, plan, contact=contact)
+    """Triage one message on ``day`` since the session, answered in ``lang``; see ``Engine.triage``."""
+    return (engine or load_engine()).triage(text, day, plan, contact=contact, lang=lang)
 
 
 def screen(
@@ -487,6 +544,7 @@ def screen(
     plan: CarePlan,
     *,
     contact: str | None = None,
+    lang: str = DEFAULT_LANGUAGE,
     engine: Engine | None = None,
 ) -> Verdict | None:
     """The verdict on ``text`` only when it is a red flag (urgent) or a matter for the clinic.
@@ -497,7 +555,7 @@ def screen(
     I/O, the engine is cached.
     """
     verdict = (engine or load_engine()).triage(
-        text, 0 if day is None else day, plan, contact=contact
+        text, 0 if day is None else day, plan, contact=contact, lang=lang
     )
     if verdict.level is Level.URGENT or (day is not None and verdict.level is Level.CLINIC):
         return verdict
@@ -511,6 +569,7 @@ def resolve_clarification(
     plan: CarePlan,
     *,
     contact: str | None = None,
+    lang: str = DEFAULT_LANGUAGE,
     engine: Engine | None = None,
 ) -> Verdict:
     """The final verdict after a yes/no answer to a verdict's clarifying question.
@@ -526,4 +585,6 @@ def resolve_clarification(
         clarification_id = verdict_or_id.clarify.id
     else:
         clarification_id = verdict_or_id
-    return (engine or load_engine()).resolve(clarification_id, answer, day, plan, contact=contact)
+    return (engine or load_engine()).resolve(
+        clarification_id, answer, day, plan, contact=contact, lang=lang
+    )

@@ -4,13 +4,16 @@ Lower-casing, accents, emoji, contractions and slang are handled by data (lexico
 we do not know is repaired when it is a near miss of a word the lexicon uses: repeated letters
 ("itchyyy"), a plural ("pimpless"), or a typo within one edit (two for long words) that keeps
 its first letter ("redess" -> "redness"). Real English words (words.yaml) are never changed.
+
+Urdu script is folded to one form of each letter first (script.py); a Roman Urdu word we do not
+know is read as the Roman Urdu word of the lexicon with the same consonant skeleton ("bahut",
+"buhat" -> "bohat"), before any typo repair.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -18,10 +21,11 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from content.triage.schema import EMOJI_NOISE, Lexicon
+from content.triage.script import ARABIC_LETTERS, fold_urdu, roman_key
 
 SENTENCE_END = "."
 COMMA = ","
-_TOKEN = re.compile(r"[a-z]+|\d+(?:\.\d+)?|[.!?;\n]|,")
+_TOKEN = re.compile(rf"[a-z]+|[{ARABIC_LETTERS}]+|\d+(?:\.\d+)?|[.!?;\n]|,")
 _REPEATS = re.compile(r"(.)\1{2,}")
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
 # Shorter words are not corrected: too many real words are one letter away from each other.
@@ -42,8 +46,18 @@ class Token:
 class Normalizer:
     """Turns a message into tokens with the spellings and vocabulary of one lexicon."""
 
-    def __init__(self, lexicon: Lexicon, vocabulary: Iterable[str], known: Iterable[str]) -> None:
-        """Compile the rewrites and emoji, and index the vocabulary by first letter."""
+    def __init__(
+        self,
+        lexicon: Lexicon,
+        vocabulary: Iterable[str],
+        known: Iterable[str],
+        roman: Iterable[str] = (),
+    ) -> None:
+        """Compile the rewrites and emoji, and index the vocabulary by first letter.
+
+        ``roman`` are the Roman Urdu words of the lexicon: their skeletons ("bVhVt") are
+        indexed, and a skeleton two of them share with different meanings is dropped.
+        """
         self._rewrites = [(re.compile(r.pattern), r.replace) for r in lexicon.rewrite]
         table: dict[int, str | None] = {ord(c): None for c in EMOJI_NOISE}
         for key, word in lexicon.emoji.items():
@@ -58,6 +72,12 @@ class Normalizer:
             if word.isalpha() and len(word) >= MIN_CORRECTED - 1:
                 by_initial.setdefault(word[0], []).append(word)
         self._by_initial = by_initial
+        keyed: dict[str, set[str]] = {}
+        for word in roman:
+            key = roman_key(word)
+            if key is not None:
+                keyed.setdefault(key, set()).add(word)
+        self._roman = {key: min(words) for key, words in keyed.items() if len(words) == 1}
         self._spell = functools.lru_cache(maxsize=8192)(self._repair)
 
     def tokens(self, text: str) -> list[Token]:
@@ -78,8 +98,7 @@ class Normalizer:
 
     def clean(self, text: str) -> str:
         """Lower-cased text with accents, quotes, emoji and rewrites applied, before splitting."""
-        text = unicodedata.normalize("NFKD", text.translate(self._emoji))
-        text = "".join(c for c in text if not unicodedata.combining(c))
+        text = fold_urdu(text.translate(self._emoji))
         text = text.lower().translate(_QUOTES)
         for pattern, replacement in self._rewrites:
             text = pattern.sub(replacement, text)
@@ -98,7 +117,10 @@ class Normalizer:
                 stem = word[: -len(suffix)] + replacement
                 if stem in self.vocabulary:
                     return stem
-        if len(word) < MIN_CORRECTED:
+        key = roman_key(word)
+        if key is not None and key in self._roman:
+            return self._roman[key]
+        if len(word) < MIN_CORRECTED or not word.isascii():
             return word
         limit = 1 if len(word) < LONG_WORD else 2
         found = process.extractOne(

@@ -4,14 +4,16 @@ The files live beside this module: lexicon.yaml (what the triage reads), lexicon
 Urdu script and Roman Urdu words, merged into the concepts of lexicon.yaml), words.yaml (real
 words never corrected), rules.yaml (the policy's symptom table, the same in every language) and
 answers.yaml (what it says), with answers-ur.yaml (Urdu script) and answers-ur-Latn.yaml
-(Roman Urdu) saying the same in the patient's language. Each is validated on its own, then against the others; all problems are collected
-before anything is raised, so whoever edits the wording sees every mistake at once.
+(Roman Urdu) saying the same in the patient's language. Each is validated on its own, then
+against the others; all problems are collected before anything is raised, so whoever edits the
+wording sees every mistake at once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -91,7 +93,7 @@ class TriageData:
     rules: Rules
     answers: Answers
     directory: Path
-    translations: dict[str, Answers] = field(default_factory=dict)
+    translations: dict[str, Answers] = dataclasses.field(default_factory=dict)
 
     def answers_in(self, lang: str) -> Answers:
         """The answers in ``lang`` (English for a language we have no answers in)."""
@@ -197,7 +199,10 @@ def merge_lexicon(data: Any, addition: LexiconAddition) -> dict[str, Any]:
     durations = dict(data.get("durations") or {})
     for key, value in addition.durations.model_dump(exclude_defaults=True).items():
         if isinstance(value, dict):
-            durations[key] = {**(durations.get(key) or {}), **{fold(k): v for k, v in value.items()}}
+            durations[key] = {
+                **(durations.get(key) or {}),
+                **{fold(k): v for k, v in value.items()},
+            }
         else:
             durations[key] = [*(durations.get(key) or []), *(fold(w) for w in value)]
     merged["durations"] = durations
@@ -214,7 +219,9 @@ def _check_translation(english: Answers, translated: Answers, file: _File) -> It
                 if value is None:
                     continue
                 if not isinstance(other, dict) or other.get(key) is None:
-                    yield file.problem(loc[:-1] if loc else (), f"missing {'.'.join(map(str, (*loc, key)))}")
+                    yield file.problem(
+                        loc[:-1] if loc else (), f"missing {'.'.join(map(str, (*loc, key)))}"
+                    )
                 else:
                     yield from walk(value, other[key], (*loc, key))
         elif isinstance(en, str) and isinstance(other, str):

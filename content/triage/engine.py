@@ -93,7 +93,7 @@ class Engine:
             for text in concept.phrases
         ]
         normalizer = Normalizer(
-            lexicon, _vocabulary(lexicon, phrases), data.words.known, lexicon.roman
+            lexicon, _vocabulary(lexicon, phrases), data.words.known, _meanings(lexicon, phrases)
         )
         self.reader = Reader(lexicon, normalizer, PhraseIndex(phrases))
         self._rank = {topic: rank for rank, topic in enumerate(self.rules.priority)}
@@ -499,6 +499,19 @@ def _vocabulary(lexicon: Lexicon, phrases: list[Phrase]) -> Iterator[str]:
             yield from phrase_text.split()
 
 
+def _meanings(lexicon: Lexicon, phrases: list[Phrase]) -> dict[str, frozenset[str]]:
+    """The Roman Urdu words of the lexicon, each with the concepts whose phrases use it."""
+    roman = set(lexicon.roman)
+    meanings: dict[str, set[str]] = {word: set() for word in roman}
+    for phrase in phrases:
+        for part in phrase.words:
+            for option in part.split("|"):
+                word = option.removesuffix("*")
+                if word in roman:
+                    meanings[word].add(phrase.concept)
+    return {word: frozenset(concepts) for word, concepts in meanings.items()}
+
+
 def load_engine(directory: Path | str | None = None) -> Engine:
     """The engine of the packaged data (or of ``directory``), cached until a file changes.
 
@@ -534,7 +547,10 @@ def triage(
     lang: str = DEFAULT_LANGUAGE,
     engine: Engine | None = None,
 ) -> Verdict:
-    """Triage one message on ``day`` since the session, answered in ``lang``; see ``Engine.triage``."""
+    """Triage one message on ``day`` since the session, answered in ``lang``.
+
+    See ``Engine.triage``.
+    """
     return (engine or load_engine()).triage(text, day, plan, contact=contact, lang=lang)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from rapidfuzz import process
@@ -51,12 +51,13 @@ class Normalizer:
         lexicon: Lexicon,
         vocabulary: Iterable[str],
         known: Iterable[str],
-        roman: Iterable[str] = (),
+        roman: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         """Compile the rewrites and emoji, and index the vocabulary by first letter.
 
-        ``roman`` are the Roman Urdu words of the lexicon: their skeletons ("bVhVt") are
-        indexed, and a skeleton two of them share with different meanings is dropped.
+        ``roman`` maps the Roman Urdu words of the lexicon to the concepts they are words of:
+        their skeletons ("bVhVt") are indexed, except a skeleton shared by words with no
+        concept in common ("nahi" and "naha": no and bathe), which would be a guess.
         """
         self._rewrites = [(re.compile(r.pattern), r.replace) for r in lexicon.rewrite]
         table: dict[int, str | None] = {ord(c): None for c in EMOJI_NOISE}
@@ -72,12 +73,17 @@ class Normalizer:
             if word.isalpha() and len(word) >= MIN_CORRECTED - 1:
                 by_initial.setdefault(word[0], []).append(word)
         self._by_initial = by_initial
+        roman = roman or {}
         keyed: dict[str, set[str]] = {}
         for word in roman:
-            key = roman_key(word)
-            if key is not None:
-                keyed.setdefault(key, set()).add(word)
-        self._roman = {key: min(words) for key, words in keyed.items() if len(words) == 1}
+            skeleton = roman_key(word)
+            if skeleton is not None:
+                keyed.setdefault(skeleton, set()).add(word)
+        self._roman: dict[str, str] = {}
+        for skeleton, words in keyed.items():
+            meanings = [roman[w] for w in words if roman[w]]  # number words have none
+            if not meanings or frozenset.intersection(*meanings):
+                self._roman[skeleton] = min(words)
         self._spell = functools.lru_cache(maxsize=8192)(self._repair)
 
     def tokens(self, text: str) -> list[Token]:
@@ -117,9 +123,9 @@ class Normalizer:
                 stem = word[: -len(suffix)] + replacement
                 if stem in self.vocabulary:
                     return stem
-        key = roman_key(word)
-        if key is not None and key in self._roman:
-            return self._roman[key]
+        skeleton = roman_key(word)
+        if skeleton is not None and skeleton in self._roman:
+            return self._roman[skeleton]
         if len(word) < MIN_CORRECTED or not word.isascii():
             return word
         limit = 1 if len(word) < LONG_WORD else 2

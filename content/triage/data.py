@@ -148,12 +148,15 @@ def load_data(directory: Path = DATA_DIR) -> TriageData:
         raise TriageDataError(problems)
     problems += _check_lexicon(lexicon, files[LEXICON])
     problems += _check_rules(rules, lexicon, answers, files[RULES])
-    problems += _check_answers(answers, rules, files[ANSWERS])
+    english = list(_check_answers(answers, rules, files[ANSWERS]))
+    problems += english
+    broken = {p.location for p in english}  # not compared again in every translation
     checked: dict[str, Answers] = {}
     for lang, translated in translations.items():
         if translated is not None:
-            problems += _check_answers(translated, rules, files[LANGUAGES[lang]])
-            problems += _check_translation(answers, translated, files[LANGUAGES[lang]])
+            file = files[LANGUAGES[lang]]
+            problems += _check_answers(translated, rules, file)
+            problems += _check_translation(answers, translated, file, broken)
             checked[lang] = translated
     if problems:
         raise TriageDataError(problems)
@@ -210,18 +213,24 @@ def merge_lexicon(data: Any, addition: LexiconAddition) -> dict[str, Any]:
     return merged
 
 
-def _check_translation(english: Answers, translated: Answers, file: _File) -> Iterator[DataProblem]:
-    """A translation says everything the English says, with the same placeholders."""
+def _check_translation(
+    english: Answers, translated: Answers, file: _File, broken: set[str]
+) -> Iterator[DataProblem]:
+    """A translation says everything the English says, with the same placeholders.
+
+    ``broken`` are the locations of English texts that are wrong themselves (reported once).
+    """
 
     def walk(en: Any, other: Any, loc: Loc) -> Iterator[DataProblem]:
+        dotted = ".".join(map(str, loc))
+        if any(dotted == b or dotted.startswith(b + ".") for b in broken):
+            return
         if isinstance(en, dict):
             for key, value in en.items():
                 if value is None:
                     continue
                 if not isinstance(other, dict) or other.get(key) is None:
-                    yield file.problem(
-                        loc[:-1] if loc else (), f"missing {'.'.join(map(str, (*loc, key)))}"
-                    )
+                    yield file.problem(loc, f"missing {'.'.join(map(str, (*loc, key)))}")
                 else:
                     yield from walk(value, other[key], (*loc, key))
         elif isinstance(en, str) and isinstance(other, str):

@@ -167,8 +167,8 @@ def merge_lexicon(data: Any, addition: LexiconAddition) -> dict[str, Any]:
     """lexicon.yaml's data with the Urdu and Roman Urdu of lexicon-ur.yaml added.
 
     Every Urdu word is folded to the form messages are read in (script.py), so the file may be
-    typed with any keyboard. The ASCII words become ``roman``: the words whose spelling
-    variants are read by their consonant skeleton.
+    typed with any keyboard. The ASCII words that lexicon.yaml does not use become ``roman``:
+    the words whose spelling variants are read by their consonant skeleton.
     """
     merged = dict(data)
     concepts = {cid: dict(concept) for cid, concept in (data.get("concepts") or {}).items()}
@@ -209,7 +209,14 @@ def merge_lexicon(data: Any, addition: LexiconAddition) -> dict[str, Any]:
         else:
             durations[key] = [*(durations.get(key) or []), *(fold(w) for w in value)]
     merged["durations"] = durations
-    merged["roman"] = sorted(roman)
+    english = {
+        w.removesuffix("*")
+        for concept in (data.get("concepts") or {}).values()
+        for phrase in concept.get("phrases") or ()
+        for part in str(phrase).split()
+        for w in part.split("|")
+    }
+    merged["roman"] = sorted(roman - english)
     return merged
 
 

@@ -69,11 +69,12 @@ class Normalizer:
         self.vocabulary = frozenset(vocabulary)
         self._known = frozenset(known) | self._replace.keys()
         by_initial: dict[str, list[str]] = {}
-        for word in sorted(self.vocabulary):
+        roman = roman or {}
+        # Roman Urdu is spelt freely: its variants are read by skeleton, not as typos of it.
+        for word in sorted(self.vocabulary - roman.keys()):
             if word.isalpha() and len(word) >= MIN_CORRECTED - 1:
                 by_initial.setdefault(word[0], []).append(word)
         self._by_initial = by_initial
-        roman = roman or {}
         keyed: dict[str, set[str]] = {}
         for word in roman:
             skeleton = roman_key(word)

@@ -24,7 +24,6 @@ from content.triage import (
     LanguageError,
     Level,
     TriageDataError,
-    Verdict,
     load_engine,
     resolve_clarification,
     screen,

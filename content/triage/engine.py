@@ -95,7 +95,11 @@ class Engine:
         normalizer = Normalizer(
             lexicon, _vocabulary(lexicon, phrases), data.words.known, _meanings(lexicon, phrases)
         )
-        self.reader = Reader(lexicon, normalizer, PhraseIndex(phrases))
+        canonical = [
+            Phrase(p.concept, tuple(_canonical_part(normalizer, w) for w in p.words))
+            for p in phrases
+        ]
+        self.reader = Reader(lexicon, normalizer, PhraseIndex(canonical))
         self._rank = {topic: rank for rank, topic in enumerate(self.rules.priority)}
         self._last = {topic: rank + 1 for rank, topic in enumerate(self.rules.last)}
         self._settling = frozenset(self.rules.settling)
@@ -497,6 +501,14 @@ def _vocabulary(lexicon: Lexicon, phrases: list[Phrase]) -> Iterator[str]:
     for group in groups:
         for phrase_text in group:
             yield from phrase_text.split()
+
+
+def _canonical_part(normalizer: Normalizer, part: str) -> str:
+    """A phrase word ("a|b", "stem*" kept) with its Roman Urdu words in their one spelling."""
+    return "|".join(
+        option if option.endswith("*") else normalizer.canonical(option)
+        for option in part.split("|")
+    )
 
 
 def _meanings(lexicon: Lexicon, phrases: list[Phrase]) -> dict[str, frozenset[str]]:

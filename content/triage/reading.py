@@ -87,8 +87,8 @@ class Reader:
         self.lexicon = lexicon
         self.normalizer = normalizer
         self.index = index
-        self._fillers = frozenset(lexicon.negation_fillers)
-        self._lists = frozenset(lexicon.negation_lists)
+        self._fillers = frozenset(map(normalizer.canonical, lexicon.negation_fillers))
+        self._lists = frozenset(map(normalizer.canonical, lexicon.negation_lists))
         self._implications = {cid: _implications(lexicon, cid) for cid in lexicon.concepts}
         durations = lexicon.durations
         self._units = durations.units

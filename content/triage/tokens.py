@@ -81,10 +81,15 @@ class Normalizer:
             if skeleton is not None:
                 keyed.setdefault(skeleton, set()).add(word)
         self._roman: dict[str, str] = {}
+        # Each Roman Urdu word of a phrase, written one way: "chilke" and "chhilke" are one word,
+        # so a phrase written with either matches both.
+        self._canonical: dict[str, str] = {}
         for skeleton, words in keyed.items():
-            meanings = [roman[w] for w in words if roman[w]]  # number words have none
+            meant = sorted(w for w in words if roman[w])  # number and unit words mean nothing
+            meanings = [roman[w] for w in meant]
             if not meanings or frozenset.intersection(*meanings):
-                self._roman[skeleton] = min(words)
+                self._roman[skeleton] = meant[0] if meant else min(words)
+                self._canonical.update((w, meant[0]) for w in meant)
         self._spell = functools.lru_cache(maxsize=8192)(self._repair)
 
     def tokens(self, text: str) -> list[Token]:
@@ -97,7 +102,7 @@ class Normalizer:
             elif piece == COMMA:
                 tokens.append(Token(COMMA, piece))
             elif piece in self._replace:
-                tokens.extend(Token(word, piece) for word in self._replace[piece])
+                tokens.extend(Token(self.canonical(w), piece) for w in self._replace[piece])
             else:
                 word = self._spell(piece)
                 tokens.append(Token(word, piece, corrected=word != piece))
@@ -111,7 +116,13 @@ class Normalizer:
             text = pattern.sub(replacement, text)
         return text
 
+    def canonical(self, word: str) -> str:
+        """The one spelling of a Roman Urdu word that phrases and messages are read in."""
+        return self._canonical.get(word, word)
+
     def _repair(self, word: str) -> str:
+        if word in self._canonical:
+            return self._canonical[word]
         if word in self.vocabulary or word in self._known or not word.isalpha():
             return word
         if _REPEATS.search(word):

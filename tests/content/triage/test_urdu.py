@@ -116,7 +116,14 @@ def test_an_unlisted_roman_urdu_spelling_is_read_by_its_skeleton(
 )
 def test_short_roman_urdu_forms_are_replaced(engine: Engine, typed: str, read_as: str) -> None:
     """Forms too short for a skeleton ("bht", "nhi") are listed in lexicon-ur.yaml."""
-    assert words(engine, typed) == [read_as]
+    assert words(engine, typed) == [engine.reader.normalizer.canonical(read_as)]
+
+
+def test_phrases_match_every_spelling_of_their_words(engine: Engine, plan: CarePlan) -> None:
+    """A phrase written "chhilke .. utaar" matches "chilke ... utaar": one spelling each."""
+    for spelling in ("chhilke", "chilke", "chhilkay"):
+        verdict = engine.triage(f"kya {spelling} utaar sakti hoon?", 4, plan, lang="ur-Latn")
+        assert (verdict.topic, verdict.allowed) == ("touching", False), spelling
 
 
 def test_a_skeleton_two_meanings_share_is_not_guessed(engine: Engine) -> None:

@@ -6,6 +6,7 @@ the lexicon lacks, a level without an answer) are in ``content.triage.data``.
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from enum import StrEnum
@@ -29,8 +30,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+@functools.lru_cache(maxsize=16384)
 def parse_phrase(text: str) -> tuple[str, ...]:
-    """Split a phrase into its words, checking the phrase syntax of lexicon.yaml."""
+    """Split a phrase into its words, checking the phrase syntax of lexicon.yaml.
+
+    Cached: each phrase is checked by the model, by the data checks and by the engine.
+    """
     words = tuple(text.split())
     if not words:
         raise ValueError("a phrase needs at least one word")

@@ -92,8 +92,10 @@ class Engine:
             for cid, concept in lexicon.concepts.items()
             for text in concept.phrases
         ]
+        # The Roman Urdu words and the concepts they are words of (see Normalizer).
+        self.roman_meanings = _meanings(lexicon, phrases)
         normalizer = Normalizer(
-            lexicon, _vocabulary(lexicon, phrases), data.words.known, _meanings(lexicon, phrases)
+            lexicon, _vocabulary(lexicon, phrases), data.words.known, self.roman_meanings
         )
         canonical = [
             Phrase(p.concept, tuple(_canonical_part(normalizer, w) for w in p.words))

@@ -132,6 +132,21 @@ def test_a_skeleton_two_meanings_share_is_not_guessed(engine: Engine) -> None:
     assert words(engine, "nahe") not in (["nahi"], ["naha"])
 
 
+@pytest.mark.parametrize("word", ["here", "garden", "door", "hinge", "value"])
+def test_english_words_are_not_read_as_roman_urdu(engine: Engine, word: str) -> None:
+    """A real English word whose skeleton is a Roman Urdu word's ("here", "hara": green) is
+    left alone: words.yaml protects it."""
+    assert words(engine, word) == [word]
+
+
+def test_english_words_near_roman_urdu_do_not_raise_the_level(
+    engine: Engine, plan: CarePlan
+) -> None:
+    """"A few bumps here" is not yellow bumps; "in the garden" is not the neck (spreading)."""
+    assert engine.triage("a few small bumps here", 3, plan).level is Level.WATCH
+    assert engine.triage("face is a bit red after the garden", 1, plan).level is Level.NORMAL
+
+
 def test_script_guess_for_the_answer_language() -> None:
     """Urdu script is recognised; Roman Urdu is not told from English (no detector)."""
     assert has_urdu_script("مجھے بخار ہے")

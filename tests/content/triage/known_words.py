@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
+
 from content.triage import load_engine
 from content.triage.data import DATA_DIR
 from content.triage.tokens import Normalizer

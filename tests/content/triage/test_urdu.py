@@ -142,7 +142,7 @@ def test_english_words_are_not_read_as_roman_urdu(engine: Engine, word: str) -> 
 def test_english_words_near_roman_urdu_do_not_raise_the_level(
     engine: Engine, plan: CarePlan
 ) -> None:
-    """"A few bumps here" is not yellow bumps; "in the garden" is not the neck (spreading)."""
+    """ "A few bumps here" is not yellow bumps; "in the garden" is not the neck (spreading)."""
     assert engine.triage("a few small bumps here", 3, plan).level is Level.WATCH
     assert engine.triage("face is a bit red after the garden", 1, plan).level is Level.NORMAL
 

@@ -5,7 +5,8 @@
 Targets: p99 at most 5 ms per question and at least 1,000 questions/s on one core, over all
 cases repeated: tests/content/triage/cases.jsonl and cases-ur.jsonl (Urdu script, Roman Urdu and
 mixed) and, when they are there, ../shared/triage/cases-dev.jsonl and cases-dev-ur.jsonl. Each
-case is answered in its language (its "lang", else Urdu for Urdu script, else English).
+case is answered in its language (its "lang" when the triage has it, else Urdu for Urdu script,
+else English).
 
 Three kinds of pass, each on a freshly built engine so no pass profits from another:
 - cold: every case once, with the spelling cache empty (a new message, word by word);
@@ -29,7 +30,7 @@ from pathlib import Path
 from bench.plans import REPO_ROOT, bench_plan
 from bench.report import machine_facts, percentile, print_facts, print_table, verdict
 from content.plan import CarePlan
-from content.triage import Engine
+from content.triage import LANGUAGES, Engine
 from content.triage.data import load_data
 from content.triage.script import has_urdu_script
 
@@ -80,7 +81,9 @@ def load_cases(paths: Sequence[Path]) -> list[Case]:
             for line in path.read_text(encoding="utf-8").splitlines():
                 if line.strip():
                     row = json.loads(line)
-                    lang = row.get("lang") or ("ur" if has_urdu_script(row["text"]) else "en")
+                    lang = row.get("lang")
+                    if lang not in LANGUAGES:  # the clinic's files also say "mixed"
+                        lang = "ur" if has_urdu_script(row["text"]) else "en"
                     cases.append(Case(row["text"], row["day"], lang))
     return cases
 

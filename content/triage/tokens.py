@@ -90,6 +90,16 @@ class Normalizer:
             if not meanings or frozenset.intersection(*meanings):
                 self._roman[skeleton] = meant[0] if meant else min(words)
                 self._canonical.update((w, meant[0]) for w in meant)
+        # Two neighbouring letters swapped in a Roman Urdu or Urdu script word ("buhkar",
+        # "زیداہ"): the fuzzy repair above is for English, and vowels are the skeleton's.
+        swapped: dict[str, set[str]] = {}
+        for word in self.vocabulary:
+            if (word in roman or not word.isascii()) and len(word) >= MIN_CORRECTED - 1:
+                for i in range(len(word) - 1):
+                    typo = word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+                    if typo != word and typo not in self.vocabulary:
+                        swapped.setdefault(typo, set()).add(self.canonical(word))
+        self._swapped = {typo: min(ws) for typo, ws in swapped.items() if len(ws) == 1}
         self._spell = functools.lru_cache(maxsize=8192)(self._repair)
 
     def tokens(self, text: str) -> list[Token]:
@@ -128,20 +138,31 @@ class Normalizer:
         if _REPEATS.search(word):
             for candidate in (_REPEATS.sub(r"\1\1", word), _REPEATS.sub(r"\1", word)):
                 if candidate in self.vocabulary:
-                    return candidate
+                    return self.canonical(candidate)
             word = _REPEATS.sub(r"\1\1", word)
         for suffix, replacement in _SUFFIXES:
             if word.endswith(suffix):
                 stem = word[: -len(suffix)] + replacement
                 if stem in self.vocabulary:
-                    return stem
+                    return self.canonical(stem)
+        # A Roman Urdu spelling and an English typo may both fit: the nearer one wins, and a tie
+        # goes to the Roman Urdu word ("sauns" is "saans", breath; "finsih" is "finish", not
+        # the Roman "phunsi", which is further away).
+        if word in self._swapped:
+            return self._swapped[word]
+        typo = self._typo(word)
         skeleton = roman_key(word)
-        if skeleton is not None and skeleton in self._roman:
-            return self._roman[skeleton]
+        roman = self._roman.get(skeleton) if skeleton is not None else None
+        if roman is not None and (typo is None or OSA.distance(word, roman) <= typo[1]):
+            return roman
+        return typo[0] if typo is not None else word
+
+    def _typo(self, word: str) -> tuple[str, int] | None:
+        """The English lexicon word ``word`` is a typo of, and how far it is, if it is one."""
         if len(word) < MIN_CORRECTED or not word.isascii():
-            return word
+            return None
         limit = 1 if len(word) < LONG_WORD else 2
         found = process.extractOne(
             word, self._by_initial.get(word[0], ()), scorer=OSA.distance, score_cutoff=limit
         )
-        return str(found[0]) if found is not None else word
+        return (str(found[0]), int(found[1])) if found is not None else None

@@ -132,6 +132,37 @@ def test_a_skeleton_two_meanings_share_is_not_guessed(engine: Engine) -> None:
     assert words(engine, "nahe") not in (["nahi"], ["naha"])
 
 
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("buhkar", "bukhar"), ("hnoth", "honth"), ("mushikl", "mushkil"), ("زیداہ", "زیادہ")],
+)
+def test_two_letters_swapped_in_urdu_are_repaired(engine: Engine, typed: str, meant: str) -> None:
+    """A slip of the fingers in a Roman Urdu or Urdu script word is read as the word."""
+    normalizer = engine.reader.normalizer
+    assert words(engine, typed) == [normalizer.canonical(fold_urdu(meant))]
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("hnoth sooj gaye hain aur saans lene mein mushikl ho rahi hai", Level.URGENT),
+        ("peep bhi hai aur kal raat se buhkar bhi hai", Level.URGENT),
+        ("خون بہت زیداہ بہہ رہا ہے", Level.URGENT),
+    ],
+)
+def test_a_red_flag_with_a_typo_is_still_urgent(
+    engine: Engine, plan: CarePlan, text: str, level: Level
+) -> None:
+    """Typos do not hide a red flag in Urdu or Roman Urdu."""
+    assert engine.triage(text, 1, plan).level is level
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("finsih", "finish"), ("sauan", "sauna")])
+def test_an_english_typo_stays_english(engine: Engine, typed: str, meant: str) -> None:
+    """ "finsih" shares a skeleton with the Roman "phunsi" (pimple) but is a typo of "finish"."""
+    assert words(engine, typed) == [meant]
+
+
 @pytest.mark.parametrize("word", ["here", "garden", "door", "hinge", "value"])
 def test_english_words_are_not_read_as_roman_urdu(engine: Engine, word: str) -> None:
     """A real English word whose skeleton is a Roman Urdu word's ("here", "hara": green) is

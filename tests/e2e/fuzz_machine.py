@@ -73,6 +73,12 @@ URGENT_MARKS = ("🚨", "get medical care now")
 GENERIC_ERROR = "Sorry, something went wrong on my side"
 FALSE_CLINIC_CLAIMS = ("I've let your clinic know", "Your clinic can now read your message")
 PROMPT_LIFETIME = timedelta(minutes=30)
+ESCALATING = {"red flag", "text", "press", "bad date", "date", "quiet text", "zone text"}
+# The invariants each check covers: red flag, lost, stale, early, twice, quiet, unwanted,
+# superseded, missed sent, unplanned, handler raised, empty, no answer, old button,
+# after delete, escalation, waking hours, negative day, no clinic, unlabelled, resume.
+INVARIANTS = 21
+PROMPT_BUTTONS = {"date": ("date:", "cal:"), "tz": ("tz:set:",), "quiet": ("quiet:",)}
 KARACHI = "Asia/Karachi"
 
 
@@ -100,6 +106,7 @@ class Key:
     missed: bool
     delivered: list[datetime] = field(default_factory=list)
     extra_allowed: int = 0
+    relaxed: bool = False  # missed, then the zone moved it: neither owed nor forbidden
 
 
 @dataclass
@@ -125,6 +132,13 @@ class Stats:
     timing: defaultdict[str, float] = defaultdict(float)
     counts: Counter[str] = Counter()
 
+    @classmethod
+    def reset(cls) -> None:
+        """Start a new figure."""
+        cls.sequences = cls.steps = cls.checks = cls.violations = 0
+        cls.kinds, cls.found = Counter(), {}
+        cls.timing, cls.counts = defaultdict(float), Counter()
+
 
 class BotMachine(RuleBasedStateMachine):
     """A patient living with the bot; see the module docstring."""
@@ -144,7 +158,7 @@ class BotMachine(RuleBasedStateMachine):
         self.blocked = False
         self.since_restart = RESTART_EVERY
         self.broadcasts = 0
-        self.live: dict[str, tuple[int, datetime]] = {}
+        self.live: dict[str, tuple[set[int], datetime]] = {}
         self.violations: list[str] = []
         self.log: list[str] = []
 
@@ -419,6 +433,15 @@ class BotMachine(RuleBasedStateMachine):
                 reminder_ids=reminders,
             )
 
+    async def _allow_snooze(self, step: Step, facts: Facts) -> None:
+        """A snooze accepted on a reminder of the current session may send it once more."""
+        data = step.button or ""
+        if not data.startswith("rem:snooze:"):
+            return
+        row = await self.reminder_row(int(data.rsplit(":", 1)[1]))
+        if row is not None and row[0] == facts.session_id and row in self.keys:
+            self.keys[row].extra_allowed += 1
+
     async def reminder_row(self, reminder_id: int) -> tuple[int, str] | None:
         async with self.episode.database.session() as session:
             row = (
@@ -442,6 +465,7 @@ class BotMachine(RuleBasedStateMachine):
 
         self._track_actions(step, before, facts)
         self._track_facts(before, facts, now)
+        await self._allow_snooze(step, facts)
         await self._check_messages(step, before, facts, new)
         self._check_answers(step, before, facts, new)
         self._check_buttons(step, before, facts)
@@ -500,6 +524,10 @@ class BotMachine(RuleBasedStateMachine):
                     self.keys[(sid, milestone.id)] = Key(missed=missed)
                 elif not key.delivered:
                     key.missed = missed
+        if before.zone != facts.zone and not (fresh or moved):
+            for (key_sid, _), key in self.keys.items():
+                if key_sid == sid and key.missed:
+                    key.relaxed = True
         if (
             before.zone != facts.zone
             or before.quiet != facts.quiet
@@ -573,7 +601,7 @@ class BotMachine(RuleBasedStateMachine):
                 self.violate(f"stale: reminder {where}, stale since {w.expires:%Y-%m-%d %H:%M}Z")
             if sent_at < w.due:
                 self.violate(f"early: reminder {where}, due {w.due:%Y-%m-%d %H:%M}Z")
-            if key.missed:
+            if key.missed and not key.relaxed:
                 self.violate(f"missed sent: reminder {where} was past at registration")
             key.delivered.append(sent_at)
             if len(key.delivered) > 1 + key.extra_allowed:
@@ -609,7 +637,7 @@ class BotMachine(RuleBasedStateMachine):
         if kind is None or before.patient_id is None:
             return
         live = self.live.get(kind)
-        if live is not None and live[0] == step.message_id:
+        if live is not None and step.message_id in live[0]:
             return
         changed = {
             "date": (before.session_id, before.session_date)
@@ -660,7 +688,7 @@ class BotMachine(RuleBasedStateMachine):
                             if row.get(column) in values:
                                 self.violate(f"after delete: a row of {table.name} remains")
                 self.keys.clear()
-            if facts.patient_id is not None:
+            if facts.patient_id is not None and step.kind in ESCALATING:
                 questions = (
                     await session.execute(
                         select(Escalation.question_id).where(
@@ -675,9 +703,10 @@ class BotMachine(RuleBasedStateMachine):
     def _track_prompts(
         self, step: Step, before: Facts, facts: Facts, new: list[SentMessage], now: datetime
     ) -> None:
-        """Which keyboards are live prompts: the latest of each kind, until answered, left
-        by a command, or 30 minutes old."""
-        if step.kind == "command" or facts.patient_id != before.patient_id:
+        """Which keyboards are live prompts: those of each kind offered since the prompt was
+        asked (a re-offer after a red flag or a question is the same prompt), until it is
+        answered, left by a command, or 30 minutes past its latest offer."""
+        if step.kind in ("command", "join") or facts.patient_id != before.patient_id:
             self.live.clear()
         if (facts.session_id, facts.session_date) != (before.session_id, before.session_date):
             self.live.pop("date", None)
@@ -691,9 +720,7 @@ class BotMachine(RuleBasedStateMachine):
         for message in new:
             callbacks = [b.callback_data or "" for b in message.flat_buttons]
             sent = self.world.stamps.get((message.chat_id, message.message_id), now)
-            if any(c.startswith(("date:", "cal:")) for c in callbacks):
-                self.live["date"] = (message.message_id, sent)
-            if any(c.startswith("tz:set:") for c in callbacks):
-                self.live["tz"] = (message.message_id, sent)
-            if any(c.startswith("quiet:") for c in callbacks):
-                self.live["quiet"] = (message.message_id, sent)
+            for kind, prefixes in PROMPT_BUTTONS.items():
+                if any(c.startswith(prefixes) for c in callbacks):
+                    ids = self.live[kind][0] if kind in self.live else set()
+                    self.live[kind] = (ids | {message.message_id}, sent)

@@ -15,7 +15,7 @@ from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from tests.e2e.fuzz_env import World
-from tests.e2e.fuzz_machine import BotMachine, Stats
+from tests.e2e.fuzz_machine import INVARIANTS, BotMachine, Stats
 
 
 @pytest.fixture
@@ -28,16 +28,25 @@ def world() -> Iterator[World]:
         opened.close()
 
 
-def test_the_bot_keeps_its_promises_under_random_use(world: World) -> None:
+def test_the_bot_keeps_its_promises_under_random_use(
+    world: World, request: pytest.FixtureRequest
+) -> None:
     """Red flags answered, reminders due exactly once, fresh, awake and wanted, no handler
     raising, nothing left after /delete: after every step of every sequence."""
     BotMachine.world = world
+    Stats.reset()
     current = settings()
     try:
         run_state_machine_as_test(BotMachine, settings=current)
     finally:
-        print(
-            f"\nfuzz: {Stats.sequences} sequences x up to {current.stateful_step_count} steps "
-            f"({Stats.steps} steps), {Stats.checks} invariant checks, "
-            f"{Stats.violations} violation(s) {dict(Stats.kinds)}"
+        figure = (
+            f"fuzz: {Stats.sequences} sequences x up to {current.stateful_step_count} steps "
+            f"({Stats.steps} steps), {Stats.checks} invariant checks "
+            f"({Stats.checks * INVARIANTS} invariants), {Stats.violations} violation(s)"
+            + (f" {dict(Stats.kinds)}" if Stats.kinds else "")
         )
+        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(figure)
+        else:
+            print(figure)

@@ -154,7 +154,8 @@ class BotMachine(RuleBasedStateMachine):
         self.seen_messages = 0
         self.keys: dict[tuple[int, str], Key] = {}
         self.activation: datetime = self.now
-        self.silenced = False
+        self.held = False
+        self.block_hold = False
         self.blocked = False
         self.since_restart = RESTART_EVERY
         self.broadcasts = 0
@@ -319,6 +320,30 @@ class BotMachine(RuleBasedStateMachine):
         ]
 
     @precondition(lambda self: not self.blocked)
+    @rule(name=st.sampled_from(("pause", "resume", "stop", "newsession")))
+    def hold_or_resume(self, name: str) -> None:
+        """The commands that hold, bring back or supersede reminders, more often."""
+        self.command(name)
+
+    @precondition(lambda self: not self.blocked and self._reminder_buttons())
+    @rule(data=st.data())
+    def press_reminder_button(self, data: st.DataObject) -> None:
+        """Done, snooze, question or book on any reminder so far, current or superseded."""
+        choices = self._reminder_buttons()
+        which = data.draw(st.integers(0, len(choices) - 1), label="reminder button")
+        message, callback = choices[which]
+        self._press_exactly(message, callback)
+
+    def _reminder_buttons(self) -> list[tuple[SentMessage, str]]:
+        return [
+            (m, b.callback_data)
+            for m in self.chat.messages
+            if not m.deleted
+            for b in m.flat_buttons
+            if b.callback_data and b.callback_data.startswith("rem:")
+        ]
+
+    @precondition(lambda self: not self.blocked)
     @rule(text=st.sampled_from(QUIET_SPANS))
     def typed_quiet(self, text: str) -> None:
         """Quiet hours typed (at the /quiet prompt, or anywhere)."""
@@ -476,29 +501,36 @@ class BotMachine(RuleBasedStateMachine):
             self.world.errors.records.clear()
         self._track_prompts(step, before, facts, new, now)
 
+    @property
+    def silenced(self) -> bool:
+        """Whether the patient asked for no reminders now (/pause, /stop, /delete, block)."""
+        return self.held or self.block_hold
+
     def _track_actions(self, step: Step, before: Facts, facts: Facts) -> None:
-        """What the patient asked for: silence or reminders again."""
+        """What the patient asked for: silence, or reminders again. A block holds reminders
+        until the unblock; /pause and /stop until /resume (or a new registration)."""
+        was = self.silenced
         if step.kind == "block":
-            self.blocked, self.silenced = True, True
+            self.blocked, self.block_hold = True, True
         elif step.kind == "unblock":
-            self.blocked = False
-            if before.patient_id is not None:
-                self.silenced = False
+            self.blocked, self.block_hold = False, False
         elif step.kind == "command" and step.detail in ("/pause", "/stop"):
             if before.patient_id is not None and (step.detail == "/stop" or before.session_id):
-                self.silenced = True
+                self.held = True
         elif step.kind == "command" and step.detail == "/resume" and before.session_id:
-            self.silenced = False
+            self.held = False
             if facts.status != "active":
                 self.violate(f"resume: /resume left the patient {facts.status}")
         elif step.button == "resume:yes" and before.session_id:
-            self.silenced = False
+            self.held = False
         elif step.button == "delete:yes" and facts.patient_id is None:
-            self.silenced = True
+            self.held = True
         if facts.session_id is not None and facts.session_id != before.session_id:
             # Registering a session (the first, after /delete, or the next of a series) is
             # asking for its reminders: the product turns them back on, by design.
-            self.silenced = False
+            self.held = False
+        if was and not self.silenced:
+            self.activation = self.now
 
     def _track_facts(self, before: Facts, facts: Facts, now: datetime) -> None:
         """Plan the model's keys when a session appears or moves; note replanning moments."""
@@ -649,14 +681,10 @@ class BotMachine(RuleBasedStateMachine):
             self.violate(f"old button: {step.detail} changed the patient's {kind}")
 
     def _check_owed(self, facts: Facts, now: datetime) -> None:
-        """Every reminder due and still fresh now was sent (once: see _check_messages)."""
-        if (
-            facts.session_id is None
-            or facts.status != "active"
-            or self.silenced
-            or self.blocked
-            or facts.quiet is None
-        ):
+        """Every reminder due and still fresh now was sent (once: see _check_messages),
+        whenever the patient wants reminders (the model's view: an unblock or a /resume
+        brings them back, issue 12 item 2, whatever status the database shows)."""
+        if facts.session_id is None or self.silenced or facts.quiet is None:
             return
         zone = ZoneInfo(facts.zone)
         for (sid, milestone_id), key in self.keys.items():

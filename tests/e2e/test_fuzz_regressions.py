@@ -38,6 +38,18 @@ async def until_status(bot: BotHarness, chat: ChatHandle, status: PatientStatus)
 
 
 @pytest.mark.xfail(strict=True, reason="issue 12 item 1")
+async def test_a_red_flag_typed_at_the_registration_date_step_is_answered_as_urgent(
+    bot: BotHarness,
+) -> None:
+    """The CI profile's first failure on main, shrunk by hypothesis: begin(consented),
+    red_flag(...) -> "Sorry, I couldn't read that as a date"."""
+    chat = bot.chat()
+    await register(chat)
+    answer = await say(chat, "my lips and tongue are swelling and I cannot breathe")
+    assert urgent(answer), answer[0].text
+
+
+@pytest.mark.xfail(strict=True, reason="issue 12 item 1")
 async def test_a_red_flag_typed_at_the_quiet_hours_prompt_is_answered_as_urgent(
     bot: BotHarness,
 ) -> None:

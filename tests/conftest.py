@@ -9,11 +9,36 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from scheduler.clock import FakeClock
 from storage.database import Database, normalize_url
+
+# Hypothesis profiles. "ci" is the default (CI and `make test`): a fixed seed, and for the
+# model-based fuzz (tests/e2e/test_fuzz.py) 300 sequences of up to 40 steps. "long" is run by
+# hand: `pytest tests/e2e/test_fuzz.py --hypothesis-profile=long` (5,000 sequences); "quick"
+# (20 sequences) is for trying a change to the fuzz itself.
+_FUZZ_HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+settings.register_profile(
+    "ci",
+    max_examples=300,
+    stateful_step_count=40,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=_FUZZ_HEALTH,
+)
+settings.register_profile(
+    "long",
+    max_examples=5_000,
+    stateful_step_count=40,
+    derandomize=False,
+    deadline=None,
+    suppress_health_check=_FUZZ_HEALTH,
+)
+settings.register_profile("quick", settings.get_profile("ci"), max_examples=20)
+settings.load_profile("ci")
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 PG_SKIP_REASON = (

@@ -21,10 +21,11 @@ def test_default_plan_passes() -> None:
     result = runner.invoke(app, ["content", "check"])
     plan = load_plan()
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == (
+    assert result.output.splitlines() == [
         f"✓ microneedling v{plan.version}: {len(plan.phases)} phases, "
-        f"{len(plan.milestones)} milestones, {len(plan.advice)} advice rules"
-    )
+        f"{len(plan.milestones)} milestones, {len(plan.advice)} advice rules",
+        "✓ texts and plan complete in en, ur, ur-Latn",
+    ]
 
 
 def test_a_plan_by_name_and_by_path(tmp_path: Path) -> None:
@@ -33,8 +34,10 @@ def test_a_plan_by_name_and_by_path(tmp_path: Path) -> None:
     path = tmp_path / "tiny.yaml"
     path.write_text(VALID, encoding="utf-8")
     result = runner.invoke(app, ["content", "check", str(path)])
-    assert result.exit_code == 0, result.output
     assert result.output.startswith("✓ tiny v1: 2 phases, 2 milestones, 0 advice rules")
+    # a valid plan, but a patient who reads Urdu would get it in English
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'tiny.ur.yaml'}: no ur texts for this plan" in result.output
 
 
 def test_a_broken_plan_lists_each_problem_with_its_line(tmp_path: Path) -> None:

@@ -234,8 +234,22 @@ def parse_overlay(
     try:
         return CarePlan.model_validate(merged)
     except ValidationError as exc:  # a translated title too long for a list, say
-        found = [_problem(root, error) for error in _relevant(exc.errors())]
-        raise PlanError(path, [PlanProblem(p.location, None, p.message) for p in found]) from None
+        problems = []
+        for error in _relevant(exc.errors()):
+            problem = _problem(root, {**error, "loc": _overlay_loc(base, error["loc"])})
+            problems.append(problem)
+        raise PlanError(path, problems) from None
+
+
+def _overlay_loc(base: CarePlan, loc: Loc) -> Loc:
+    """Where the value at ``loc`` of the merged plan comes from in the overlay."""
+    if len(loc) >= 2 and isinstance(loc[1], int):
+        if loc[0] in _OVERLAY_FIELDS:
+            items = base.phases if loc[0] == "phases" else base.milestones
+            return (loc[0], items[loc[1]].id, *loc[2:])
+        if loc[0] == "advice":
+            return ("advice", base.advice[loc[1]].topic)
+    return loc
 
 
 def check_overlay_file(plan_file: Path, path: Path, language: str) -> list[PlanProblem]:

@@ -5,6 +5,8 @@
     aftercare clinic invite 1 [--staff | --admin] [--json]
     aftercare clinic qr 1 [--out reception.png]
     aftercare clinic revoke 1 --patient-links | --staff-invites | --all
+    aftercare clinic staff list 1 [--json]
+    aftercare clinic staff remove 1 CHAT_ID        # at once; the last admin stays
 
 An invite code exists only in the link printed here (the database keeps its SHA-256), so each
 command that makes one prints it once, as a link. Links name the bot by its username:
@@ -513,3 +515,73 @@ def revoke(
 
     clinic, count = _run(settings, _revoke)
     typer.echo(f"Revoked {count} {what}{'s' if count != 1 else ''} of {clinic.name}.")
+
+
+# Staff: who is on a clinic's team, and taking someone off it
+
+staff_app = typer.Typer(
+    help="A clinic's staff: list them, remove a member (at once).", no_args_is_help=True
+)
+clinic_app.add_typer(staff_app, name="staff")
+
+ChatIdArgument = Annotated[
+    int,
+    typer.Argument(
+        metavar="CHAT_ID", help="The member's Telegram chat id (see `aftercare clinic staff list`)."
+    ),
+]
+
+
+@staff_app.command("list")
+def list_staff(
+    clinic_id: ClinicIdArgument,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List a clinic's staff: chat id, role, name, since when."""
+    settings = settings_or_exit()
+
+    async def _team(service: ClinicService) -> tuple[ClinicView, list[Any]]:
+        clinic = await _clinic(service, clinic_id)
+        return clinic, await service.team(clinic_id=clinic_id)
+
+    clinic, team = _run(settings, _team)
+    if as_json:
+        typer.echo(
+            json.dumps([{"chat_id": s.chat_id, "role": s.role.value, "name": s.name} for s in team])
+        )
+        return
+    if not team:
+        typer.echo(f"{clinic.name} has no staff; `aftercare clinic invite {clinic_id} --admin`.")
+        return
+    typer.echo(f"Staff of {clinic.name}:")
+    for member in team:
+        typer.echo(f"{member.chat_id}\t{member.role.value}\t{member.name or '-'}")
+
+
+@staff_app.command("remove")
+def remove_staff(clinic_id: ClinicIdArgument, chat_id: ChatIdArgument) -> None:
+    """Take a member off a clinic's staff: their next command or button is refused."""
+    from scheduler.clinics import StaffError, StaffProblem
+
+    settings = settings_or_exit()
+
+    async def _remove(service: ClinicService) -> tuple[ClinicView, Any]:
+        clinic = await _clinic(service, clinic_id)
+        try:
+            return clinic, await service.remove_staff(clinic_id=clinic_id, chat_id=chat_id)
+        except StaffError as error:
+            if error.problem is StaffProblem.LAST_ADMIN:
+                raise fail(
+                    f"chat {chat_id} is the only admin of {clinic.name}: make another admin "
+                    f"first (`aftercare clinic invite {clinic_id} --admin`)"
+                ) from None
+            raise fail(
+                f"chat {chat_id} is not on the staff of {clinic.name}; "
+                f"`aftercare clinic staff list {clinic_id}` shows them"
+            ) from None
+
+    clinic, removed = _run(settings, _remove)
+    typer.echo(
+        f"Removed {removed.name or 'member'} (chat {removed.chat_id}, {removed.role.value}) "
+        f"from {clinic.name}: their staff commands and buttons no longer work."
+    )

@@ -46,6 +46,9 @@ BOOKING_TOPIC = "booking"
 BOOKING_LEVEL = "booking"  # not a triage level: a request, listed with the alerts
 NEXT_SESSION_AFTER = timedelta(days=28)  # a series is 4-6 weeks apart: due from week 4
 DUE_WINDOW = timedelta(days=7)
+# A patient's message counts as a reply to their clinic within this time of the clinic's last
+# message to them (a Telegram reply to a clinic message counts at any time).
+CONVERSATION_WINDOW = timedelta(hours=24)
 
 
 def new_code() -> str:
@@ -150,6 +153,23 @@ class InviteProblem(StrEnum):
     OTHER_CLINIC = "other_clinic"
 
 
+class StaffProblem(StrEnum):
+    """Why a member of staff cannot be removed."""
+
+    NOT_FOUND = "not_found"
+    LAST_ADMIN = "last_admin"
+    SELF = "self"
+
+
+class StaffError(Exception):
+    """A member of staff who cannot be removed, and why."""
+
+    def __init__(self, problem: StaffProblem) -> None:
+        """Carry the reason."""
+        super().__init__(problem.value)
+        self.problem = problem
+
+
 class InviteError(Exception):
     """An invite code that cannot be used, and why."""
 
@@ -208,6 +228,17 @@ class Alert:
     shared_text: str | None
     created_at: datetime
     replies: int
+    moved: bool = False
+
+
+@dataclass(frozen=True)
+class PatientReply:
+    """Where a patient's message to their clinic goes: the alert of its thread, which is
+    open again if it had been resolved."""
+
+    alert: Alert
+    clinic: ClinicView
+    reopened: bool
 
 
 class ClinicService:
@@ -337,12 +368,22 @@ class ClinicService:
         return NewInvite(row.id, code, kind, expires_at)
 
     async def revoke(
-        self, *, clinic_id: int, invite_id: int | None = None, kind: InviteKind | None = None
+        self,
+        *,
+        clinic_id: int,
+        invite_id: int | None = None,
+        kind: InviteKind | None = None,
+        created_by: int | None = None,
     ) -> int:
-        """Revoke one of the clinic's invites, or every one of a kind; returns how many."""
+        """Revoke one of the clinic's invites, or every one of a kind (with ``created_by``,
+        only among those that member of staff made); returns how many."""
         async with self.database.session() as session:
             count = await ClinicRepository(session).revoke_invites(
-                clinic_id=clinic_id, invite_id=invite_id, kind=kind, now=self.clock.now()
+                clinic_id=clinic_id,
+                invite_id=invite_id,
+                kind=kind,
+                created_by=created_by,
+                now=self.clock.now(),
             )
             await session.commit()
             return count
@@ -416,6 +457,15 @@ class ClinicService:
             if not await repo.use_invite(invite_id=invite.id, now=now):
                 raise InviteError(InviteProblem.USED)
             if patient.clinic_id != invite.clinic.id:
+                if patient.clinic_id is not None:
+                    # The old clinic keeps its open alerts, marked as moved; the new one
+                    # never sees them. A patient who comes back finds them theirs again.
+                    await repo.mark_moved(
+                        patient_id=patient.id, clinic_id=patient.clinic_id, moved_at=now
+                    )
+                await repo.mark_moved(
+                    patient_id=patient.id, clinic_id=invite.clinic.id, moved_at=None
+                )
                 patient.clinic_id = invite.clinic.id
                 if not await repo.has_session(patient_id=patient.id):
                     patient.timezone = invite.clinic.timezone
@@ -449,6 +499,55 @@ class ClinicService:
             if staff is not None:
                 staff.step = step
                 await session.commit()
+
+    async def team(self, *, clinic_id: int) -> list[StaffView]:
+        """Every member of a clinic's staff, oldest first."""
+        async with self.database.session() as session:
+            repo = ClinicRepository(session)
+            clinic = await repo.get(clinic_id=clinic_id)
+            if clinic is None:
+                raise LookupError(f"no clinic {clinic_id}")
+            view = ClinicView.of(clinic)
+            return [self._staff_view(s, view) for s in await repo.staff_of(clinic_id=clinic_id)]
+
+    async def remove_staff(
+        self,
+        *,
+        clinic_id: int,
+        staff_id: int | None = None,
+        chat_id: int | None = None,
+        by_staff_id: int | None = None,
+    ) -> StaffView:
+        """Take a member (by staff id or chat) off the clinic's staff, at once: their next
+        command or button finds no member of staff. The last admin stays (a clinic always
+        has someone who can invite); ``by_staff_id`` (a removal in chat) cannot remove
+        itself. StaffError says why not."""
+        async with self.database.session() as session:
+            repo = ClinicRepository(session)
+            team = list(await repo.staff_of(clinic_id=clinic_id))
+            target = next(
+                (
+                    s
+                    for s in team
+                    if (staff_id is not None and s.id == staff_id)
+                    or (chat_id is not None and s.chat_id == chat_id)
+                ),
+                None,
+            )
+            if target is None:
+                raise StaffError(StaffProblem.NOT_FOUND)
+            if by_staff_id is not None and target.id == by_staff_id:
+                raise StaffError(StaffProblem.SELF)
+            admins = [s for s in team if s.role is StaffRole.ADMIN]
+            if target.role is StaffRole.ADMIN and len(admins) <= 1:
+                raise StaffError(StaffProblem.LAST_ADMIN)
+            clinic = await repo.get(clinic_id=clinic_id)
+            assert clinic is not None
+            view = self._staff_view(target, ClinicView.of(clinic))
+            if not await repo.remove_staff(clinic_id=clinic_id, staff_id=target.id):
+                raise StaffError(StaffProblem.NOT_FOUND)  # removed meanwhile
+            await session.commit()
+            return view
 
     async def staff_chats(self, *, clinic_id: int) -> list[int]:
         """The chats of every member of a clinic's staff."""
@@ -574,11 +673,70 @@ class ClinicService:
             if found is None:
                 return None
             escalation, patient = found
-            if patient.status is PatientStatus.STOPPED:
+            if (
+                patient.status is PatientStatus.STOPPED
+                or escalation.moved_at is not None
+                or patient.clinic_id != clinic_id
+            ):
                 return None
             escalation.replies += 1
             await session.commit()
             return _alert(escalation, patient)
+
+    async def record_relay(self, *, clinic_id: int, escalation_id: int, message_id: int) -> None:
+        """Remember which Telegram message carried a staff reply of one of the clinic's
+        alerts, so the patient's reply to it finds its thread."""
+        async with self.database.session() as session:
+            repo = ClinicRepository(session)
+            if await repo.escalation(clinic_id=clinic_id, escalation_id=escalation_id) is None:
+                return
+            await repo.add_clinic_message(
+                escalation_id=escalation_id, message_id=message_id, now=self.clock.now()
+            )
+            await session.commit()
+
+    async def patient_reply(
+        self, *, chat_id: int, reply_to_message_id: int | None
+    ) -> PatientReply | None:
+        """The thread a patient's message continues, if it is a reply to their clinic: a
+        Telegram reply to a message their clinic sent them, or any message within
+        CONVERSATION_WINDOW of the clinic's last one. A resolved alert opens again. None
+        when the message is not for the clinic (then it is the triage's)."""
+        now = self.clock.now()
+        async with self.database.session() as session:
+            patient = await PatientRepository(session).get_by_chat(chat_id=chat_id)
+            if (
+                patient is None
+                or patient.clinic_id is None
+                or patient.status is PatientStatus.STOPPED
+            ):
+                return None
+            repo = ClinicRepository(session)
+            escalation = None
+            if reply_to_message_id is not None:
+                escalation = await repo.thread(
+                    patient_id=patient.id,
+                    clinic_id=patient.clinic_id,
+                    message_id=reply_to_message_id,
+                )
+            if escalation is None:
+                escalation = await repo.thread(
+                    patient_id=patient.id,
+                    clinic_id=patient.clinic_id,
+                    since=now - CONVERSATION_WINDOW,
+                )
+            if escalation is None:
+                return None
+            clinic = await repo.get(clinic_id=patient.clinic_id)
+            assert clinic is not None
+            reopened = escalation.status is not EscalationStatus.OPEN
+            if reopened:
+                escalation.status = EscalationStatus.OPEN
+                escalation.resolved_at = None
+                escalation.resolved_by = None
+            reply = PatientReply(_alert(escalation, patient), ClinicView.of(clinic), reopened)
+            await session.commit()
+            return reply
 
 
 def _alert(escalation: Escalation, patient: Patient) -> Alert:
@@ -592,6 +750,7 @@ def _alert(escalation: Escalation, patient: Patient) -> Alert:
         shared_text=escalation.message_text,
         created_at=escalation.created_at,
         replies=escalation.replies,
+        moved=escalation.moved_at is not None,
     )
 
 
@@ -603,7 +762,10 @@ __all__ = [
     "InviteProblem",
     "InviteView",
     "NewInvite",
+    "PatientReply",
     "PatientSummary",
+    "StaffError",
+    "StaffProblem",
     "StaffView",
     "code_hash",
     "looks_like_code",

@@ -594,7 +594,9 @@ class CareService:
         """
         now = self.clock.now()
         async with self.database.session() as session:
-            _, row = await self._current_reminder(session, chat_id, reminder_id, now)
+            # "Done" the next morning is still a thank-you, not stale advice: only a superseded
+            # session or a moved date makes it out of date.
+            _, row = await self._current_reminder(session, chat_id, reminder_id, now, late_ok=True)
             row.acknowledged_at = row.acknowledged_at or now
             await session.commit()
 
@@ -763,7 +765,13 @@ class CareService:
         }
 
     async def _current_reminder(
-        self, session: AsyncSession, chat_id: int, reminder_id: int, now: datetime
+        self,
+        session: AsyncSession,
+        chat_id: int,
+        reminder_id: int,
+        now: datetime,
+        *,
+        late_ok: bool = False,
     ) -> tuple[Patient, Reminder]:
         """The chat's reminder ``reminder_id``, if a button on it may still act.
 
@@ -783,16 +791,23 @@ class CareService:
             or latest.id != owner.id
             or row.sent_at is None
             or row.status not in {ReminderStatus.SENT, ReminderStatus.PENDING}
-            or not self._still_current(patient, owner, row, now)
+            or not self._still_current(patient, owner, row, now, late_ok=late_ok)
         ):
             raise ReminderButtonError(ReminderProblem.OUT_OF_DATE)
         return patient, row
 
     def _still_current(
-        self, patient: Patient, treatment: TreatmentSession, row: Reminder, now: datetime
+        self,
+        patient: Patient,
+        treatment: TreatmentSession,
+        row: Reminder,
+        now: datetime,
+        *,
+        late_ok: bool = False,
     ) -> bool:
-        """Whether a delivered reminder still says what the plan says for today."""
-        if now >= row.expires_at:
+        """Whether a delivered reminder still says what the plan says for today (``late_ok``:
+        past its expiry too)."""
+        if now >= row.expires_at and not late_ok:
             return False
         tz = load_zone(patient.timezone)
         plan: CarePlan = self.plans(treatment.plan_id)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, time
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
     Clinic,
+    ClinicMessage,
     Escalation,
     EscalationStatus,
     Invite,
@@ -107,6 +108,16 @@ class ClinicRepository:
         await self.session.flush()
         return staff
 
+    async def remove_staff(self, *, clinic_id: int, staff_id: int) -> bool:
+        """Take a member off the clinic's staff (their row goes: the next command or button
+        they send finds no member of staff); False if they are not the clinic's."""
+        result = await self.session.execute(
+            delete(Staff)
+            .where(Staff.id == staff_id, Staff.clinic_id == clinic_id)
+            .execution_options(synchronize_session="fetch")
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
     async def staff_of(self, *, clinic_id: int) -> Sequence[Staff]:
         """Every member of a clinic's staff."""
         result = await self.session.execute(
@@ -172,9 +183,11 @@ class ClinicRepository:
         now: datetime,
         invite_id: int | None = None,
         kind: InviteKind | None = None,
+        created_by: int | None = None,
     ) -> int:
-        """Revoke one invite of the clinic, or all of a kind, among those that still work;
-        returns how many stopped working."""
+        """Revoke one invite of the clinic, or all of a kind, among those that still work
+        (and, with ``created_by``, only those that member of staff made); returns how many
+        stopped working."""
         conditions = [
             Invite.clinic_id == clinic_id,
             Invite.revoked_at.is_(None),
@@ -185,6 +198,8 @@ class ClinicRepository:
             conditions.append(Invite.id == invite_id)
         if kind is not None:
             conditions.append(Invite.kind == kind)
+        if created_by is not None:
+            conditions.append(Invite.created_by == created_by)
         result = await self.session.execute(
             update(Invite)
             .where(*conditions)
@@ -231,7 +246,7 @@ class ClinicRepository:
         query = (
             select(Escalation, Patient)
             .join(Patient, Patient.id == Escalation.patient_id)
-            .where(Patient.clinic_id == clinic_id)
+            .where(Escalation.clinic_id == clinic_id)
         )
         if status is not None:
             query = query.where(Escalation.status == status)
@@ -243,14 +258,68 @@ class ClinicRepository:
     async def escalation(
         self, *, clinic_id: int, escalation_id: int
     ) -> tuple[Escalation, Patient] | None:
-        """One escalation with its patient, only if the patient is the clinic's."""
+        """One escalation with its patient, only if it was raised with the clinic."""
         result = await self.session.execute(
             select(Escalation, Patient)
             .join(Patient, Patient.id == Escalation.patient_id)
-            .where(Escalation.id == escalation_id, Patient.clinic_id == clinic_id)
+            .where(Escalation.id == escalation_id, Escalation.clinic_id == clinic_id)
         )
         row = result.first()
         return None if row is None else (row[0], row[1])
+
+    async def mark_moved(
+        self, *, patient_id: int, clinic_id: int, moved_at: datetime | None
+    ) -> int:
+        """Mark the patient's open escalations with a clinic as moved (the patient left for
+        another clinic), or, with None, as theirs again (the patient came back)."""
+        result = await self.session.execute(
+            update(Escalation)
+            .where(
+                Escalation.patient_id == patient_id,
+                Escalation.clinic_id == clinic_id,
+                Escalation.status == EscalationStatus.OPEN,
+            )
+            .values(moved_at=moved_at)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0))
+
+    async def add_clinic_message(
+        self, *, escalation_id: int, message_id: int, now: datetime
+    ) -> None:
+        """Remember the Telegram message a staff reply went out as (never its text)."""
+        self.session.add(
+            ClinicMessage(escalation_id=escalation_id, message_id=message_id, sent_at=now)
+        )
+        await self.session.flush()
+
+    async def thread(
+        self,
+        *,
+        patient_id: int,
+        clinic_id: int,
+        message_id: int | None = None,
+        since: datetime | None = None,
+    ) -> Escalation | None:
+        """The patient's escalation with the clinic that a clinic message belongs to: the one
+        relayed as ``message_id``, or else the latest relayed after ``since``. Moved ones are
+        no longer a conversation."""
+        query = (
+            select(Escalation)
+            .join(ClinicMessage, ClinicMessage.escalation_id == Escalation.id)
+            .where(
+                Escalation.patient_id == patient_id,
+                Escalation.clinic_id == clinic_id,
+                Escalation.moved_at.is_(None),
+            )
+            .order_by(ClinicMessage.sent_at.desc(), ClinicMessage.id.desc())
+            .limit(1)
+        )
+        if message_id is not None:
+            query = query.where(ClinicMessage.message_id == message_id)
+        if since is not None:
+            query = query.where(ClinicMessage.sent_at >= since)
+        return (await self.session.execute(query)).scalar_one_or_none()
 
 
 __all__ = ["ClinicRepository"]

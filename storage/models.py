@@ -297,6 +297,29 @@ class Escalation(Base):
         ForeignKey("staff.id", ondelete="SET NULL"), default=None
     )
     replies: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    clinic_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clinics.id", ondelete="CASCADE"),
+        default=None,
+        index=True,
+        doc="the clinic it was raised with: only that clinic ever sees it",
+    )
+    moved_at: Mapped[datetime | None] = mapped_column(
+        default=None, doc="when the patient switched to another clinic while it was open"
+    )
+
+
+class ClinicMessage(Base):
+    """A staff reply relayed to a patient: its Telegram message, so that the patient's
+    reply to it finds its thread. Holds no text."""
+
+    __tablename__ = "clinic_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(
+        ForeignKey("escalations.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    sent_at: Mapped[datetime]
 
 
 class StaffRole(StrEnum):

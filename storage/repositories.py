@@ -682,9 +682,14 @@ class QuestionRepository:
         level: str,
         now: datetime,
     ) -> Escalation:
-        """Open an escalation for the clinic."""
+        """Open an escalation for the patient's clinic of now: it stays that clinic's, even
+        if the patient later follows another clinic's link."""
+        clinic_id = await self.session.scalar(
+            select(Patient.clinic_id).where(Patient.id == patient_id)
+        )
         escalation = Escalation(patient_id=patient_id, question_id=question_id, day=day,
-                                topic=topic, level=level, created_at=now)  # fmt: skip
+                                topic=topic, level=level, created_at=now,
+                                clinic_id=clinic_id)  # fmt: skip
         self.session.add(escalation)
         await self.session.flush()
         return escalation
@@ -697,6 +702,7 @@ class QuestionRepository:
                 Escalation.id == escalation_id,
                 Escalation.patient_id == patient_id,
                 Escalation.message_text.is_(None),
+                Escalation.moved_at.is_(None),  # words go only to the patient's clinic of now
             )
             .values(message_text=text)
         )

@@ -40,7 +40,7 @@ COMMANDS: dict[str, Any] = {
     "broadcast": broadcast.start_broadcast,
     "invite": clinic.send_invite,
     "enrol": clinic.enrol,
-    "staff": clinic.invite_staff,
+    "staff": clinic.manage_staff,
     "cancel": conversation.cancel,
 }
 
@@ -56,6 +56,7 @@ CALLBACKS: tuple[tuple[str, Any], ...] = (
     (r"^tri:", triage.answer_triage_button),
     (r"^enrol:", onboarding.answer_enrol),
     (r"^cl:", clinic.answer_button),
+    (r"^sw:", onboarding.answer_switch),
     (r"^bc:", broadcast.answer_button),
 )
 

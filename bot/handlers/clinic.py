@@ -1,27 +1,51 @@
-"""Clinic staff in chat: /patients, /alerts (reply, resolve), /invite, /enrol, /staff, /cancel.
+"""Clinic staff in chat: /patients, /alerts (reply, resolve), /invite, /enrol, /staff, /cancel;
+and the clinic's side of a patient's chat: replies to the clinic, switching clinic, invite codes.
 
-Every handler and every button first finds the member of staff of the chat, and then acts
-for *their* clinic only: ids in buttons are looked up inside that clinic, so a forged or
-stale button names nothing of another clinic's.
+Every handler and every button first finds the member of staff of the chat (afresh, so a
+member removed a moment ago is refused), checks their role for what the button does, and
+then acts for *their* clinic only: ids in buttons are looked up inside that clinic, so a
+forged or stale button names nothing of another clinic's.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram import (
+    BotCommandScopeChat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Update,
+)
 from telegram.error import Forbidden, TelegramError
 
 from bot.context import BotContext
 from bot.dates import OutOfRange, Parsed, describe_date, parse_session_date
-from bot.handlers.common import action_and_id, chat_id_of, drop_buttons, reply, send
+from bot.handlers.common import (
+    action_and_id,
+    chat_id_of,
+    chat_state,
+    drop_buttons,
+    reply,
+    send,
+)
 from bot.qr import invite_link, qr_png
 from bot.sending import send_html
 from content.texts import Markup
-from scheduler.clinics import Alert, ClinicView, StaffView
+from scheduler.clinics import (
+    Alert,
+    ClinicView,
+    InviteError,
+    InviteProblem,
+    InviteView,
+    StaffError,
+    StaffView,
+)
+from scheduler.sessions import PatientView
 from storage.models import InviteKind, StaffRole
 
 log = logging.getLogger(__name__)
@@ -29,6 +53,15 @@ log = logging.getLogger(__name__)
 LEVEL_ICONS = {"urgent": "🚨", "clinic": "📞", "booking": "📅"}
 MAX_ALERTS_SHOWN = 20
 REPLY_STEP = "reply:"
+ADMIN_ACTIONS = frozenset({"rm", "is", "ia"})  # remove staff, invite staff, invite an admin
+SWITCH_KEY = "switch_offer"  # in memory only: the invite code is never in a button or the log
+# Failed invite codes per user: a counter in memory (user_data), not the database. Codes are
+# 192 random bits, so this is not what keeps them safe; it stops one user hammering /start
+# (database reads, answers telling which codes exist but expired). A restart forgets it,
+# which costs an attacker nothing they could use; several processes each keep their own.
+FAILED_CODES_KEY = "failed_invite_codes"
+MAX_FAILED_CODES = 5
+FAILED_CODES_WINDOW = timedelta(minutes=15)
 
 StaffHandler = Callable[[Update, BotContext, StaffView], Awaitable[None]]
 
@@ -136,24 +169,19 @@ def alert_html(context: BotContext, staff: StaffView, alert: Alert) -> str:
         when=when.strftime("%a %d %b, %H:%M"),
         replies=texts.render("staff.alert_replies", count=alert.replies) if alert.replies else "",
         words=words,
-    )
+    ) + ("\n" + texts.render("staff.alert_moved") if alert.moved else "")
 
 
-def alert_buttons(context: BotContext, alert_id: int) -> InlineKeyboardMarkup:
-    """Reply and Resolve under an alert."""
+def alert_buttons(context: BotContext, alert: Alert) -> InlineKeyboardMarkup:
+    """Reply and Resolve under an alert (only Resolve once its patient moved clinic)."""
     texts = context.texts
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    texts.plain("buttons.reply"), callback_data=f"cl:rp:{alert_id}"
-                ),
-                InlineKeyboardButton(
-                    texts.plain("buttons.resolve"), callback_data=f"cl:rs:{alert_id}"
-                ),
-            ]
-        ]
+    reply_button = InlineKeyboardButton(
+        texts.plain("buttons.reply"), callback_data=f"cl:rp:{alert.id}"
     )
+    resolve = InlineKeyboardButton(
+        texts.plain("buttons.resolve"), callback_data=f"cl:rs:{alert.id}"
+    )
+    return InlineKeyboardMarkup([[resolve] if alert.moved else [reply_button, resolve]])
 
 
 @staff_only
@@ -166,13 +194,14 @@ async def show_alerts(update: Update, context: BotContext, staff: StaffView) -> 
     await reply(update, context, "staff.alerts_title", count=len(alerts))
     for alert in alerts[:MAX_ALERTS_SHOWN]:
         await send(
-            update, context, alert_html(context, staff, alert), alert_buttons(context, alert.id)
+            update, context, alert_html(context, staff, alert), alert_buttons(context, alert)
         )
 
 
 @staff_only
 async def answer_button(update: Update, context: BotContext, staff: StaffView) -> None:
-    """Reply, Resolve and Revoke buttons, checked against the member of staff's clinic."""
+    """Reply, Resolve, Revoke, Remove and Invite buttons, checked against the role of the
+    member of staff who presses them and looked up inside their clinic only."""
     query = update.callback_query
     assert query is not None
     parsed = await action_and_id(query, context)
@@ -180,6 +209,9 @@ async def answer_button(update: Update, context: BotContext, staff: StaffView) -
         return
     action, target = parsed
     clinics = context.clinics
+    if action in ADMIN_ACTIONS and not staff.is_admin:
+        await query.answer(context.texts.plain("staff.admins_only_button"), show_alert=True)
+        return
     if action == "rs":
         done = await clinics.resolve(
             clinic_id=staff.clinic.id, escalation_id=target, staff_id=staff.id
@@ -192,6 +224,9 @@ async def answer_button(update: Update, context: BotContext, staff: StaffView) -
         if alert is None:
             await query.answer(context.texts.plain("staff.not_found"), show_alert=True)
             return
+        if alert.moved:
+            await query.answer(context.texts.plain("staff.reply_moved"), show_alert=True)
+            return
         await query.answer()
         await clinics.set_staff_step(chat_id=staff.chat_id, step=f"{REPLY_STEP}{target}")
         await reply(
@@ -202,12 +237,52 @@ async def answer_button(update: Update, context: BotContext, staff: StaffView) -
             clinic=staff.clinic.name,
         )
     elif action == "rv":
-        revoked = await clinics.revoke(clinic_id=staff.clinic.id, invite_id=target)
+        # Admins withdraw any of the clinic's links; other staff only the ones they made.
+        revoked = await clinics.revoke(
+            clinic_id=staff.clinic.id,
+            invite_id=target,
+            created_by=None if staff.is_admin else staff.id,
+        )
         await query.answer(context.texts.plain("staff.revoked" if revoked else "button_expired"))
         if revoked:
             await drop_buttons(query)
+    elif action == "rm":
+        await _remove_member(update, context, staff, target)
+    elif action in {"is", "ia"} and target == staff.clinic.id:
+        await query.answer()
+        role = StaffRole.ADMIN if action == "ia" else StaffRole.STAFF
+        await _send_staff_invite(update, context, staff, role)
     else:
         await query.answer(context.texts.plain("button_expired"))
+
+
+async def _remove_member(
+    update: Update, context: BotContext, staff: StaffView, staff_id: int
+) -> None:
+    """Remove a colleague (the caller checked the presser is an admin)."""
+    query = update.callback_query
+    assert query is not None
+    try:
+        removed = await context.clinics.remove_staff(
+            clinic_id=staff.clinic.id, staff_id=staff_id, by_staff_id=staff.id
+        )
+    except StaffError as error:
+        await query.answer(
+            context.texts.plain(f"staff.remove_{error.problem.value}"), show_alert=True
+        )
+        return
+    await query.answer(context.texts.plain("staff.removed_short"))
+    await reply(update, context, "staff.removed", member=_member_name(context, removed))
+    await _show_team(update, context, staff)
+    try:  # best effort: the staff menu goes, and they learn why their commands stop
+        await context.bot.delete_my_commands(scope=BotCommandScopeChat(removed.chat_id))
+        await send_html(
+            context.bot,
+            removed.chat_id,
+            context.texts.render("staff.you_were_removed", clinic=staff.clinic.name),
+        )
+    except TelegramError as exc:
+        log.warning("could not tell a removed member of staff: %s", type(exc).__name__)
 
 
 async def take_reply(update: Update, context: BotContext, staff: StaffView, text: str) -> bool:
@@ -233,7 +308,7 @@ async def _relay(
         return
     chat_id = alert.chat_id
     try:
-        await send_html(
+        sent = await send_html(
             context.bot,
             chat_id,
             context.texts.render("relay", clinic=staff.clinic.name, text=text),
@@ -242,7 +317,144 @@ async def _relay(
         await context.care.mark_blocked(chat_id=chat_id)
         await reply(update, context, "staff.reply_gone")
         return
+    await context.clinics.record_relay(
+        clinic_id=staff.clinic.id, escalation_id=escalation_id, message_id=sent.message_id
+    )
     await reply(update, context, "staff.reply_sent", patient=alert.patient_id)
+
+
+# The patient's side: replies to the clinic
+
+
+async def relay_to_clinic(
+    update: Update, context: BotContext, view: PatientView, text: str
+) -> bool:
+    """Pass a patient's message to their clinic's staff, as part of the alert's thread, when
+    it answers the clinic: a Telegram reply to a message from the clinic, or any message
+    within CONVERSATION_WINDOW (24 hours) of the clinic's last one. True when it was passed
+    on (the patient is told); False when it is not for the clinic. Never logs the text."""
+    if view.clinic_id is None:
+        return False
+    message = update.effective_message
+    replied_to = message.reply_to_message if message is not None else None
+    found = await context.clinics.patient_reply(
+        chat_id=view.chat_id,
+        reply_to_message_id=replied_to.message_id if replied_to is not None else None,
+    )
+    if found is None:
+        return False
+    texts = context.texts
+    alert = found.alert
+    html = texts.render(
+        "staff.patient_reply",
+        patient=alert.patient_id,
+        day=alert.day,
+        topic=alert.topic.replace("_", " "),
+        reopened=texts.render("staff.patient_reply_reopened") if found.reopened else "",
+        text=text,
+    )
+    await tell_staff(context, found.clinic.id, html, alert_buttons(context, alert))
+    await reply(update, context, "relay_passed", clinic=found.clinic.name)
+    return True
+
+
+# The patient's side: invite codes and switching clinic
+
+
+async def peek_invite(update: Update, context: BotContext, code: str) -> InviteView | None:
+    """What an invite code is for, or None after telling the person why it does not work.
+
+    After MAX_FAILED_CODES failures within FAILED_CODES_WINDOW, a user gets the answer to an
+    unknown code without any code being checked (each try counts, so hammering stays
+    refused), quietly: the answer is the same as for a code that does not exist."""
+    now = context.now()
+    failures = _recent_failures(context, now)
+    if len(failures) >= MAX_FAILED_CODES:
+        failures.append(now)
+        await reply(update, context, f"start.invite_{InviteProblem.UNKNOWN.value}")
+        return None
+    try:
+        return await context.clinics.peek(code=code)
+    except InviteError as error:
+        failures.append(now)
+        await reply(update, context, f"start.invite_{error.problem.value}")
+        return None
+
+
+def _recent_failures(context: BotContext, now: datetime) -> list[datetime]:
+    data = context.user_data if context.user_data is not None else chat_state(context)
+    kept = [t for t in data.get(FAILED_CODES_KEY, []) if now - t < FAILED_CODES_WINDOW]
+    data[FAILED_CODES_KEY] = kept
+    return kept
+
+
+async def offer_switch(
+    update: Update, context: BotContext, view: PatientView, invite: InviteView, code: str
+) -> None:
+    """A patient of one clinic opened another clinic's link: ask before moving them. The code
+    stays in memory; the buttons carry the invite's id and the clinic the patient is with,
+    so an old pair of buttons (another link since, or a clinic change meanwhile) is refused."""
+    current = await context.clinics.clinic_of_patient(chat_id=view.chat_id)
+    if current is None:  # left their clinic meanwhile: nothing to ask
+        return
+    chat_state(context)[SWITCH_KEY] = (invite.id, current.id, code)
+    texts = context.texts
+    drawn_for = f"{invite.id}:{current.id}"
+    await reply(
+        update,
+        context,
+        "switch.question",
+        current=current.name,
+        new=invite.clinic.name,
+        markup=InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        texts.plain("switch.button_go", clinic=invite.clinic.name),
+                        callback_data=f"sw:go:{drawn_for}",
+                    )
+                ],
+                [
+                    InlineKeyboardButton(
+                        texts.plain("switch.button_stay", clinic=current.name),
+                        callback_data=f"sw:stay:{drawn_for}",
+                    )
+                ],
+            ]
+        ),
+    )
+
+
+async def take_switch_choice(update: Update, context: BotContext) -> str | None:
+    """The patient's answer to "Switch to B?": the invite code to redeem when they chose to
+    switch, else None (they stay, or the buttons are out of date: they are told)."""
+    query = update.callback_query
+    assert query is not None
+    parts = (query.data or "").split(":")
+    offer = chat_state(context).get(SWITCH_KEY)
+    view = await context.care.view(chat_id=chat_id_of(update))
+    valid = (
+        len(parts) == 4
+        and parts[1] in {"go", "stay"}
+        and offer is not None
+        and view is not None
+        and view.clinic_id is not None
+        and f"{offer[0]}:{offer[1]}" == f"{parts[2]}:{parts[3]}"
+        and view.clinic_id == offer[1]
+    )
+    if not valid:
+        await query.answer(context.texts.plain("switch.out_of_date"), show_alert=True)
+        return None
+    await query.answer()
+    chat_state(context).pop(SWITCH_KEY, None)
+    await drop_buttons(query)
+    if parts[1] == "stay":
+        current = await context.clinics.clinic_of_patient(chat_id=chat_id_of(update))
+        await reply(update, context, "switch.stayed", clinic=current.name if current else "")
+        return None
+    assert offer is not None
+    code: str = offer[2]
+    return code
 
 
 @staff_only
@@ -329,12 +541,71 @@ async def enrol(update: Update, context: BotContext, staff: StaffView) -> None:
 
 
 @staff_only
-async def invite_staff(update: Update, context: BotContext, staff: StaffView) -> None:
-    """``/staff`` (or ``/staff admin``): a one-time invite for a colleague; admins only."""
+async def manage_staff(update: Update, context: BotContext, staff: StaffView) -> None:
+    """``/staff``: the team, with Remove and Invite buttons; ``/staff invite`` (or ``/staff
+    admin``) a one-time invite for a colleague at once. Admins only."""
     if not staff.is_admin:
         await reply(update, context, "staff.only_admins")
         return
-    role = StaffRole.ADMIN if (context.args or [""])[0].lower() == "admin" else StaffRole.STAFF
+    word = (context.args or [""])[0].lower()
+    if word in {"invite", "admin"}:
+        role = StaffRole.ADMIN if word == "admin" else StaffRole.STAFF
+        await _send_staff_invite(update, context, staff, role)
+        return
+    await _show_team(update, context, staff)
+
+
+def _member_name(context: BotContext, member: StaffView) -> str:
+    return member.name or context.texts.plain("staff.member_unnamed", id=member.id)
+
+
+async def _show_team(update: Update, context: BotContext, staff: StaffView) -> None:
+    """The clinic's staff, one a line, a Remove button for each colleague."""
+    texts = context.texts
+    team = await context.clinics.team(clinic_id=staff.clinic.id)
+    lines = "\n".join(
+        texts.render(
+            "staff.team_line",
+            name=_member_name(context, member),
+            role=texts.plain(f"staff.role_{member.role.value}"),
+            you=texts.render("staff.team_you") if member.id == staff.id else "",
+        )
+        for member in team
+    )
+    rows = [
+        [
+            InlineKeyboardButton(
+                texts.plain("buttons.remove_staff", name=_member_name(context, member))[:64],
+                callback_data=f"cl:rm:{member.id}",
+            )
+        ]
+        for member in team
+        if member.id != staff.id
+    ]
+    rows.append(
+        [
+            InlineKeyboardButton(
+                texts.plain("buttons.invite_staff"), callback_data=f"cl:is:{staff.clinic.id}"
+            ),
+            InlineKeyboardButton(
+                texts.plain("buttons.invite_admin"), callback_data=f"cl:ia:{staff.clinic.id}"
+            ),
+        ]
+    )
+    await reply(
+        update,
+        context,
+        "staff.team",
+        clinic=staff.clinic.name,
+        lines=Markup(lines),
+        markup=InlineKeyboardMarkup(rows),
+    )
+
+
+async def _send_staff_invite(
+    update: Update, context: BotContext, staff: StaffView, role: StaffRole
+) -> None:
+    """A one-time invite for a colleague with ``role`` (the caller checked the admin)."""
     invite = await context.clinics.invite(
         clinic_id=staff.clinic.id, kind=InviteKind.STAFF, role=role, created_by=staff.id
     )
@@ -356,7 +627,7 @@ async def push_alert(context: BotContext, clinic: ClinicView, alert: Alert) -> i
     """Send an alert, with Reply and Resolve, to every member of the clinic's staff at once."""
     staff = StaffView(0, 0, StaffRole.STAFF, None, None, clinic)  # only the clinic is read
     return await tell_staff(
-        context, clinic.id, alert_html(context, staff, alert), alert_buttons(context, alert.id)
+        context, clinic.id, alert_html(context, staff, alert), alert_buttons(context, alert)
     )
 
 

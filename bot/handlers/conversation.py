@@ -16,7 +16,7 @@ from telegram import Update
 
 from bot.context import BotContext
 from bot.handlers import clinic
-from bot.handlers.common import AGAIN_COMMAND, chat_id_of, reply
+from bot.handlers.common import AGAIN_COMMAND, chat_id_of, chat_state, reply
 from bot.handlers.onboarding import (
     ask_again,
     consent_pending,
@@ -25,7 +25,7 @@ from bot.handlers.onboarding import (
     take_typed_timezone,
     unreadable_answer,
 )
-from bot.handlers.other import flood_ok, staff_input
+from bot.handlers.other import QUESTION_KEY, flood_ok, staff_input
 from bot.handlers.triage import answer_question, screen_red_flags
 from scheduler.prompts import Prompt, PromptKind
 from scheduler.sessions import PatientView
@@ -94,8 +94,14 @@ async def _answers(
 
 
 async def _answer(update: Update, context: BotContext, view: PatientView, text: str) -> None:
-    if await flood_ok(update, context):
-        await answer_question(update, context, view, text)
+    """Words for the clinic's open conversation, else a question for the triage (after "I have
+    a question", always the triage)."""
+    asked = chat_state(context).pop(QUESTION_KEY, False)
+    if not await flood_ok(update, context):
+        return
+    if not asked and await clinic.relay_to_clinic(update, context, view, text):
+        return
+    await answer_question(update, context, view, text)
 
 
 async def _take_stranger_text(update: Update, context: BotContext, text: str) -> None:

@@ -20,6 +20,7 @@ from bot.dates import (
     impossible_text,
     parse_session_date,
 )
+from bot.handlers import clinic as clinic_handlers
 from bot.handlers.common import (
     chat_id_of,
     chat_state,
@@ -79,6 +80,10 @@ async def start(update: Update, context: BotContext) -> None:
     view = await context.care.view(chat_id=chat_id)
     texts = context.texts
     if view is not None and view.consented:
+        if invite is not None and view.clinic_id not in (None, invite.clinic.id):
+            code = state.pop(INVITE_KEY)  # the question keeps it; no old button redeems it
+            await clinic_handlers.offer_switch(update, context, view, invite, code)
+            return
         if invite is not None:
             await join_clinic(update, context)
             return
@@ -151,12 +156,9 @@ def consent_pending(context: BotContext) -> bool:
 
 
 async def _peek_invite(update: Update, context: BotContext, code: str) -> InviteView | None:
-    """What an invite code is for, or None after telling the person why it does not work."""
-    try:
-        return await context.clinics.peek(code=code)
-    except InviteError as error:
-        await reply(update, context, f"start.invite_{error.problem.value}")
-        return None
+    """What an invite code is for, or None after telling the person why it does not work
+    (failed codes are rate-limited per user)."""
+    return await clinic_handlers.peek_invite(update, context, code)
 
 
 async def _join_staff(update: Update, context: BotContext, code: str) -> None:
@@ -213,6 +215,14 @@ async def join_clinic(update: Update, context: BotContext) -> None:
         await ask_date(update, context, PromptKind.DATE)
     else:
         await _welcome_back(update, context, view)
+
+
+async def answer_switch(update: Update, context: BotContext) -> None:
+    """ "Switch to B" joins the other clinic (the old one keeps its alerts); "Stay" stays."""
+    code = await clinic_handlers.take_switch_choice(update, context)
+    if code is not None:
+        chat_state(context)[INVITE_KEY] = code
+        await join_clinic(update, context)
 
 
 async def answer_enrol(update: Update, context: BotContext) -> None:

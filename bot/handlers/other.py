@@ -28,6 +28,7 @@ from storage.models import PatientStatus
 log = logging.getLogger(__name__)
 
 SNOOZE = timedelta(hours=2)
+QUESTION_KEY = "asked_question"
 
 
 async def answer_reminder_button(update: Update, context: BotContext) -> None:
@@ -71,6 +72,7 @@ async def answer_reminder_button(update: Update, context: BotContext) -> None:
         elif action == "question":
             await query.answer()
             await care.close_prompt(chat_id=chat_id)  # the next words are the question
+            chat_state(context)[QUESTION_KEY] = True  # for the triage, not the clinic's thread
             await reply(update, context, "question_prompt")
         elif action == "book":
             await care.acknowledge(chat_id=chat_id, reminder_id=reminder_id)

@@ -408,3 +408,44 @@ def test_an_unreachable_telegram_is_one_line_without_the_token(
     assert TOKEN not in result.output and TOKEN.split(":")[1] not in result.output
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN")
     assert json.loads(ok("list", "--json").stdout) == []
+
+
+# Staff: list and remove (issue 12, item 14)
+
+
+def join_staff(url: str, code: str, chat_id: int, name: str | None = None) -> None:
+    """Someone opens a printed staff invite in Telegram."""
+    with_service(url, lambda service: service.join_staff(code=code, chat_id=chat_id, name=name))
+
+
+def test_staff_list_and_remove_take_effect_at_once(database_url: str) -> None:
+    """`clinic staff list` shows the team; `clinic staff remove` takes a member off at once
+    (the bot finds no member of staff for their chat); the last admin stays."""
+    clinic_id, admin_code = create()
+    join_staff(database_url, admin_code, 500, "Founder")
+    staff_code = link_in(ok("invite", str(clinic_id), "--staff").stdout)[1]
+    join_staff(database_url, staff_code, 501, "Nurse")
+    listed = ok("staff", "list", str(clinic_id)).stdout
+    assert "500\tadmin\tFounder" in listed and "501\tstaff\tNurse" in listed
+    as_json = json.loads(ok("staff", "list", str(clinic_id), "--json").stdout)
+    assert [m["chat_id"] for m in as_json] == [500, 501]
+
+    removed = ok("staff", "remove", str(clinic_id), "501").stdout
+    assert "Removed Nurse (chat 501, staff) from North Clinic" in removed
+    assert with_service(database_url, lambda service: service.staff(chat_id=501)) is None
+
+    gone = runner.invoke(app, ["clinic", "staff", "remove", str(clinic_id), "501"])
+    assert gone.exit_code == 2 and "not on the staff of North Clinic" in gone.stderr
+    last = runner.invoke(app, ["clinic", "staff", "remove", str(clinic_id), "500"])
+    assert last.exit_code == 2 and "the only admin of North Clinic" in last.stderr
+    assert with_service(database_url, lambda service: service.staff(chat_id=500)) is not None
+    unknown = runner.invoke(app, ["clinic", "staff", "list", "7"])
+    assert unknown.exit_code == 2 and "there is no clinic 7" in unknown.stderr
+
+
+@pytest.mark.parametrize("path", [["staff"], ["staff", "list"], ["staff", "remove"]])
+def test_help_on_the_staff_commands(path: list[str]) -> None:
+    """--help works for the staff group and each of its commands."""
+    result = runner.invoke(app, ["clinic", *path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output

@@ -18,7 +18,15 @@ from content.texts import (
     read_catalogue,
 )
 
-STAFF = ("staff.", "staff_commands.", "broadcast.", "buttons.resolve")
+STAFF = (
+    "staff.",
+    "staff_commands.",
+    "broadcast.",
+    "buttons.resolve",
+    "buttons.remove_staff",
+    "buttons.invite_staff",
+    "buttons.invite_admin",
+)
 # Staff-facing; and, in broadcast, the one text a patient reads.
 PATIENT_BROADCAST = "broadcast.from_clinic"
 

@@ -17,6 +17,8 @@ from scheduler.clinics import (
     InviteError,
     InviteProblem,
     NewInvite,
+    StaffError,
+    StaffProblem,
     code_hash,
     looks_like_code,
     new_code,
@@ -25,9 +27,12 @@ from scheduler.clock import FakeClock
 from scheduler.planning import QuietHours
 from scheduler.questions import QuestionService
 from scheduler.sessions import CareService
+from storage.broadcasts import BroadcastRepository, RecipientCheck
 from storage.database import Database
 from storage.models import (
     Base,
+    Broadcast,
+    BroadcastRecipient,
     Escalation,
     EscalationStatus,
     Invite,
@@ -551,3 +556,167 @@ async def test_another_clinics_escalation_cannot_be_resolved_or_answered(world: 
     assert target is not None and target.chat_id == 3
     found = await world.clinics.alert(clinic_id=south.id, escalation_id=theirs)
     assert found is not None and found.replies == 1
+
+
+# Switching clinic: an escalation stays with the clinic it was raised with
+
+
+async def test_an_escalation_stays_with_its_clinic_when_the_patient_switches(
+    world: World, clock: FakeClock
+) -> None:
+    """A's alert (and the words shared with A) never show in B; A keeps it, marked as moved,
+    and can resolve but not reply; coming back to A makes it A's conversation again."""
+    north, _ = await world.clinic("North Clinic")
+    south, _ = await world.clinic("South Clinic")
+    await world.care.consent(chat_id=1)
+    await world.clinics.join_patient(code=await world.patient_link(north), chat_id=1)
+    recorded = await world.questions.record(
+        chat_id=1, day=2, topic="allergy", level="urgent", escalate=True
+    )
+    assert recorded is not None and recorded.escalation_id is not None
+    raised = recorded.escalation_id
+    assert await world.questions.share(chat_id=1, escalation_id=raised, text="lips swelling")
+
+    clock.advance(timedelta(hours=1))
+    await world.clinics.join_patient(code=await world.patient_link(south), chat_id=1)
+    assert await world.clinics.alerts(clinic_id=south.id) == []
+    assert await world.clinics.alert(clinic_id=south.id, escalation_id=raised) is None
+    assert await world.clinics.reply_target(clinic_id=south.id, escalation_id=raised) is None
+    (kept,) = await world.clinics.alerts(clinic_id=north.id)
+    assert (kept.id, kept.moved, kept.shared_text) == (raised, True, "lips swelling")
+    assert await world.clinics.reply_target(clinic_id=north.id, escalation_id=raised) is None
+    # A new question is the new clinic's.
+    later = await world.questions.record(
+        chat_id=1, day=2, topic="bleeding", level="clinic", escalate=True
+    )
+    assert later is not None and later.escalation_id is not None
+    (theirs,) = await world.clinics.alerts(clinic_id=south.id)
+    assert (theirs.id, theirs.moved) == (later.escalation_id, False)
+    # Words shared later with the old alert go nowhere.
+    assert not await world.questions.share(chat_id=1, escalation_id=raised, text="more")
+    # Back to North: its open alert is its conversation again.
+    await world.clinics.join_patient(code=await world.patient_link(north), chat_id=1)
+    (back,) = await world.clinics.alerts(clinic_id=north.id)
+    assert back.moved is False
+    assert await world.clinics.reply_target(clinic_id=north.id, escalation_id=raised) is not None
+
+
+# Replies of patients to their clinic
+
+
+async def test_a_patient_reply_finds_its_thread_by_message_or_within_a_day(
+    world: World, clock: FakeClock
+) -> None:
+    north, _ = await world.clinic("North Clinic")
+    await world.care.consent(chat_id=1)
+    await world.clinics.join_patient(code=await world.patient_link(north), chat_id=1)
+    assert await world.clinics.patient_reply(chat_id=1, reply_to_message_id=None) is None
+    recorded = await world.questions.record(
+        chat_id=1, day=2, topic="allergy", level="urgent", escalate=True
+    )
+    assert recorded is not None and recorded.escalation_id is not None
+    raised = recorded.escalation_id
+    # No clinic message yet: nothing is a reply.
+    assert await world.clinics.patient_reply(chat_id=1, reply_to_message_id=None) is None
+    await world.clinics.record_relay(clinic_id=north.id, escalation_id=raised, message_id=77)
+    found = await world.clinics.patient_reply(chat_id=1, reply_to_message_id=None)
+    assert found is not None and (found.alert.id, found.clinic.id) == (raised, north.id)
+    clock.advance(timedelta(hours=25))
+    assert await world.clinics.patient_reply(chat_id=1, reply_to_message_id=None) is None
+    assert await world.clinics.patient_reply(chat_id=1, reply_to_message_id=78) is None
+    admin = await world.clinics.join_staff(
+        code=(await world.clinics.invite(clinic_id=north.id, kind=InviteKind.STAFF)).code,
+        chat_id=500,
+        name=None,
+    )
+    assert await world.clinics.resolve(clinic_id=north.id, escalation_id=raised, staff_id=admin.id)
+    reopened = await world.clinics.patient_reply(chat_id=1, reply_to_message_id=77)
+    assert reopened is not None and reopened.reopened
+    assert [a.id for a in await world.clinics.alerts(clinic_id=north.id)] == [raised]
+    # Another clinic's relay is never found for a patient who is not theirs.
+    await world.care.consent(chat_id=2)
+    assert await world.clinics.patient_reply(chat_id=2, reply_to_message_id=77) is None
+
+
+# Staff: the team, and removing someone
+
+
+async def test_removing_staff_keeps_the_last_admin_and_is_clinic_scoped(world: World) -> None:
+    north, north_admin = await world.clinic("North Clinic")
+    south, south_admin = await world.clinic("South Clinic")
+    founder = await world.clinics.join_staff(code=north_admin.code, chat_id=500, name="Founder")
+    await world.clinics.join_staff(code=south_admin.code, chat_id=600, name=None)
+    nurse_code = (await world.clinics.invite(clinic_id=north.id, kind=InviteKind.STAFF)).code
+    nurse = await world.clinics.join_staff(code=nurse_code, chat_id=501, name="Nurse")
+    assert [m.chat_id for m in await world.clinics.team(clinic_id=north.id)] == [500, 501]
+
+    async def refusal(**kw: int) -> StaffProblem:
+        with pytest.raises(StaffError) as raised:
+            await world.clinics.remove_staff(**kw)
+        return raised.value.problem
+
+    assert await refusal(clinic_id=south.id, chat_id=501) is StaffProblem.NOT_FOUND
+    assert await refusal(clinic_id=north.id, chat_id=500) is StaffProblem.LAST_ADMIN
+    assert (
+        await refusal(clinic_id=north.id, staff_id=nurse.id, by_staff_id=nurse.id)
+        is StaffProblem.SELF
+    )
+    removed = await world.clinics.remove_staff(clinic_id=north.id, chat_id=501)
+    assert (removed.chat_id, removed.role) == (501, StaffRole.STAFF)
+    assert await world.clinics.staff(chat_id=501) is None
+    assert [m.id for m in await world.clinics.team(clinic_id=north.id)] == [founder.id]
+    assert await refusal(clinic_id=north.id, chat_id=501) is StaffProblem.NOT_FOUND
+
+
+async def test_a_member_revokes_only_the_invites_they_made(world: World) -> None:
+    north, north_admin = await world.clinic("North Clinic")
+    admin = await world.clinics.join_staff(code=north_admin.code, chat_id=500, name=None)
+    nurse_code = (await world.clinics.invite(clinic_id=north.id, kind=InviteKind.STAFF)).code
+    nurse = await world.clinics.join_staff(code=nurse_code, chat_id=501, name=None)
+    admins = await world.clinics.invite(
+        clinic_id=north.id, kind=InviteKind.PATIENT, created_by=admin.id
+    )
+    own = await world.clinics.invite(
+        clinic_id=north.id, kind=InviteKind.PATIENT, created_by=nurse.id
+    )
+    assert (
+        await world.clinics.revoke(clinic_id=north.id, invite_id=admins.id, created_by=nurse.id)
+        == 0
+    )
+    assert (
+        await world.clinics.revoke(clinic_id=north.id, invite_id=own.id, created_by=nurse.id) == 1
+    )
+    assert await world.clinics.revoke(clinic_id=north.id, invite_id=admins.id) == 1
+
+
+async def test_a_patient_who_switched_clinic_gets_no_more_of_the_old_clinics_broadcasts(
+    world: World,
+) -> None:
+    """The check just before each broadcast send: still the broadcasting clinic's patient."""
+    north, _ = await world.clinic("North Clinic")
+    south, _ = await world.clinic("South Clinic")
+    for chat_id in (1, 2):
+        await world.care.consent(chat_id=chat_id)
+        await world.clinics.join_patient(code=await world.patient_link(north), chat_id=chat_id)
+    async with world.database.session() as session:
+        broadcast = Broadcast(clinic_id=north.id, text="News", created_at=NOW)
+        session.add(broadcast)
+        await session.flush()
+        rows = {}
+        for chat_id in (1, 2):
+            patient = await session.scalar(select(Patient).where(Patient.chat_id == chat_id))
+            assert patient is not None
+            row = BroadcastRecipient(
+                broadcast_id=broadcast.id, patient_id=patient.id, chat_id=chat_id, claimed_by="w"
+            )
+            session.add(row)
+            await session.flush()
+            rows[chat_id] = row.id
+        await session.commit()
+    await world.clinics.join_patient(code=await world.patient_link(south), chat_id=2)
+    async with world.database.session() as session:
+        checks = await BroadcastRepository(session).prepare_many(
+            recipient_ids=list(rows.values()), owner="w", lease_until=NOW + timedelta(minutes=5)
+        )
+        await session.commit()
+    assert checks == {rows[1]: RecipientCheck.READY, rows[2]: RecipientCheck.INACTIVE}

@@ -390,13 +390,20 @@ async def test_a_replan_leaves_a_reminder_being_delivered_to_its_worker(
 async def test_a_button_on_a_stale_reminder_is_refused(
     database: Database, clock: FakeClock
 ) -> None:
-    """day1_morning is fresh until 19:00; after that its buttons change nothing."""
+    """day1_morning is fresh until 19:00; after that its snooze and booking buttons change
+    nothing ("Done" still thanks the patient: it brings no advice back)."""
     engine = await start_engine(database, clock)
     old = await _sent_day1(engine)
     await engine.travel(timedelta(hours=10, minutes=1))
     with pytest.raises(ReminderButtonError) as refused:
-        await engine.care.acknowledge(chat_id=7, reminder_id=old)
+        await engine.care.snooze(chat_id=7, reminder_id=old, delay=timedelta(hours=2))
     assert refused.value.problem is ReminderProblem.OUT_OF_DATE
+    with pytest.raises(ReminderButtonError) as refused:
+        await engine.care.mark_booked(chat_id=7, reminder_id=old)
+    assert refused.value.problem is ReminderProblem.OUT_OF_DATE
+    await engine.care.acknowledge(chat_id=7, reminder_id=old)
+    (row,) = [r for r in await engine.care.reminders(chat_id=7) if r.id == old]
+    assert row.acknowledged_at is not None and row.snoozes == 0
     await engine.stop()
 
 

@@ -18,6 +18,7 @@ from storage.models import (
     Broadcast,
     BroadcastRecipient,
     Clinic,
+    ClinicMessage,
     DeliveryOutcome,
     Escalation,
     Question,
@@ -219,17 +220,19 @@ async def test_deleting_a_patient_leaves_no_row_in_any_table(database: Database)
                             asked_at=NOW)  # fmt: skip
         session.add(question)
         await session.flush()
-        session.add(
-            Escalation(
-                patient_id=patient_id,
-                question_id=question.id,
-                day=1,
-                topic="redness",
-                level="urgent",
-                message_text="shared words",
-                created_at=NOW,
-            )  # fmt: skip
+        escalation = Escalation(
+            patient_id=patient_id,
+            question_id=question.id,
+            day=1,
+            topic="redness",
+            level="urgent",
+            message_text="shared words",
+            created_at=NOW,
+            clinic_id=clinic.id,
         )
+        session.add(escalation)
+        await session.flush()
+        session.add(ClinicMessage(escalation_id=escalation.id, message_id=7, sent_at=NOW))
         await session.commit()
     async with database.session() as session:
         await delete_patient(session, patient_id=patient_id)
@@ -249,6 +252,7 @@ async def test_deleting_a_patient_leaves_no_row_in_any_table(database: Database)
         "questions": 0,
         "question_counts": 0,
         "escalations": 0,
+        "clinic_messages": 0,
         "clinics": 1,
         "staff": 0,
         "invites": 0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import pytest
@@ -167,3 +168,37 @@ def test_compare_finds_a_plural_form_missing() -> None:
     assert compare_catalogues(english, only_other) == ["n: plural form one missing"]
     plain = _texts({"n": "{count} دن"})
     assert compare_catalogues(english, plain) == ["n: en has plural forms here, this file not"]
+
+
+@pytest.mark.parametrize("language", ["en", "ur", "ur-Latn"])
+def test_every_text_renders_and_its_tags_nest(language: str) -> None:
+    """Each text (each plural form too) formats with its values, and opens and closes its
+    tags in order, as Telegram's HTML parser wants."""
+    texts = load_texts(language)
+    for key in sorted(texts.keys()):
+        for count in (1, 2):
+            rendered = texts.render(
+                key, **(dict.fromkeys(texts.fields[key], "x") | {"count": count})
+            )
+            stack: list[str] = []
+            for closing, name in re.findall(r"<(/?)([a-z]+)[^>]*>", rendered):
+                if closing:
+                    assert stack and stack.pop() == name, key
+                else:
+                    stack.append(name)
+            assert not stack, key
+
+
+@pytest.mark.parametrize("language", ["en", "ur", "ur-Latn"])
+def test_command_descriptions_fit_telegram(language: str) -> None:
+    """set_my_commands takes descriptions of 1-256 characters."""
+    texts = load_texts(language)
+    commands = [k for k in texts.keys() if k.startswith(("commands.", "staff_commands."))]
+    assert len(commands) >= 15
+    for key in commands:
+        assert 1 <= len(texts.plain(key)) <= 256, key
+
+
+def test_each_catalogue_names_its_language() -> None:
+    names = {code: load_texts(code).plain("language_name") for code in available_languages()}
+    assert names == {"en": "English", "ur": "اردو", "ur-Latn": "Roman Urdu"}

@@ -9,6 +9,11 @@ script, ``ur-Latn.yaml`` for Roman Urdu, BCP 47's script subtag), each with ever
 ``en.yaml``, the same ``{placeholders}`` and the same HTML tags; ``compare_catalogues`` (run
 by ``aftercare content check``) proves it.
 
+Why YAML catalogues and not gettext/Babel: our texts are keyed HTML templates, and a gettext
+``msgid`` is the English sentence itself, so every English edit would silently orphan the
+Urdu; here a key keeps its translations, and ``compare_catalogues`` checks what gettext tools
+would not (the same placeholders and tags). Plural rules are CLDR's, as Babel's are.
+
 Plurals: a key whose value is a mapping of CLDR plural categories is one text in several
 forms, for example::
 

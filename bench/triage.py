@@ -3,8 +3,10 @@
     .venv/bin/python -m bench.triage [--repeat 20] [--cases FILE.jsonl ...]
 
 Targets: p99 at most 5 ms per question and at least 1,000 questions/s on one core, over all
-cases repeated: tests/content/triage/cases.jsonl and, when it is there,
-../shared/triage/cases-dev.jsonl.
+cases repeated: tests/content/triage/cases.jsonl and cases-ur.jsonl (Urdu script, Roman Urdu and
+mixed) and, when they are there, ../shared/triage/cases-dev.jsonl and cases-dev-ur.jsonl. Each
+case is answered in its language (its "lang" when the triage has it, else Urdu for Urdu script,
+else English).
 
 Three kinds of pass, each on a freshly built engine so no pass profits from another:
 - cold: every case once, with the spelling cache empty (a new message, word by word);
@@ -28,23 +30,27 @@ from pathlib import Path
 from bench.plans import REPO_ROOT, bench_plan
 from bench.report import machine_facts, percentile, print_facts, print_table, verdict
 from content.plan import CarePlan
-from content.triage import Engine
+from content.triage import LANGUAGES, Engine
 from content.triage.data import load_data
+from content.triage.script import has_urdu_script
 
 TARGET_P99_MS = 5.0
 TARGET_QPS = 1000.0
 DEFAULT_CASES = [
     REPO_ROOT / "tests" / "content" / "triage" / "cases.jsonl",
+    REPO_ROOT / "tests" / "content" / "triage" / "cases-ur.jsonl",
     REPO_ROOT.parent / "shared" / "triage" / "cases-dev.jsonl",
+    REPO_ROOT.parent / "shared" / "triage" / "cases-dev-ur.jsonl",
 ]
 
 
 @dataclass(frozen=True)
 class Case:
-    """One question: the text and the day since the session."""
+    """One question: the text, the day since the session and the answer's language."""
 
     text: str
     day: int
+    lang: str = "en"
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,10 @@ def load_cases(paths: Sequence[Path]) -> list[Case]:
             for line in path.read_text(encoding="utf-8").splitlines():
                 if line.strip():
                     row = json.loads(line)
-                    cases.append(Case(row["text"], row["day"]))
+                    lang = row.get("lang")
+                    if lang not in LANGUAGES:  # the clinic's files also say "mixed"
+                        lang = "ur" if has_urdu_script(row["text"]) else "en"
+                    cases.append(Case(row["text"], row["day"], lang))
     return cases
 
 
@@ -89,7 +98,7 @@ def with_typos(cases: Sequence[Case], seed: int = 7) -> list[Case]:
         i = rng.randrange(1, len(word) - 1)
         return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
 
-    return [Case(" ".join(swap(w) for w in c.text.split()), c.day) for c in cases]
+    return [Case(" ".join(swap(w) for w in c.text.split()), c.day, c.lang) for c in cases]
 
 
 def timed_pass(
@@ -101,7 +110,7 @@ def timed_pass(
     for _ in range(repeat):
         for case in cases:
             started = clock()
-            engine.triage(case.text, case.day, plan)
+            engine.triage(case.text, case.day, plan, lang=case.lang)
             latencies.append(clock() - started)
     return Run(name, latencies)
 

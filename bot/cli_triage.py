@@ -6,6 +6,10 @@
                                                            # {"id","topic","level","allowed",
                                                            #  "answer"} per line out
     aftercare triage --check                               # validate content/triage/*.yaml
+    aftercare triage --day 2 --lang ur-Latn "laali hai"    # the answer in Roman Urdu
+
+The answer's language is --lang (en, ur, ur-Latn); without it, a message in Urdu script is
+answered in Urdu script and any other in English. A --batch line may carry its own "lang".
 
 The plan and the engine are loaded once, so a batch runs at the engine's own speed.
 """
@@ -65,16 +69,27 @@ def triage_command(
     check: Annotated[
         bool, typer.Option("--check", help="Validate the triage data files and list problems.")
     ] = False,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            help="The answer's language: en, ur (Urdu script) or ur-Latn (Roman Urdu). "
+            "Default: ur for a message in Urdu script, else en.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Triage a patient's message: the level, the topic and the answer the bot would give."""
     if check:
         _check_data()
         return
+    if lang is not None:
+        _check_language(lang)
     if batch is not None:
         if text is not None or day is not None:
             raise fail("--batch takes the messages and days from the file, not the command line")
         engine, plan = _load(plan_name)
-        errors = _run_batch(batch, engine, plan, contact)
+        errors = _run_batch(batch, engine, plan, contact, lang)
         if errors:
             typer.secho(f"{errors} line(s) could not be triaged", err=True, fg=typer.colors.RED)
             raise typer.Exit(1)
@@ -82,7 +97,7 @@ def triage_command(
     if text is None or day is None:
         raise fail('give a message and --day, e.g. aftercare triage --day 3 "is peeling normal?"')
     engine, plan = _load(plan_name)
-    verdict = engine.triage(text, day, plan, contact=contact)
+    verdict = engine.triage(text, day, plan, contact=contact, lang=lang or _guess_language(text))
     if as_json:
         typer.echo(json.dumps(verdict.as_dict(), indent=2, ensure_ascii=False))
     else:
@@ -123,18 +138,39 @@ def _load(plan_name: str) -> tuple[Engine, CarePlan]:
     return engine, plan
 
 
-def _run_batch(source: str, engine: Engine, plan: CarePlan, contact: str | None) -> int:
+def _check_language(lang: str) -> None:
+    from content.triage import LANGUAGES
+
+    if lang not in LANGUAGES:
+        raise fail(f"--lang {lang!r}: use one of {', '.join(LANGUAGES)}")
+
+
+def _guess_language(text: str) -> str:
+    """The answer's language when none is given: Urdu for Urdu script, else English.
+
+    Roman Urdu cannot be told from English reliably, so it is never guessed.
+    """
+    from content.triage.script import has_urdu_script
+
+    return "ur" if has_urdu_script(text) else "en"
+
+
+def _run_batch(
+    source: str, engine: Engine, plan: CarePlan, contact: str | None, lang: str | None
+) -> int:
     """Triage every case of ``source`` to stdout; the number of lines that failed."""
     if source == "-":
-        return _triage_lines(sys.stdin, engine, plan, contact)
+        return _triage_lines(sys.stdin, engine, plan, contact, lang)
     try:
         with open(source, encoding="utf-8") as lines:
-            return _triage_lines(lines, engine, plan, contact)
+            return _triage_lines(lines, engine, plan, contact, lang)
     except OSError as exc:
         raise fail(f"cannot read {source}: {exc.strerror}", code=1) from None
 
 
-def _triage_lines(lines: Iterable[str], engine: Engine, plan: CarePlan, contact: str | None) -> int:
+def _triage_lines(
+    lines: Iterable[str], engine: Engine, plan: CarePlan, contact: str | None, lang: str | None
+) -> int:
     out: TextIO = sys.stdout
     errors = 0
     for number, line in enumerate(lines, start=1):
@@ -144,7 +180,8 @@ def _triage_lines(lines: Iterable[str], engine: Engine, plan: CarePlan, contact:
         if case is None:
             errors += 1
             continue
-        verdict = engine.triage(case["text"], case["day"], plan, contact=contact)
+        answer_in = case["lang"] or lang or _guess_language(case["text"])
+        verdict = engine.triage(case["text"], case["day"], plan, contact=contact, lang=answer_in)
         row = {
             "id": case["id"],
             "topic": verdict.topic,
@@ -170,7 +207,14 @@ def _parse_case(line: str, number: int) -> dict[str, Any] | None:
     if not isinstance(text, str) or isinstance(day, bool) or not isinstance(day, int):
         typer.echo(f"line {number}: needs a string 'text' and an integer 'day'", err=True)
         return None
-    return {"id": case.get("id"), "text": text, "day": day}
+    lang = case.get("lang")
+    if lang is not None:
+        from content.triage import LANGUAGES
+
+        if lang not in LANGUAGES:
+            typer.echo(f"line {number}: 'lang' must be one of {', '.join(LANGUAGES)}", err=True)
+            return None
+    return {"id": case.get("id"), "text": text, "day": day, "lang": lang}
 
 
 def _print_verdict(verdict: Verdict) -> None:

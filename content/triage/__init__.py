@@ -4,10 +4,11 @@ The lexicon, rules and answers are data beside this package (``*.yaml``), valida
 engine loads; ``load_engine`` caches the compiled engine. Nothing here touches the network.
 """
 
-from content.triage.data import DataProblem, TriageDataError
+from content.triage.data import LANGUAGES, DataProblem, TriageDataError
 from content.triage.engine import (
     ClarificationError,
     Engine,
+    LanguageError,
     load_engine,
     resolve_clarification,
     screen,
@@ -19,7 +20,9 @@ __all__ = [
     "Clarification",
     "ClarificationError",
     "DataProblem",
+    "LANGUAGES",
     "Engine",
+    "LanguageError",
     "Level",
     "Match",
     "TriageDataError",

@@ -1,13 +1,17 @@
 """Loading the triage data files, with every problem reported by file, location and line.
 
-The four files live beside this module: lexicon.yaml (what the triage reads), words.yaml
-(real words never corrected), rules.yaml (the policy's symptom table) and answers.yaml (what it
-says). Each is validated on its own, then against the others; all problems are collected
-before anything is raised, so whoever edits the wording sees every mistake at once.
+The files live beside this module: lexicon.yaml (what the triage reads), lexicon-ur.yaml (its
+Urdu script and Roman Urdu words, merged into the concepts of lexicon.yaml), words.yaml (real
+words never corrected), rules.yaml (the policy's symptom table, the same in every language) and
+answers.yaml (what it says), with answers-ur.yaml (Urdu script) and answers-ur-Latn.yaml
+(Roman Urdu) saying the same in the patient's language. Each is validated on its own, then
+against the others; all problems are collected before anything is raised, so whoever edits the
+wording sees every mistake at once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,16 +26,22 @@ from content.triage.schema import (
     Answers,
     ConceptKind,
     Lexicon,
+    LexiconAddition,
     Rules,
     Words,
     parse_phrase,
     template_fields,
 )
+from content.triage.script import fold_urdu
 from content.triage.verdict import Level
 
 DATA_DIR = Path(__file__).resolve().parent
 LEXICON, WORDS, RULES, ANSWERS = "lexicon.yaml", "words.yaml", "rules.yaml", "answers.yaml"
-FILES = (LEXICON, WORDS, RULES, ANSWERS)
+LEXICON_UR = "lexicon-ur.yaml"
+# The answer files by language (BCP 47 tags, as the bot stores a patient's language).
+LANGUAGES = {"en": ANSWERS, "ur": "answers-ur.yaml", "ur-Latn": "answers-ur-Latn.yaml"}
+DEFAULT_LANGUAGE = "en"
+FILES = (LEXICON, WORDS, RULES, ANSWERS, LEXICON_UR, LANGUAGES["ur"], LANGUAGES["ur-Latn"])
 
 Loc = tuple[str | int, ...]
 # libyaml's loader when PyYAML has it: the same nodes and marks, several times faster.
@@ -76,13 +86,18 @@ class TriageDataError(Exception):
 
 @dataclass(frozen=True)
 class TriageData:
-    """The four validated data files."""
+    """The validated data files; ``answers`` is English, ``translations`` the other languages."""
 
     lexicon: Lexicon
     words: Words
     rules: Rules
     answers: Answers
     directory: Path
+    translations: dict[str, Answers] = dataclasses.field(default_factory=dict)
+
+    def answers_in(self, lang: str) -> Answers:
+        """The answers in ``lang`` (English for a language we have no answers in)."""
+        return self.translations.get(lang, self.answers)
 
 
 @dataclass
@@ -102,7 +117,7 @@ def data_files(directory: Path = DATA_DIR) -> list[Path]:
 
 
 def load_data(directory: Path = DATA_DIR) -> TriageData:
-    """Read and validate the four data files of ``directory``.
+    """Read and validate the data files of ``directory``.
 
     Raises:
         TriageDataError: a file is missing, is not YAML, or does not validate; ``problems``
@@ -112,18 +127,128 @@ def load_data(directory: Path = DATA_DIR) -> TriageData:
     files = {name: _File(directory / name) for name in FILES}
     for file in files.values():
         problems += _read(file)
+    addition = _validate(files[LEXICON_UR], LexiconAddition, problems)
+    if addition is not None and files[LEXICON].root is not None:
+        unknown = sorted(set(addition.concepts) - set(files[LEXICON].data.get("concepts", {})))
+        for cid in unknown:
+            if isinstance(addition.concepts[cid], tuple):
+                problems.append(files[LEXICON_UR].problem(("concepts", cid), "unknown concept"))
+        if not unknown or all(not isinstance(addition.concepts[c], tuple) for c in unknown):
+            files[LEXICON].data = merge_lexicon(files[LEXICON].data, addition)
     lexicon = _validate(files[LEXICON], Lexicon, problems)
     words = _validate(files[WORDS], Words, problems)
     rules = _validate(files[RULES], Rules, problems)
     answers = _validate(files[ANSWERS], Answers, problems)
+    translations = {
+        lang: _validate(files[name], Answers, problems)
+        for lang, name in LANGUAGES.items()
+        if name != ANSWERS
+    }
     if lexicon is None or words is None or rules is None or answers is None:
         raise TriageDataError(problems)
     problems += _check_lexicon(lexicon, files[LEXICON])
     problems += _check_rules(rules, lexicon, answers, files[RULES])
-    problems += _check_answers(answers, rules, files[ANSWERS])
+    english = list(_check_answers(answers, rules, files[ANSWERS]))
+    problems += english
+    broken = {p.location for p in english}  # not compared again in every translation
+    checked: dict[str, Answers] = {}
+    for lang, translated in translations.items():
+        if translated is not None:
+            file = files[LANGUAGES[lang]]
+            problems += _check_answers(translated, rules, file)
+            problems += _check_translation(answers, translated, file, broken)
+            checked[lang] = translated
     if problems:
         raise TriageDataError(problems)
-    return TriageData(lexicon, words, rules, answers, directory)
+    return TriageData(lexicon, words, rules, answers, directory, checked)
+
+
+def merge_lexicon(data: Any, addition: LexiconAddition) -> dict[str, Any]:
+    """lexicon.yaml's data with the Urdu and Roman Urdu of lexicon-ur.yaml added.
+
+    Every Urdu word is folded to the form messages are read in (script.py), so the file may be
+    typed with any keyboard. The ASCII words that lexicon.yaml does not use become ``roman``:
+    the words whose spelling variants are read by their consonant skeleton.
+    """
+    merged = dict(data)
+    concepts = {cid: dict(concept) for cid, concept in (data.get("concepts") or {}).items()}
+    roman: set[str] = set()
+
+    def fold(text: str) -> str:
+        folded = fold_urdu(text)
+        roman.update(
+            w.removesuffix("*")
+            for part in folded.split()
+            for w in part.split("|")
+            if w.isascii() and w.removesuffix("*").isalpha()
+        )
+        return folded
+
+    for cid, value in addition.concepts.items():
+        if isinstance(value, tuple):
+            phrases = list(concepts[cid].get("phrases") or [])
+            concepts[cid]["phrases"] = phrases + [fold(p) for p in value]
+        else:
+            new = value.model_dump(exclude_defaults=True, mode="json")
+            new["phrases"] = [fold(p) for p in value.phrases]
+            concepts[cid] = new
+    merged["concepts"] = concepts
+    merged["replace"] = {
+        **(data.get("replace") or {}),
+        **{fold(k): fold(v) for k, v in addition.replace.items()},
+    }
+    for key in ("negation_fillers", "negation_lists"):
+        merged[key] = [*(data.get(key) or []), *(fold(w) for w in getattr(addition, key))]
+    durations = dict(data.get("durations") or {})
+    for key, value in addition.durations.model_dump(exclude_defaults=True).items():
+        if isinstance(value, dict):
+            durations[key] = {
+                **(durations.get(key) or {}),
+                **{fold(k): v for k, v in value.items()},
+            }
+        else:
+            durations[key] = [*(durations.get(key) or []), *(fold(w) for w in value)]
+    merged["durations"] = durations
+    english = {
+        w.removesuffix("*")
+        for concept in (data.get("concepts") or {}).values()
+        for phrase in concept.get("phrases") or ()
+        for part in str(phrase).split()
+        for w in part.split("|")
+    }
+    merged["roman"] = sorted(roman - english)
+    return merged
+
+
+def _check_translation(
+    english: Answers, translated: Answers, file: _File, broken: set[str]
+) -> Iterator[DataProblem]:
+    """A translation says everything the English says, with the same placeholders.
+
+    ``broken`` are the locations of English texts that are wrong themselves (reported once).
+    """
+
+    def walk(en: Any, other: Any, loc: Loc) -> Iterator[DataProblem]:
+        dotted = ".".join(map(str, loc))
+        if any(dotted == b or dotted.startswith(b + ".") for b in broken):
+            return
+        if isinstance(en, dict):
+            for key, value in en.items():
+                if value is None:
+                    continue
+                if not isinstance(other, dict) or other.get(key) is None:
+                    yield file.problem(loc, f"missing {'.'.join(map(str, (*loc, key)))}")
+                else:
+                    yield from walk(value, other[key], (*loc, key))
+        elif isinstance(en, str) and isinstance(other, str):
+            try:
+                same = template_fields(en) == template_fields(other)
+            except ValueError:
+                return  # reported by _check_answers
+            if not same:
+                yield file.problem(loc, "the placeholders differ from answers.yaml")
+
+    yield from walk(english.model_dump(mode="json"), translated.model_dump(mode="json"), ())
 
 
 def _read(file: _File) -> list[DataProblem]:

@@ -18,6 +18,7 @@ Safety rules of POLICY.md, in the order they are applied:
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 from collections.abc import Iterable, Iterator
@@ -25,7 +26,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from content.plan import AdviceRule, CarePlan
-from content.triage.data import DATA_DIR, TriageData, data_files, load_data
+from content.triage.data import (
+    DATA_DIR,
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    TriageData,
+    data_files,
+    load_data,
+)
 from content.triage.phrases import Phrase, PhraseIndex
 from content.triage.reading import Mention, Reader, Reading
 from content.triage.schema import GAP, ConceptKind, Escalation, Lexicon, parse_phrase
@@ -61,13 +69,22 @@ class ClarificationError(ValueError):
     """A clarification id the engine did not make."""
 
 
+class LanguageError(ValueError):
+    """A language the triage has no answers in."""
+
+
 class Engine:
-    """Triage with one set of data files; build it with ``load_engine``."""
+    """Triage with one set of data files; build it with ``load_engine``.
+
+    It reads English, Urdu script and Roman Urdu in every message (one lexicon, no language
+    detection), and answers in the language it is asked to (``lang``: en, ur or ur-Latn).
+    """
 
     def __init__(self, data: TriageData) -> None:
         """Compile the lexicon into a reader and index the rules."""
         self.data = data
         self.rules = data.rules
+        self.lang = DEFAULT_LANGUAGE
         self.answers = data.answers
         lexicon = data.lexicon
         phrases = [
@@ -75,8 +92,16 @@ class Engine:
             for cid, concept in lexicon.concepts.items()
             for text in concept.phrases
         ]
-        normalizer = Normalizer(lexicon, _vocabulary(lexicon, phrases), data.words.known)
-        self.reader = Reader(lexicon, normalizer, PhraseIndex(phrases))
+        # The Roman Urdu words and the concepts they are words of (see Normalizer).
+        self.roman_meanings = _meanings(lexicon, phrases)
+        normalizer = Normalizer(
+            lexicon, _vocabulary(lexicon, phrases), data.words.known, self.roman_meanings
+        )
+        canonical = [
+            Phrase(p.concept, tuple(_canonical_part(normalizer, w) for w in p.words))
+            for p in phrases
+        ]
+        self.reader = Reader(lexicon, normalizer, PhraseIndex(canonical))
         self._rank = {topic: rank for rank, topic in enumerate(self.rules.priority)}
         self._last = {topic: rank + 1 for rank, topic in enumerate(self.rules.last)}
         self._settling = frozenset(self.rules.settling)
@@ -85,12 +110,39 @@ class Engine:
             for rule in self.rules.symptoms.values()
             for esc in rule.escalate
         }
+        self._speakers = {DEFAULT_LANGUAGE: self}
+        for lang in LANGUAGES:
+            if lang != DEFAULT_LANGUAGE:
+                speaker = copy.copy(self)
+                speaker.lang, speaker.answers = lang, data.answers_in(lang)
+                self._speakers[lang] = speaker
+
+    def speaking(self, lang: str) -> Engine:
+        """This engine answering in ``lang`` (en, ur or ur-Latn); it reads the same.
+
+        Raises:
+            LanguageError: not a language the triage answers in.
+        """
+        try:
+            return self._speakers[lang]
+        except KeyError:
+            raise LanguageError(
+                f"no triage answers in {lang!r}; use one of {', '.join(LANGUAGES)}"
+            ) from None
 
     def read(self, text: str) -> Reading:
         """What the engine reads in ``text`` (for tests and debugging)."""
         return self.reader.read(text)
 
-    def triage(self, text: str, day: int, plan: CarePlan, *, contact: str | None = None) -> Verdict:
+    def triage(
+        self,
+        text: str,
+        day: int,
+        plan: CarePlan,
+        *,
+        contact: str | None = None,
+        lang: str | None = None,
+    ) -> Verdict:
         """Triage one message from a patient on ``day`` since the session.
 
         Args:
@@ -99,7 +151,13 @@ class Engine:
                 change it, but "for 3 days" is evidence of how long a symptom has lasted).
             plan: the patient's care plan; its advice rules answer "can I...?" questions.
             contact: how to reach the clinic, when known; put in clinic and urgent answers.
+            lang: the language of the answer (en, ur, ur-Latn); None is this engine's.
+
+        Raises:
+            LanguageError: ``lang`` is not one the triage answers in.
         """
+        if lang is not None and lang != self.lang:
+            return self.speaking(lang).triage(text, day, plan, contact=contact)
         reading = self.reader.read(text)
         matched = tuple(
             Match(o.concept, o.text, o.negated, o.corrected)
@@ -149,6 +207,7 @@ class Engine:
         plan: CarePlan,
         *,
         contact: str | None = None,
+        lang: str | None = None,
     ) -> Verdict:
         """The final verdict once the patient answers a clarifying question yes or no.
 
@@ -157,7 +216,10 @@ class Engine:
 
         Raises:
             ClarificationError: the id is not one this engine makes.
+            LanguageError: ``lang`` is not one the triage answers in.
         """
+        if lang is not None and lang != self.lang:
+            return self.speaking(lang).resolve(clarification_id, answer, day, plan, contact=contact)
         del plan  # symptoms do not depend on the plan; kept for a uniform signature
         ask, topic, level = _parse_clarification(clarification_id)
         outcome = self.rules.questions.get(ask)
@@ -443,6 +505,27 @@ def _vocabulary(lexicon: Lexicon, phrases: list[Phrase]) -> Iterator[str]:
             yield from phrase_text.split()
 
 
+def _canonical_part(normalizer: Normalizer, part: str) -> str:
+    """A phrase word ("a|b", "stem*" kept) with its Roman Urdu words in their one spelling."""
+    return "|".join(
+        option if option.endswith("*") else normalizer.canonical(option)
+        for option in part.split("|")
+    )
+
+
+def _meanings(lexicon: Lexicon, phrases: list[Phrase]) -> dict[str, frozenset[str]]:
+    """The Roman Urdu words of the lexicon, each with the concepts whose phrases use it."""
+    roman = set(lexicon.roman)
+    meanings: dict[str, set[str]] = {word: set() for word in roman}
+    for phrase in phrases:
+        for part in phrase.words:
+            for option in part.split("|"):
+                word = option.removesuffix("*")
+                if word in roman:
+                    meanings[word].add(phrase.concept)
+    return {word: frozenset(concepts) for word, concepts in meanings.items()}
+
+
 def load_engine(directory: Path | str | None = None) -> Engine:
     """The engine of the packaged data (or of ``directory``), cached until a file changes.
 
@@ -475,10 +558,14 @@ def triage(
     plan: CarePlan,
     *,
     contact: str | None = None,
+    lang: str = DEFAULT_LANGUAGE,
     engine: Engine | None = None,
 ) -> Verdict:
-    """Triage one message on ``day`` since the session; see ``Engine.triage``."""
-    return (engine or load_engine()).triage(text, day, plan, contact=contact)
+    """Triage one message on ``day`` since the session, answered in ``lang``.
+
+    See ``Engine.triage``.
+    """
+    return (engine or load_engine()).triage(text, day, plan, contact=contact, lang=lang)
 
 
 def screen(
@@ -487,6 +574,7 @@ def screen(
     plan: CarePlan,
     *,
     contact: str | None = None,
+    lang: str = DEFAULT_LANGUAGE,
     engine: Engine | None = None,
 ) -> Verdict | None:
     """The verdict on ``text`` only when it is a red flag (urgent) or a matter for the clinic.
@@ -497,7 +585,7 @@ def screen(
     I/O, the engine is cached.
     """
     verdict = (engine or load_engine()).triage(
-        text, 0 if day is None else day, plan, contact=contact
+        text, 0 if day is None else day, plan, contact=contact, lang=lang
     )
     if verdict.level is Level.URGENT or (day is not None and verdict.level is Level.CLINIC):
         return verdict
@@ -511,6 +599,7 @@ def resolve_clarification(
     plan: CarePlan,
     *,
     contact: str | None = None,
+    lang: str = DEFAULT_LANGUAGE,
     engine: Engine | None = None,
 ) -> Verdict:
     """The final verdict after a yes/no answer to a verdict's clarifying question.
@@ -526,4 +615,6 @@ def resolve_clarification(
         clarification_id = verdict_or_id.clarify.id
     else:
         clarification_id = verdict_or_id
-    return (engine or load_engine()).resolve(clarification_id, answer, day, plan, contact=contact)
+    return (engine or load_engine()).resolve(
+        clarification_id, answer, day, plan, contact=contact, lang=lang
+    )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from content.triage.schema import GAP
 from content.triage.tokens import COMMA, SENTENCE_END
@@ -19,11 +20,11 @@ class Phrase:
 
     concept: str
     words: tuple[str, ...]
+    size: int = field(init=False, compare=False)
 
-    @property
-    def size(self) -> int:
-        """The number of words the phrase names (gaps not counted)."""
-        return sum(1 for w in self.words if w != GAP)
+    def __post_init__(self) -> None:
+        """Count the words once: matching ranks phrases by it for every word of a message."""
+        object.__setattr__(self, "size", sum(1 for w in self.words if w != GAP))
 
 
 def _word_matches(pattern: str, word: str) -> bool:
@@ -71,9 +72,10 @@ class PhraseIndex:
         self._exact = {k: sorted(v, key=lambda p: -p.size) for k, v in exact.items()}
         self._prefixed = {k: sorted(v, key=lambda p: -p.size) for k, v in prefixed.items()}
         self._prefix_lengths = sorted({len(k) for k in self._prefixed})
+        self.candidates = functools.lru_cache(maxsize=8192)(self._candidates)
 
-    def candidates(self, word: str) -> list[Phrase]:
-        """The phrases that could start at ``word``, longest first."""
+    def _candidates(self, word: str) -> tuple[Phrase, ...]:
+        """The phrases that could start at ``word``, longest first (cached as ``candidates``)."""
         found = list(self._exact.get(word, ()))
         for length in self._prefix_lengths:
             if length > len(word):
@@ -81,7 +83,7 @@ class PhraseIndex:
             found.extend(self._prefixed.get(word[:length], ()))
         if len(found) > 1:
             found.sort(key=lambda p: -p.size)
-        return found
+        return tuple(found)
 
     def find(self, words: Sequence[str]) -> list[tuple[Phrase, int, int]]:
         """Non-overlapping matches as (phrase, start, end), the longest at each position.

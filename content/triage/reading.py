@@ -19,6 +19,8 @@ _ITEMS = frozenset({ConceptKind.SYMPTOM, ConceptKind.ADVICE, ConceptKind.MODIFIE
 _QUESTIONS = frozenset({ConceptKind.PERMISSION, ConceptKind.INFO, ConceptKind.RECOMMENDATION})
 # How far back a negation that follows its word ("the swelling is gone") reaches.
 POST_REACH = 3
+# How many words may sit between an advice topic and a question cue that follows it.
+VERB_GAP = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +87,8 @@ class Reader:
         self.lexicon = lexicon
         self.normalizer = normalizer
         self.index = index
-        self._fillers = frozenset(lexicon.negation_fillers)
-        self._lists = frozenset(lexicon.negation_lists)
+        self._fillers = frozenset(map(normalizer.canonical, lexicon.negation_fillers))
+        self._lists = frozenset(map(normalizer.canonical, lexicon.negation_lists))
         self._implications = {cid: _implications(lexicon, cid) for cid in lexicon.concepts}
         durations = lexicon.durations
         self._units = durations.units
@@ -145,6 +147,7 @@ class Reader:
                 target = self._negated_before(occurrences, index, words)
                 if target is not None:
                     negated.add(target)
+                    negated |= self._listed_before(occurrences, target, words)
                     continue
             if direction in (Direction.PRE, Direction.BOTH):
                 negated |= self._negated_after(occurrences, at_start, cue, words)
@@ -164,6 +167,19 @@ class Reader:
             if not self._is_filler(item, words):
                 return None
         return None
+
+    def _listed_before(
+        self, occurrences: Sequence[Occurrence], target: int, words: Sequence[str]
+    ) -> set[int]:
+        """The items listed before a negated one with "or" ("bukhar ya peep nahi": both)."""
+        at_end = {o.end: i for i, o in enumerate(occurrences) if o.kind in _ITEMS}
+        listed: set[int] = set()
+        start = occurrences[target].start
+        while start >= 2 and words[start - 1] in self._lists and start - 1 in at_end:
+            previous = at_end[start - 1]
+            listed.add(previous)
+            start = occurrences[previous].start
+        return listed
 
     def _negated_after(
         self,
@@ -387,6 +403,13 @@ class Reader:
                 and not o.negated
             ]
             direct = not between
+        elif cues_after and cues_after[0].start - own.end <= VERB_GAP:
+            # Urdu puts the question after the verb ("chhilke utaar sakti hoon?", "can I peel
+            # the flakes off?"): a cue right after the advice asks about it.
+            direct = not any(
+                o.kind is ConceptKind.SYMPTOM and own.end <= o.start < cues_after[0].start
+                for o in same
+            )
         candidates = cues_before[-1:] or cues_after[:1] or elsewhere[:1]
         cue = candidates[0] if candidates else None
         asked = direct or (cue is not None and not symptom_here)

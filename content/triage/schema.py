@@ -6,16 +6,18 @@ the lexicon lacks, a level without an answer) are in ``content.triage.data``.
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from content.triage.script import ARABIC_LETTERS
 from content.triage.verdict import SYMPTOM_LEVELS, Level
 
 ID = re.compile(r"^[a-z][a-z0-9_]*$")
-WORD = re.compile(r"^[a-z0-9]+$")
+WORD = re.compile(rf"^(?:[a-z0-9]+|[{ARABIC_LETTERS}]+)$")
 GAP = ".."
 PREFIX_MIN = 3
 # Characters that do not change how an emoji reads: variation selectors and skin tones.
@@ -28,8 +30,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+@functools.lru_cache(maxsize=16384)
 def parse_phrase(text: str) -> tuple[str, ...]:
-    """Split a phrase into its words, checking the phrase syntax of lexicon.yaml."""
+    """Split a phrase into its words, checking the phrase syntax of lexicon.yaml.
+
+    Cached: each phrase is checked by the model, by the data checks and by the engine.
+    """
     words = tuple(text.split())
     if not words:
         raise ValueError("a phrase needs at least one word")
@@ -47,7 +53,9 @@ def parse_phrase(text: str) -> tuple[str, ...]:
                     f"{text!r}: {option!r} is not a lower-case word; write phrases as they read "
                     'after rewriting ("can not", not "can\'t")'
                 )
-            if option.endswith("*") and len(stem) < PREFIX_MIN:
+            # Urdu script writes a stem in fewer letters ("رہ*" for rahi, raha, rahe).
+            shortest = PREFIX_MIN if stem.isascii() else PREFIX_MIN - 1
+            if option.endswith("*") and len(stem) < shortest:
                 raise ValueError(f"{text!r}: a prefix needs at least {PREFIX_MIN} letters")
     return words
 
@@ -186,6 +194,9 @@ class Lexicon(_Strict):
     negation_lists: tuple[str, ...] = ()
     durations: Durations
     concepts: dict[str, Concept] = Field(min_length=1)
+    # The Roman Urdu words of lexicon-ur.yaml (filled in when it is merged): the words whose
+    # spelling variants are read by their consonant skeleton.
+    roman: tuple[str, ...] = ()
 
     @field_validator("replace")
     @classmethod
@@ -212,6 +223,34 @@ class Lexicon(_Strict):
         if bad:
             raise ValueError(f"concept ids must be lower-case identifiers: {bad}")
         return value
+
+
+class DurationWords(_Strict):
+    """lexicon-ur.yaml ``durations``: words added to those of lexicon.yaml."""
+
+    units: dict[str, float] = {}
+    numbers: dict[str, float] = {}
+    since_words: tuple[str, ...] = ()
+    since: dict[str, float] = {}
+    lead: tuple[str, ...] = ()
+    lead_with_still: tuple[str, ...] = ()
+    still: tuple[str, ...] = ()
+    trail: tuple[str, ...] = ()
+    longer: tuple[str, ...] = ()
+
+
+class LexiconAddition(_Strict):
+    """lexicon-ur.yaml: Urdu script and Roman Urdu, added to the concepts of lexicon.yaml.
+
+    A concept id with a list adds phrases to that concept of lexicon.yaml; with a mapping it
+    is a new concept (written as in lexicon.yaml).
+    """
+
+    replace: dict[str, str] = {}
+    negation_fillers: tuple[str, ...] = ()
+    negation_lists: tuple[str, ...] = ()
+    durations: DurationWords = DurationWords()
+    concepts: dict[str, tuple[str, ...] | Concept] = {}
 
 
 class Words(_Strict):

@@ -12,6 +12,8 @@ from tests.e2e.harness import WAIT, BotHarness, press, register, say
 
 RED_FLAG = "my lips and tongue are swelling and I cannot breathe"
 MIXED_RED_FLAG = "meri face bohat swollen hai aur I can't breathe properly"
+ROMAN_URDU_RED_FLAG = "hont aur zuban soojh gaye hain aur saans lene mein mushkil ho rahi hai"
+URDU_RED_FLAG = "ہونٹ سوج گئے ہیں اور سانس لینے میں مشکل ہو رہی ہے"
 TODAY = date(2026, 11, 20)  # the harness clock's local date at the start
 
 
@@ -57,6 +59,17 @@ async def test_a_mixed_language_red_flag_wins_over_the_date_step_of_registration
     (urgent, *_rest) = await chat.wait_for(1, timeout=WAIT)
     assert is_urgent(urgent), urgent.text
     assert await session_dates(bot, chat) == []
+
+
+@pytest.mark.parametrize("words", [ROMAN_URDU_RED_FLAG, URDU_RED_FLAG])
+async def test_an_urdu_red_flag_wins_over_a_pending_prompt(bot: BotHarness, words: str) -> None:
+    chat = bot.chat()
+    await register(chat, "press:Today")
+    await say(chat, "/quiet")
+    urgent, _back_to, _prompt = await say(chat, words, replies=3)
+    assert is_urgent(urgent), urgent.text
+    patient = await bot.patient(chat.chat_id)
+    assert patient is not None and patient.step == "quiet"  # still waiting for the span
 
 
 async def test_the_prompt_still_works_after_a_red_flag(bot: BotHarness) -> None:

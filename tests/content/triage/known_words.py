@@ -4,8 +4,9 @@
 
 WORD_LIST defaults to Debian's wamerican-small (``apt-get install wamerican-small``). A word of
 the list is protected when the typo repair would turn it into a lexicon word that it is not a
-plain inflection of ("paint" -> "pain" is protected; "ached" -> "ache" is not). Run it after
-adding phrases to lexicon.yaml.
+plain inflection of ("paint" -> "pain" is protected; "ached" -> "ache" is not), or when its
+consonant skeleton would read it as a Roman Urdu word ("here" -> "hara", green; "garden" ->
+"gardan", neck). Run it after adding phrases to lexicon.yaml or lexicon-ur.yaml.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import sys
 import textwrap
 from collections.abc import Iterable
 from pathlib import Path
+
+import yaml
 
 from content.triage import load_engine
 from content.triage.data import DATA_DIR
@@ -26,8 +29,11 @@ HEADER = """\
 #
 # Without this list "paint" would be read as "pain" and "rush" as "rash". It holds the words of
 # a common English word list (Debian's wamerican-small) that the typo repair would otherwise
-# change into a lexicon word, except plain inflections of it ("ached" is still read as "ache").
-# Regenerate it after adding phrases: .venv/bin/python -m tests.content.triage.known_words
+# change into a lexicon word, except plain inflections of it ("ached" is still read as "ache"),
+# and those whose consonant skeleton would read them as a Roman Urdu word of lexicon-ur.yaml
+# ("here" is not "hara", green; "garden" is not "gardan", neck). Words the lexicon uses are not
+# in it. Regenerate it after adding phrases to either lexicon:
+# .venv/bin/python -m tests.content.triage.known_words
 """
 _SUFFIXES = ("s", "es", "ed", "d", "ing", "er", "r", "ly", "y", "ies", "ness", "ful", "est", "st")
 
@@ -49,7 +55,7 @@ def protected_words(candidates: Iterable[str]) -> list[str]:
     engine = load_engine()
     lexicon = engine.data.lexicon
     vocabulary = engine.reader.normalizer.vocabulary
-    bare = Normalizer(lexicon, vocabulary, ())
+    bare = Normalizer(lexicon, vocabulary, (), engine.roman_meanings)
     found = set()
     for word in candidates:
         if word in vocabulary or word in lexicon.replace or not re.fullmatch(r"[a-z]+", word):
@@ -62,7 +68,9 @@ def protected_words(candidates: Iterable[str]) -> list[str]:
 
 def render(words: list[str]) -> str:
     """The text of words.yaml for ``words``."""
-    body = textwrap.wrap(", ".join(words), width=96, break_on_hyphens=False)
+    # "null", "yes" and the like are quoted, or YAML reads them as something else.
+    written = [w if isinstance(yaml.safe_load(w), str) else f'"{w}"' for w in words]
+    body = textwrap.wrap(", ".join(written), width=96, break_on_hyphens=False)
     return HEADER + "known: [\n" + "".join(f"  {line}\n" for line in body) + "]\n"
 
 

@@ -112,6 +112,48 @@ _FULL_MONTH_NAMES = ("", "January", "February", "March", "April", "May", "June",
 
 
 @dataclass(frozen=True)
+class CalendarWords:
+    """How dates are written in one language: names, and the words around a date."""
+
+    days: tuple[str, ...]  # Monday first
+    months: tuple[str, ...]  # "" first, so January is months[1]
+    full_months: tuple[str, ...]
+    today: str
+    yesterday: str
+    tomorrow: str
+    ago: str  # "{days} days ago"
+    ahead: str  # "in {days} days"
+    comma: str
+    pad_day: bool  # "05 Jan" in an instant
+
+
+_URDU_MONTHS = ("", "جنوری", "فروری", "مارچ", "اپریل", "مئی", "جون", "جولائی", "اگست", "ستمبر",
+                "اکتوبر", "نومبر", "دسمبر")  # fmt: skip
+# Pakistani clinics write Western digits and 24-hour times in both Urdu scripts; Roman Urdu
+# takes the English month names, as people there type them ("20 Nov"), and Urdu weekdays.
+CALENDARS: dict[str, CalendarWords] = {
+    "en": CalendarWords(
+        _DAY_NAMES, _MONTH_NAMES, _FULL_MONTH_NAMES, "today", "yesterday", "tomorrow",
+        "{days} days ago", "in {days} days", ", ", pad_day=True,
+    ),
+    "ur": CalendarWords(
+        ("پیر", "منگل", "بدھ", "جمعرات", "جمعہ", "ہفتہ", "اتوار"), _URDU_MONTHS, _URDU_MONTHS,
+        "آج", "کل", "کل", "{days} دن پہلے", "{days} دن بعد", "، ", pad_day=False,
+    ),
+    "ur-Latn": CalendarWords(
+        ("Peer", "Mangal", "Budh", "Jumeraat", "Jumma", "Hafta", "Itwaar"), _MONTH_NAMES,
+        _FULL_MONTH_NAMES, "aaj", "kal", "kal", "{days} din pehle", "{days} din baad", ", ",
+        pad_day=False,
+    ),
+}  # fmt: skip
+
+
+def calendar_words(language: str) -> CalendarWords:
+    """The date words of ``language``; English for a language without its own."""
+    return CALENDARS.get(language, CALENDARS["en"])
+
+
+@dataclass(frozen=True)
 class Parsed:
     """A date read from the text; ``alternative`` is the other reading when ambiguous."""
 
@@ -431,44 +473,50 @@ def parse_session_date(text: str, *, today: date, day_first: bool = True) -> Ans
     return Unparseable() if answer is None else answer
 
 
-def date_label(value: date, *, today: date) -> str:
-    """ "Wed 25 Nov", with the year when it is not today's ("Sat 2 Jan 2027")."""
-    label = f"{_DAY_NAMES[value.weekday()]} {value.day} {_MONTH_NAMES[value.month]}"
+def date_label(value: date, *, today: date, language: str = "en") -> str:
+    """ "Wed 25 Nov", with the year when it is not today's ("Sat 2 Jan 2027");
+    "بدھ 25 نومبر" in Urdu, "Budh 25 Nov" in Roman Urdu."""
+    words = calendar_words(language)
+    label = f"{words.days[value.weekday()]} {value.day} {words.months[value.month]}"
     if value.year != today.year:
         label += f" {value.year}"
     return label
 
 
-def describe_date(value: date, *, today: date) -> str:
-    """A date in words for a confirmation: "today, Wed 25 Nov", "Fri 20 Nov (5 days ago)".
+def describe_date(value: date, *, today: date, language: str = "en") -> str:
+    """A date in words for a confirmation: "today, Wed 25 Nov", "Fri 20 Nov (5 days ago)";
+    "آج، بدھ 25 نومبر", "جمعہ 20 نومبر (5 دن پہلے)"; "aaj, Budh 25 Nov".
 
     The year is added when it is not today's; the distance in days only while it is a
-    useful figure (up to RELATIVE_DAYS). English, plain text (the caller escapes it).
+    useful figure (up to RELATIVE_DAYS). Plain text (the caller escapes it).
     """
-    label = date_label(value, today=today)
+    words = calendar_words(language)
+    label = date_label(value, today=today, language=language)
     days = (value - today).days
     if days == 0:
-        return f"today, {label}"
+        return f"{words.today}{words.comma}{label}"
     if days == -1:
-        return f"yesterday, {label}"
+        return f"{words.yesterday}{words.comma}{label}"
     if days == 1:
-        return f"tomorrow, {label}"
+        return f"{words.tomorrow}{words.comma}{label}"
     if abs(days) > RELATIVE_DAYS:
         return label
     if days < 0:
-        return f"{label} ({-days} days ago)"
-    return f"{label} (in {days} days)"
+        return f"{label} ({words.ago.format(days=-days)})"
+    return f"{label} ({words.ahead.format(days=days)})"
 
 
-def describe_instant(instant: datetime, zone: str, *, now: datetime) -> str:
+def describe_instant(instant: datetime, zone: str, *, now: datetime, language: str = "en") -> str:
     """An instant at the patient's local time: "Wed 25 Nov, 19:00"; the year is added when
-    it is not the current one there ("Tue 05 Jan 2027, 09:00")."""
+    it is not the current one there ("Tue 05 Jan 2027, 09:00"). Urdu: "بدھ 25 نومبر، 19:00"."""
+    words = calendar_words(language)
     place = ZoneInfo(zone)
     local = instant.astimezone(place)
-    label = f"{_DAY_NAMES[local.weekday()]} {local.day:02d} {_MONTH_NAMES[local.month]}"
+    day = f"{local.day:02d}" if words.pad_day else str(local.day)
+    label = f"{words.days[local.weekday()]} {day} {words.months[local.month]}"
     if local.year != now.astimezone(place).year:
         label += f" {local.year}"
-    return f"{label}, {local:%H:%M}"
+    return f"{label}{words.comma}{local:%H:%M}"
 
 
 def days_away(texts: Texts, days: int) -> Markup:
@@ -487,7 +535,7 @@ def impossible_text(texts: Texts, answer: Impossible) -> Markup:
     return texts.render(
         "date.no_such_day",
         day=answer.day,
-        month=_FULL_MONTH_NAMES[answer.month],
+        month=calendar_words(texts.language).full_months[answer.month],
         year=f" {answer.year}" if answer.year is not None else "",
         length=calendar.monthrange(answer.year or 2001, answer.month)[1],
     )

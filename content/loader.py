@@ -4,6 +4,21 @@ A plan is loaded by name from ``content/plans/<name>.yaml`` or from any file by 
 YAML is composed into a node tree first, so each problem can point at the line it is about,
 and all problems are collected before anything is raised: a clinic editing its wording sees
 every mistake in one go.
+
+Languages: the plan file is written in English. Its patient-facing texts in another language
+live beside it in an overlay, ``<name>.<language>.yaml`` (``microneedling.ur.yaml``,
+``microneedling.ur-Latn.yaml``), keyed by the base plan's ids::
+
+    title: ...
+    phases:      {<phase id>: {name: ..., summary: ..., key_advice: ...}}
+    milestones:  {<milestone id>: {title: ..., text: ...}}
+    advice:      {<topic>: <answer>}
+
+Everything else (days, times, topics, buttons) comes from the base plan only, so a
+translation can never move a reminder. ``load_plan(name, language)`` returns the plan with
+the overlay's texts (English, and a language without an overlay, get the base plan);
+``check_overlay`` lists every id or text missing or unknown, and every placeholder or HTML tag
+that differs from the English.
 """
 
 from __future__ import annotations
@@ -29,6 +44,7 @@ from content.plan import (
     Phase,
     find_inconsistencies,
 )
+from content.texts import DEFAULT_LANGUAGE, RTL_LANGUAGES, mark_direction, placeholders, tags
 
 PLANS_DIR = Path(__file__).resolve().parent / "plans"
 PLAN_SUFFIX = ".yaml"
@@ -68,8 +84,25 @@ class PlanNotFoundError(PlanError):
 
 
 def available_plans() -> list[str]:
-    """The names of the plans shipped in ``content/plans``, sorted."""
-    return sorted(p.stem for p in PLANS_DIR.glob(f"*{PLAN_SUFFIX}"))
+    """The names of the plans shipped in ``content/plans``, sorted (overlays are not plans)."""
+    return sorted(p.stem for p in PLANS_DIR.glob(f"*{PLAN_SUFFIX}") if "." not in p.stem)
+
+
+def overlay_path(plan_file: Path, language: str) -> Path:
+    """The file holding the ``language`` texts of the plan in ``plan_file``."""
+    return plan_file.with_name(f"{plan_file.stem}.{language}{PLAN_SUFFIX}")
+
+
+def plan_languages(source: str | Path = DEFAULT_PLAN) -> list[str]:
+    """The languages a plan has texts in: English and one per overlay file beside it."""
+    path = plan_path(source)
+    prefix = f"{path.stem}."
+    found = [
+        p.stem[len(prefix) :]
+        for p in path.parent.glob(f"{path.stem}.*{PLAN_SUFFIX}")
+        if p.stem.startswith(prefix)
+    ]
+    return [DEFAULT_LANGUAGE, *sorted(found)]
 
 
 def plan_path(source: str | Path = DEFAULT_PLAN) -> Path:
@@ -79,13 +112,33 @@ def plan_path(source: str | Path = DEFAULT_PLAN) -> Path:
     return Path(source)
 
 
-def load_plan(source: str | Path = DEFAULT_PLAN) -> CarePlan:
-    """Load and validate a plan by name or path; cached until the file changes.
+def load_plan(source: str | Path = DEFAULT_PLAN, language: str = DEFAULT_LANGUAGE) -> CarePlan:
+    """Load and validate a plan by name or path, with its texts in ``language``.
+
+    English, or a language the plan has no overlay for, gives the plan as written. Cached
+    until a file changes.
 
     Raises:
         PlanNotFoundError: there is no such file or packaged plan.
-        PlanError: the file is not a valid plan; ``problems`` lists every problem.
+        PlanError: the plan or the language's overlay is not valid; ``problems`` lists
+            every problem (``path`` names the file they are in).
     """
+    base = _load_base(source)
+    if language == DEFAULT_LANGUAGE:
+        return base
+    path = overlay_path(_resolved(plan_path(source)), language)
+    try:
+        stat = path.stat()
+    except OSError:
+        return base
+    return _load_overlay(base, path, stat.st_mtime_ns, stat.st_size, language)
+
+
+def _resolved(path: Path) -> Path:
+    return path if path.parent == PLANS_DIR else path.resolve()
+
+
+def _load_base(source: str | Path) -> CarePlan:
     path = plan_path(source)
     if path.parent != PLANS_DIR:  # packaged plans' paths are resolved already
         path = path.resolve()
@@ -137,6 +190,166 @@ def parse_plan(text: str, *, path: Path | str = "<string>") -> CarePlan:
         problems.sort(key=lambda p: p.line if p.line is not None else 0)
         raise PlanError(path, problems)
     return plan
+
+
+# What an overlay may hold for each item of the base plan: section -> translatable fields.
+_OVERLAY_FIELDS: dict[str, tuple[str, ...]] = {
+    "phases": ("name", "summary", "key_advice"),
+    "milestones": ("title", "text"),
+}
+
+
+@functools.lru_cache(maxsize=32)
+def _load_overlay(base: CarePlan, path: Path, mtime_ns: int, size: int, language: str) -> CarePlan:
+    # mtime and size are part of the cache key only, so an edited file is read again.
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlanError(path, [PlanProblem("plan", None, f"cannot read the file: {exc}")]) from None
+    return parse_overlay(base, text, language=language, path=path)
+
+
+def parse_overlay(
+    base: CarePlan, text: str, *, language: str, path: Path | str = "<string>"
+) -> CarePlan:
+    """``base`` with its patient-facing texts taken from the overlay YAML ``text``.
+
+    Raises:
+        PlanError: the overlay is incomplete or does not match ``base``; every problem listed.
+    """
+    root, data = _compose(text, path)
+    problems = _duplicate_keys(root, root, ()) + check_overlay(base, root, data)
+    if problems:
+        raise PlanError(path, problems)
+    mark = mark_direction if language in RTL_LANGUAGES else (lambda value: value)
+    merged = base.model_dump()
+    merged["title"] = mark(data["title"])
+    for section, fields in _OVERLAY_FIELDS.items():
+        for item in merged[section]:
+            for field in fields:
+                if field in data[section][item["id"]]:
+                    item[field] = mark(data[section][item["id"]][field])
+    for rule in merged["advice"]:
+        rule["answer"] = mark(data["advice"][rule["topic"]])
+    try:
+        return CarePlan.model_validate(merged)
+    except ValidationError as exc:  # a translated title too long for a list, say
+        problems = []
+        for error in _relevant(exc.errors()):
+            problem = _problem(root, {**error, "loc": _overlay_loc(base, error["loc"])})
+            problems.append(problem)
+        raise PlanError(path, problems) from None
+
+
+def _overlay_loc(base: CarePlan, loc: Loc) -> Loc:
+    """Where the value at ``loc`` of the merged plan comes from in the overlay."""
+    if len(loc) >= 2 and isinstance(loc[1], int):
+        if loc[0] in _OVERLAY_FIELDS:
+            items = base.phases if loc[0] == "phases" else base.milestones
+            return (loc[0], items[loc[1]].id, *loc[2:])
+        if loc[0] == "advice":
+            return ("advice", base.advice[loc[1]].topic)
+    return loc
+
+
+def check_overlay_file(plan_file: Path, path: Path, language: str) -> list[PlanProblem]:
+    """Every problem of the ``language`` overlay in ``path`` for the plan in ``plan_file``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [PlanProblem("plan", None, f"cannot read the file: {exc}")]
+    try:
+        parse_overlay(load_plan(plan_file), text, language=language, path=path)
+    except PlanError as exc:
+        return exc.problems
+    return []
+
+
+def check_overlay(base: CarePlan, root: yaml.Node, data: Any) -> list[PlanProblem]:
+    """Every way an overlay's data differs in shape from ``base``: ids and texts missing or
+    unknown, values that are not text, placeholders and HTML tags unlike the English."""
+    problems: list[PlanProblem] = []
+
+    def report(loc: Loc, message: str) -> None:
+        location, line = _locate(root, loc)
+        problems.append(PlanProblem(location, line, message))
+
+    def compare(loc: Loc, value: Any, english: str) -> None:
+        if not isinstance(value, str) or not value.strip():
+            report(loc, "expected a text")
+            return
+        try:
+            ours = placeholders(value)
+        except ValueError as exc:
+            report(loc, str(exc))
+            return
+        if ours != placeholders(english):
+            report(
+                loc,
+                f"placeholders {sorted(ours)} differ from the English's "
+                f"{sorted(placeholders(english))}",
+            )
+        if tags(value) != tags(english):
+            report(loc, "HTML tags differ from the English")
+
+    if not isinstance(data, dict):
+        return [PlanProblem("plan", None, "expected a mapping: title, phases, milestones, advice")]
+    for key in data:
+        if key not in ("title", *_OVERLAY_FIELDS, "advice"):
+            report(
+                (str(key),),
+                f"unknown key {key!r}; an overlay holds title, phases, milestones, advice",
+            )
+    if "title" in data:
+        compare(("title",), data["title"], base.title)
+    else:
+        report((), "missing required key 'title'")
+    english: dict[str, dict[str, dict[str, str]]] = {
+        "phases": {
+            p.id: {f: getattr(p, f) for f in _OVERLAY_FIELDS["phases"]} for p in base.phases
+        },
+        "milestones": {
+            m.id: {f: getattr(m, f) for f in _OVERLAY_FIELDS["milestones"] if getattr(m, f)}
+            for m in base.milestones
+        },
+    }
+    for section, items in english.items():
+        given = data.get(section)
+        if not isinstance(given, dict):
+            report((section,) if section in data else (), f"missing {section}: a mapping by id")
+            continue
+        for item_id in given:
+            if item_id not in items:
+                report((section, str(item_id)), f"unknown {section[:-1]} id {item_id!r}")
+        for item_id, texts in items.items():
+            entry = given.get(item_id)
+            if not isinstance(entry, dict):
+                where: Loc = (section, item_id) if item_id in given else (section,)
+                report(where, f"missing texts of {section[:-1]} {item_id!r}")
+                continue
+            for field in entry:
+                if field not in texts:
+                    report((section, item_id, str(field)), f"unknown key {field!r}")
+            for field, text in texts.items():
+                if field in entry:
+                    compare((section, item_id, field), entry[field], text)
+                else:
+                    report((section, item_id), f"missing {field!r} of {section[:-1]} {item_id!r}")
+    advice = data.get("advice")
+    if not isinstance(advice, dict):
+        report(("advice",) if "advice" in data else (), "missing advice: answers by topic")
+    else:
+        answers = {rule.topic: rule.answer for rule in base.advice}
+        for topic in advice:
+            if topic not in answers:
+                report(("advice", str(topic)), f"unknown advice topic {topic!r}")
+        for topic, answer in answers.items():
+            if topic in advice:
+                compare(("advice", topic), advice[topic], answer)
+            else:
+                report(("advice",), f"missing the answer for advice topic {topic!r}")
+    problems.sort(key=lambda p: p.line if p.line is not None else 0)
+    return problems
 
 
 def _compose(text: str, path: Path | str) -> tuple[yaml.Node, Any]:

@@ -267,7 +267,7 @@ def test_revoke_stops_a_printed_link(database_url: str) -> None:
         (["--name", "A", "--tz", "UTC", "--phone", "12"], "--phone '12' is not a phone"),
         (["--name", "A", "--tz", "UTC", "--whatsapp", "0300 12"], "--whatsapp '0300 12' is not"),
         (["--name", "A", "--tz", "UTC", "--language", "English!"], "has no patient texts"),
-        (["--name", "A", "--tz", "UTC", "--language", "ur"], "'ur' has no patient texts"),
+        (["--name", "A", "--tz", "UTC", "--language", "fr"], "'fr' has no patient texts"),
         (["--name", "A", "--tz", "UTC", "--language", "xx"], "choose one of en"),
         (["--name", "A", "--tz", "UTC", "--plan", "no-such-plan"], "--plan"),
     ],

@@ -509,3 +509,63 @@ def test_date_like_word_salad_never_raises(
 ) -> None:
     answer = parse_session_date(joiner.join(words), today=today, day_first=day_first)
     assert isinstance(answer, Parsed | OutOfRange | Impossible | Unparseable)
+
+
+# Urdu and Roman Urdu: Urdu month and weekday names, Western digits, 24-hour times.
+WED = date(2026, 11, 25)
+
+
+@pytest.mark.parametrize(
+    ("language", "offset", "expected"),
+    [
+        ("ur", 0, "آج، بدھ 25 نومبر"),
+        ("ur", -1, "کل، منگل 24 نومبر"),
+        ("ur", -5, "جمعہ 20 نومبر (5 دن پہلے)"),
+        ("ur", 7, "بدھ 2 دسمبر (7 دن بعد)"),
+        ("ur", 40, "پیر 4 جنوری 2027 (40 دن بعد)"),
+        ("ur-Latn", 0, "aaj, Budh 25 Nov"),
+        ("ur-Latn", 1, "kal, Jumeraat 26 Nov"),
+        ("ur-Latn", -5, "Jumma 20 Nov (5 din pehle)"),
+        ("ur-Latn", 3, "Hafta 28 Nov (3 din baad)"),
+        ("en", -5, "Fri 20 Nov (5 days ago)"),
+    ],
+)
+def test_describe_date_in_urdu(language: str, offset: int, expected: str) -> None:
+    value = WED + timedelta(days=offset)
+    assert describe_date(value, today=WED, language=language) == expected
+
+
+def test_date_label_in_urdu_names_every_month_and_weekday() -> None:
+    labels = {date_label(date(2026, m, 1), today=WED, language="ur") for m in range(1, 13)}
+    assert len(labels) == 12
+    assert all(not any(c.isascii() and c.isalpha() for c in label) for label in labels)
+    days = {date_label(WED + timedelta(days=d), today=WED, language="ur") for d in range(7)}
+    assert {label.split()[0] for label in days} == {
+        "پیر", "منگل", "بدھ", "جمعرات", "جمعہ", "ہفتہ", "اتوار",
+    }  # fmt: skip
+
+
+def test_describe_instant_in_urdu_uses_24_hour_western_digits() -> None:
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    evening = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)  # 19:00 in Karachi
+    assert (
+        describe_instant(evening, "Asia/Karachi", now=now, language="ur") == "بدھ 25 نومبر، 19:00"
+    )
+    assert (
+        describe_instant(evening, "Asia/Karachi", now=now, language="ur-Latn")
+        == "Budh 25 Nov, 19:00"
+    )
+    next_year = datetime(2027, 1, 5, 4, 0, tzinfo=UTC)
+    assert describe_instant(next_year, "Asia/Karachi", now=now, language="ur") == (
+        "منگل 5 جنوری 2027، 09:00"
+    )
+    assert describe_instant(evening, "Asia/Karachi", now=now) == "Wed 25 Nov, 19:00"
+
+
+def test_an_unknown_language_writes_dates_in_english() -> None:
+    assert describe_date(WED, today=WED, language="fr") == "today, Wed 25 Nov"
+
+
+def test_impossible_dates_name_the_month_in_the_patients_language() -> None:
+    assert "اپریل" in impossible_text(load_texts("ur"), Impossible(31, 4, 2026))
+    assert "April mein sirf 30 din" in impossible_text(load_texts("ur-Latn"), Impossible(31, 4))

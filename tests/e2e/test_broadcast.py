@@ -193,7 +193,7 @@ async def test_a_scheduled_broadcast_waits_for_its_time_and_can_be_cancelled(
         )
         (scheduled,) = await press(admin, "Sat 21 Nov, 10:00")
         assert "Scheduled for Sat 21 Nov, 10:00" in scheduled.text
-        assert "5 patient(s)" in scheduled.text
+        assert "to about 5 patients" in scheduled.text
 
     await compose("Tomorrow we open at noon.")
     await compose("This one is cancelled.")

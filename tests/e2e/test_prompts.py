@@ -237,3 +237,33 @@ async def test_a_stranger_with_a_red_flag_gets_the_urgent_answer(bot: BotHarness
     urgent, how_to_start = await say(chat, RED_FLAG, replies=2)
     assert is_urgent(urgent), urgent.text
     assert "/start" in how_to_start.text
+
+
+async def test_a_patients_reminder_and_prompt_buttons_forged_by_others_change_nothing(
+    bot: BotHarness,
+) -> None:
+    """Reminder (rem:*) and onboarding buttons carrying a patient's ids, pressed by another
+    patient and by a clinic's admin (not a patient): refused, and the patient's plan intact."""
+    from tests.e2e.test_clinics import make_clinic
+
+    patient = bot.chat(1001)
+    await register(patient, "press:Today")
+    await bot.travel(timedelta(hours=12))  # the evening reminder has arrived
+    (evening,) = [r for r in await bot.reminders(1001) if r.sent_at is not None]
+    before = [(r.id, r.status, r.snoozes, r.acknowledged_at) for r in await bot.reminders(1001)]
+    other = bot.chat(1002)
+    await register(other, "press:Today")
+    clinic = await make_clinic(bot, "North Clinic", 3001)
+    for presser in (other, clinic.admin):
+        for action in ("done", "snooze", "book", "booked", "question"):
+            answer = await answer_to(bot, presser, presser.press_data(f"rem:{action}:{evening.id}"))
+            if action != "question":  # asking a question changes no reminder
+                assert "out of date" in answer.text or "no longer" in answer.text, answer
+        for data in ("date:today|x", "tz:set:Europe/London|x", "quiet:off|x", "delete:yes|x"):
+            answer = await answer_to(bot, presser, presser.press_data(data))
+            assert "out of date" in answer.text, data
+    after = [(r.id, r.status, r.snoozes, r.acknowledged_at) for r in await bot.reminders(1001)]
+    assert after == before
+    assert await session_dates(bot, patient) == [TODAY]
+    for chat in (patient, other, clinic.admin):
+        assert not [m for m in chat.messages if "something went wrong" in m.text]

@@ -10,8 +10,6 @@ answered "out of date".
 
 from __future__ import annotations
 
-import logging
-
 from telegram import Update
 
 from bot.context import BotContext
@@ -30,8 +28,6 @@ from bot.handlers.triage import answer_question, screen_red_flags
 from scheduler.prompts import Prompt, PromptKind
 from scheduler.sessions import PatientView
 
-log = logging.getLogger(__name__)
-
 
 async def take_text(update: Update, context: BotContext) -> None:
     """Free text in a private chat: a red flag first, then what the bot asked for, else a
@@ -47,11 +43,12 @@ async def take_text(update: Update, context: BotContext) -> None:
         await _take_stranger_text(update, context, text)
         return
     await context.care.seen(chat_id=chat_id)
+    # Only a prompt that typed words can answer reads them ("delete everything?" takes buttons).
+    prompt = view.prompt if view.prompt is not None and view.prompt.typed else None
     if await screen_red_flags(update, context, view, text):
-        if view.prompt is not None and view.prompt.typed and not view.prompt.expired(context.now()):
+        if prompt is not None and not prompt.expired(context.now()):
             await ask_again(update, context, view)
         return
-    prompt = view.prompt if view.prompt is not None and view.prompt.typed else None
     if prompt is not None and prompt.expired(context.now()):
         await context.care.close_prompt(chat_id=chat_id, token=prompt.token)
         if await _answers(update, context, view, prompt, text, dry_run=True):
@@ -106,10 +103,10 @@ async def _answer(update: Update, context: BotContext, view: PatientView, text: 
 
 async def _take_stranger_text(update: Update, context: BotContext, text: str) -> None:
     """Someone the bot has not met (or who has not consented yet): a red flag still gets the
-    urgent answer; then how to begin."""
+    urgent answer (as a patient's does, flood or not); then how to begin."""
+    await screen_red_flags(update, context, None, text)
     if not await flood_ok(update, context):
         return
-    await screen_red_flags(update, context, None, text)
     if consent_pending(context):
         await reply(update, context, "start.consent_pending")
     elif await context.clinics.staff(chat_id=chat_id_of(update)) is not None:

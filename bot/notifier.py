@@ -11,6 +11,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from telegram.ext import ExtBot
 
 from bot import keyboards
+from bot.dates import days_away
 from bot.sending import send_html
 from content.texts import Texts
 from scheduler.notifier import (
@@ -47,7 +48,13 @@ class TelegramNotifier:
         self.chat_turn = chat_turn
 
     def render(self, reminder: OutgoingReminder, title: str) -> str:
-        """The HTML of a reminder message."""
+        """The HTML of a reminder message (before the session, how far ahead it is: a planned
+        session has no day of healing)."""
+        if reminder.day < 0:
+            when = days_away(self.texts, -reminder.day)
+            return self.texts.render(
+                "reminder.body_before", title=title, when=when, text=reminder.text
+            )
         return self.texts.render("reminder.body", title=title, day=reminder.day, text=reminder.text)
 
     async def send_reminder(self, reminder: OutgoingReminder) -> None:

@@ -605,7 +605,7 @@ class BotMachine(RuleBasedStateMachine):
             rem = [c for c in callbacks if c.startswith("rem:")]
             if not rem:
                 continue
-            title = text.split("\n", 1)[0].rsplit(" · day", 1)[0].strip()
+            title = text.split("\n", 1)[0].rsplit(" · ", 1)[0].strip()
             where = f"{title!r} at {sent_at:%Y-%m-%d %H:%M}Z"
             if self.silenced:
                 self.violate(f"unwanted: reminder {where} after /stop, /pause, block or /delete")

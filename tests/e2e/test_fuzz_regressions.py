@@ -232,3 +232,17 @@ async def test_a_session_in_the_future_never_shows_a_negative_day(bot: BotHarnes
     answers = await say(chat, "can I wear makeup?")
     answers += await say(chat, "/start")
     assert all("day -" not in m.text for m in answers), [m.text[:60] for m in answers]
+
+
+async def test_the_reminder_before_a_planned_session_says_when_it_is_not_a_day(
+    bot: BotHarness,
+) -> None:
+    """Long fuzz run: the pre-treatment reminder arrived as "Getting ready for tomorrow · day
+    -1"."""
+    chat = bot.chat()
+    await register(chat, "27/11/2026")
+    await bot.travel(timedelta(days=7))  # past the evening before the session
+    arrived = reminder_messages(chat.messages)
+    before = [m for m in arrived if "your session is tomorrow" in m.text]
+    assert before, [m.text[:60] for m in arrived]
+    assert all("day -" not in m.text for m in chat.messages), [m.text[:60] for m in arrived]

@@ -286,7 +286,9 @@ class BotMachine(RuleBasedStateMachine):
     def _say(self, text: str, kind: str) -> None:
         async def act() -> None:
             self.chat.send(text)
-            await self.episode.acted(settle=kind in ("date", "quiet text", "zone text"))
+            # Any words may register a date ("yesterdayy" reads as yesterday): deliver what
+            # became due at this instant before the next step.
+            await self.episode.acted(settle=True)
 
         self._do(Step(kind, repr(text)), act)
 
@@ -397,6 +399,10 @@ class BotMachine(RuleBasedStateMachine):
         """The patient blocks the bot."""
 
         async def act() -> None:
+            # What was due before the block (a catch-up a typed date just queued) goes first:
+            # the stand-in refuses anything sent after it, so a message it holds was sent
+            # before, and must be counted in the step that caused it.
+            await self.episode.settle()
             self.chat.block()
             await self.episode.acted()
 

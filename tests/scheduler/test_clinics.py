@@ -715,8 +715,9 @@ async def test_a_patient_who_switched_clinic_gets_no_more_of_the_old_clinics_bro
         await session.commit()
     await world.clinics.join_patient(code=await world.patient_link(south), chat_id=2)
     async with world.database.session() as session:
-        checks = await BroadcastRepository(session).prepare_many(
+        checks, ready = await BroadcastRepository(session).prepare_many(
             recipient_ids=list(rows.values()), owner="w", lease_until=NOW + timedelta(minutes=5)
         )
         await session.commit()
     assert checks == {rows[1]: RecipientCheck.READY, rows[2]: RecipientCheck.INACTIVE}
+    assert set(ready) == {rows[1]}

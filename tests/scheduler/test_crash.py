@@ -59,13 +59,14 @@ async def test_sigkill_mid_send_then_restart_sends_each_once_or_expires_it(
     """The hung send is retaken after its lease; reminders that went stale meanwhile expire."""
     now = datetime.now(UTC)
     await seed_due(database, patients=40, per_patient=5, due_at=now, valid_for=timedelta(hours=1))
-    # Twenty more, due a moment later and valid for two seconds only: stale after the crash.
+    # Twenty more, due a moment later and valid for eight seconds only: stale after the crash
+    # (long enough for a worker to start and hang on a loaded machine before they go stale).
     stale = await seed_due(
         database,
         patients=4,
         per_patient=5,
         due_at=now + timedelta(milliseconds=200),
-        valid_for=timedelta(seconds=2),
+        valid_for=timedelta(seconds=8),
         first_chat_id=9000,
     )
     stale_ids = set(stale[-20:])
@@ -84,7 +85,10 @@ async def test_sigkill_mid_send_then_restart_sends_each_once_or_expires_it(
     assert len(before) == 59 and hung_id not in before
     assert (await count_status(database))[ReminderStatus.PENDING] == 220 - 59
 
-    await asyncio.sleep(2.5)  # the short-lived ones go stale while the worker is down
+    # The short-lived ones go stale while the worker is down.
+    await asyncio.sleep(
+        max(0.0, (now + timedelta(seconds=8.5) - datetime.now(UTC)).total_seconds())
+    )
     second = start_worker(database, out, hang_on=0)
     try:
 

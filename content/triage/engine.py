@@ -333,36 +333,30 @@ class Engine:
         clarify: bool = True,
     ) -> Verdict:
         texts = self.answers.symptoms[finding.topic]
+        reason = finding.reason
         if day < 0 and finding.level is not Level.URGENT:
             before = self.answers.before_session
+            reason = None  # before the session: "tell your clinic", not a healing-day reason
             answer = self._render(
                 before.frame,
                 day=day,
                 contact=contact,
                 text=before.symptoms.get(finding.topic, before.symptom),
             )
-            return Verdict(
-                topic=finding.topic,
-                level=finding.level,
-                allowed=None,
-                answer=answer,
+        else:
+            because = ""
+            if finding.reason is not None:
+                because = self.answers.because[finding.reason]
+            elif finding.late and texts.late is not None:
+                because = texts.late
+            text = texts.for_level(finding.level) or ""
+            answer = self._render(
+                self.answers.frames[finding.level],
                 day=day,
-                matched=matched,
-                clarify=self._clarification(finding) if clarify else None,
+                contact=contact,
+                text=self._render(text, day=day, contact=contact),
+                because=self._render(because, day=day, contact=contact) + (" " if because else ""),
             )
-        because = ""
-        if finding.reason is not None:
-            because = self.answers.because[finding.reason]
-        elif finding.late and texts.late is not None:
-            because = texts.late
-        text = texts.for_level(finding.level) or ""
-        answer = self._render(
-            self.answers.frames[finding.level],
-            day=day,
-            contact=contact,
-            text=self._render(text, day=day, contact=contact),
-            because=self._render(because, day=day, contact=contact) + (" " if because else ""),
-        )
         return Verdict(
             topic=finding.topic,
             level=finding.level,
@@ -371,7 +365,7 @@ class Engine:
             day=day,
             matched=matched,
             clarify=self._clarification(finding) if clarify else None,
-            reason=finding.reason,
+            reason=reason,
         )
 
     # ------------------------------------------------------------------ advice and the rest

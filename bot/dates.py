@@ -38,7 +38,9 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from bot.urdu_dates import HAFTA, ORDINAL_WORDS, PASSED, THIS_BEFORE_HAFTA, read_urdu_word
 from content.texts import Markup, Texts
+from content.triage.script import ARABIC_LETTERS, fold_urdu
 from scheduler.planning import MAX_DAYS_AHEAD, SessionDateError, check_session_date
 
 MAX_INPUT = 64
@@ -69,10 +71,12 @@ UNITS = {
 AGO = {"ago", "back", "before", "earlier"}
 TODAY = {"today", "now", "just now", "earlier today", "this morning", "this afternoon",
          "this evening", "tonight", "today morning", "today afternoon",
-         "today evening"}  # fmt: skip
+         "today evening", "today night"}  # fmt: skip
 YESTERDAY = {"yesterday", "last night", "yesterday morning", "yesterday afternoon",
              "yesterday evening", "yesterday night"}  # fmt: skip
 DAY_BEFORE = {"day before yesterday", "before yesterday"}
+AHEAD = {"later"}  # "3 din baad"
+SPANS = {**UNITS, HAFTA: 7}  # "ek hafta pehle": a week ago
 TOMORROW = {"tomorrow", "tomorrow morning", "tomorrow afternoon", "tomorrow evening"}
 # Words that carry no date: "it was on the 20th of November", "my session was yesterday".
 FILLER = {"the", "of", "on", "it", "its", "was", "is", "my", "session", "treatment", "date",
@@ -96,10 +100,11 @@ _DIGITS = {
     for base in (0x0660, 0x06F0, 0x0966, 0xFF10)  # Arabic-Indic, Urdu, Devanagari, full-width
     for offset in range(10)
 }
-_WORD_PUNCTUATION = re.compile(r"(?<=[a-z])[.\-]|[.\-](?=[a-z])")
-_LETTER_DIGIT = re.compile(r"(?<=[0-9])(?=[a-z])|(?<=[a-z])(?=[0-9])")
+_LETTERS = f"a-z{ARABIC_LETTERS}"
+_WORD_PUNCTUATION = re.compile(rf"(?<=[{_LETTERS}])[.\-]|[.\-](?=[{_LETTERS}])")
+_LETTER_DIGIT = re.compile(rf"(?<=[0-9])(?=[{_LETTERS}])|(?<=[{_LETTERS}])(?=[0-9])")
 _ASIDE = re.compile(r"\([^()]*\)")  # "Fri 20 Nov (5 days ago)", copied from describe_date
-_OTHER = re.compile(r"[^a-z0-9/.\-]+")
+_OTHER = re.compile(rf"[^{_LETTERS}0-9/.\-]+")
 _SEPARATORS = re.compile(r"[/.\- ]+")
 _NUMERIC = re.compile(r"[0-9/.\- ]+")
 
@@ -238,22 +243,41 @@ def _corrected(word: str) -> str:
     return matches[0] if len(matches) == 1 else word
 
 
+@lru_cache(maxsize=4096)
+def _read(word: str) -> tuple[str, ...]:
+    """The date words ``word`` stands for, ``()`` for filler: an English date word first, then
+    an Urdu or Roman Urdu one, then an English typo repaired. Urdu is read before the typo
+    repair, so a Roman Urdu word is never "repaired" into an English one ("kal", "din")."""
+    if word not in KNOWN and word not in TYPOS:
+        urdu = read_urdu_word(word)
+        if urdu is not None:
+            return urdu
+        if not word.isascii():
+            return (word,)
+    word = _corrected(word)
+    return () if word in FILLER else (word,)
+
+
 def _tokens(text: str) -> tuple[list[str], bool]:
-    """Lower-case words and numbers, typos fixed, filler dropped; and whether "18th" was seen."""
-    lowered = text.lower().translate(_DIGITS).replace("'", "").replace("\u2019", "")
+    """Lower-case words and numbers, typos fixed, Urdu read as English, filler dropped; and
+    whether "18th" (or "18 tareekh") was seen."""
+    lowered = fold_urdu(text).lower().translate(_DIGITS).replace("'", "").replace("\u2019", "")
     lowered = _ASIDE.sub(" ", lowered)
     lowered = _WORD_PUNCTUATION.sub(" ", lowered)
     lowered = _LETTER_DIGIT.sub(" ", lowered)
     raw = _OTHER.sub(" ", lowered).split()
     words: list[str] = []
     ordinal = False
-    for word in raw:
-        if word in ORDINAL_SUFFIXES and words and words[-1].isdigit():
+    for index, word in enumerate(raw):
+        if (word in ORDINAL_SUFFIXES or word in ORDINAL_WORDS) and words and words[-1].isdigit():
             ordinal = True
             continue
-        word = _corrected(word)
-        if word not in FILLER:
-            words.append(word)
+        read = _read(word)
+        if read == (HAFTA,) and index and raw[index - 1] in THIS_BEFORE_HAFTA:
+            words.append("this")  # "is hafte": this week
+        elif read == (PASSED,):  # "3 din ho gaye": ago; "kal hua": filler
+            read = ("ago",) if words and words[-1] in SPANS else ()
+        words.extend(read)
     return words, ordinal
 
 
@@ -314,11 +338,24 @@ def _months_back(today: date, months: int) -> date | None:
     return date(year, month + 1, min(today.day, last))
 
 
+def _day_of_week(word: str) -> int | None:
+    """Monday 0 to Sunday 6; "hafta" is Saturday here (the parser's callers decide when it is
+    a week instead)."""
+    return 5 if word == HAFTA else WEEKDAYS.get(word)
+
+
 def _weekday(words: list[str], today: date) -> Answer | None:
-    if not 1 <= len(words) <= 2 or words[-1] not in WEEKDAYS:
+    if len(words) >= 2 and words[-1] == "days" and _day_of_week(words[-2]) is not None:
+        words = words[:-1]  # "jumme ke din": on Friday
+    if not 1 <= len(words) <= 2:
+        return None
+    day = _day_of_week(words[-1])
+    if day is None:
         return None
     qualifier = words[0] if len(words) == 2 else ""
-    back = (today.weekday() - WEEKDAYS[words[-1]]) % 7
+    if qualifier and words[-1] == HAFTA:
+        return None  # "pichle hafte": last week, as vague as in English
+    back = (today.weekday() - day) % 7
     if qualifier in {"", "this"}:
         return _checked(today - timedelta(days=back), today)
     if qualifier in {"last", "past", "previous"}:
@@ -338,23 +375,30 @@ def _amount(words: list[str]) -> int | None:
         return None
     if words[0].isdigit():
         return int(words[0]) if len(words[0]) <= 3 else None
+    if words[0] == "sat":  # "sat din pehle": seven days ago (alone, "sat" is Saturday)
+        return 7
     return NUMBERS.get(words[0])
 
 
 def _relative(words: list[str], today: date) -> Answer | None:
-    """ "3 days ago", "a week ago", "two months back", "in 5 days"."""
-    if len(words) >= 2 and words[-1] in AGO and words[-2] in UNITS:
+    """ "3 days ago", "a week ago", "two months back", "in 5 days"; "aaj se 3 din pehle",
+    "ek hafta pehle", "3 din baad"."""
+    if len(words) >= 3 and words[0] == "today":  # "aaj se 3 din pehle": 3 days before today
+        words = words[1:]
+    if len(words) >= 2 and words[-1] in AGO and words[-2] in SPANS:
         sign, unit, counted = -1, words[-2], words[:-2]
-    elif len(words) >= 2 and words[0] == "in" and words[-1] in UNITS:
+    elif len(words) >= 2 and words[-1] in AHEAD and words[-2] in SPANS:
+        sign, unit, counted = 1, words[-2], words[:-2]
+    elif len(words) >= 2 and words[0] == "in" and words[-1] in SPANS:
         sign, unit, counted = 1, words[-1], words[1:-1]
     else:
         return None
     amount = _amount(counted) if counted else (1 if not unit.endswith("s") else None)
     if amount is None:
         return None
-    if UNITS[unit] == 0:
+    if SPANS[unit] == 0:
         return _checked(_months_back(today, -sign * amount), today)
-    return _checked(today + sign * timedelta(days=amount * UNITS[unit]), today)
+    return _checked(today + sign * timedelta(days=amount * SPANS[unit]), today)
 
 
 def _year(text: str) -> int | None:
@@ -465,7 +509,8 @@ def parse_session_date(text: str, *, today: date, day_first: bool = True) -> Ans
             return answer
     if ordinal and len(words) == 1 and len(words[0]) <= 2:
         return _checked(_latest_day_of_month(int(words[0]), today), today)
-    if len(words) >= 2 and words[0] in WEEKDAYS:  # "Fri 20 Nov", as describe_date writes it
+    # "Fri 20 Nov", "Jumma 20 Nov", as describe_date writes them.
+    if len(words) >= 2 and _day_of_week(words[0]) is not None:
         words = words[1:]
     answer = _numeric(words, today, day_first)
     if answer is None:

@@ -25,8 +25,15 @@ Rules:
   When only one reading exists ("20/11") or only one is in range, that one is taken without
   asking. ISO dates (year first) and dates with a month name are never ambiguous.
 - Typos: a word of five letters or more that is one edit away (two for seven letters or more)
-  from exactly one word we know is read as that word ("yesteday", "febuary", "wensday"), plus
-  a few short ones listed in TYPOS ("tody").
+  from exactly one word we know, with the same first letter, is read as that word
+  ("yesteday", "febuary", "wensday"), plus a few short ones listed in TYPOS ("tody").
+- Urdu script and Roman Urdu (``bot.urdu_dates``) are read in every message, English or not,
+  since patients mix them ("last jumma", "session kal tha", "۲۰ نومبر کو"): "aaj", "kal",
+  "parson", "3 din pehle", "ek hafta pehle", "pichle jumme", "20 navambar", and the same in
+  Urdu script with Urdu-Indic digits. "kal" is yesterday and "parson" the day before (the
+  question is about the past; Urdu uses both words for the future too), and "hafta" is
+  Saturday alone but a week after a count; ``bot.urdu_dates`` lists these choices. A Roman
+  Urdu word is read before any typo repair, so it is never repaired into an English word.
 """
 
 from __future__ import annotations
@@ -235,8 +242,12 @@ def _corrected(word: str) -> str:
     if len(word) < 5:
         return word
     limit = 1 if len(word) < 7 else 2
-    distances = {known: _edits(word, known, limit) for known in CORRECTABLE}
-    best = min(distances.values())
+    # Same first letter only: "honth" (lips, in Roman Urdu) is not "month", nor "burning"
+    # "morning".
+    distances = {
+        known: _edits(word, known, limit) for known in CORRECTABLE if known[0] == word[0]
+    }
+    best = min(distances.values(), default=limit + 1)
     if best > limit:
         return word
     matches = [known for known, distance in distances.items() if distance == best]

@@ -6,8 +6,11 @@ English date word. Urdu script is folded first (``content.triage.script.fold_urd
 several forms of ی/ک/ہ, vowel marks and Urdu-Indic digits meet the one form used below.
 
 Roman Urdu has no spelling: besides the spellings listed, a word of five letters or more is
-read by its consonant skeleton (``roman_key``: "pichlay", "pichhle" -> "pichle"). Shorter words
-are listed whole: too many short words share a skeleton ("peer", "poor", "pour").
+read by its consonant skeleton (``roman_key``: "pichlay", "pichhle" -> "pichle") when that
+skeleton has three consonants or more and belongs to a weekday, a month or a word of the
+relative dates ("pichle", "pehle", "mahina", "parson"). Other words are read only as listed:
+short skeletons are shared by too many words ("jaali" is not "julai", "daane" (pimples) is
+not "dinon", "chahiye" is not "chhay").
 
 Choices, where Urdu says one thing two ways:
 
@@ -124,14 +127,33 @@ SPELLINGS: dict[str, tuple[str, ...]] = {
 }
 
 
+# The meanings read by skeleton too: long, distinctive words. Counts, "din", the times of day
+# and filler are short and read only as listed.
+_SKELETON_MEANINGS = {
+    "day before yesterday", "3 days ago", HAFTA, "month", "ago", "later", "last", "next",
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january",
+    "february", "march", "april", "may", "june", "july", "august", "september", "october",
+    "november", "december",
+}  # fmt: skip
+MIN_CONSONANTS = 3
+
+
 def _skeletons() -> dict[str, tuple[str, ...]]:
-    """Each Roman spelling's skeleton, except a skeleton two meanings share (then neither)."""
-    found: dict[str, set[tuple[str, ...]]] = {}
-    for spelling, meaning in SPELLINGS.items():
-        key = roman_key(spelling)
-        if key is not None:
-            found.setdefault(key, set()).add(meaning)
-    return {key: next(iter(meanings)) for key, meanings in found.items() if len(meanings) == 1}
+    """The skeletons of the spellings of _SKELETON_MEANINGS with at least MIN_CONSONANTS
+    consonants, except a skeleton two meanings share (then neither)."""
+    found: dict[str, set[str]] = {}
+    for canonical, spellings in _WORDS.items():
+        for spelling in spellings:
+            key = roman_key(spelling)
+            if key is not None:
+                found.setdefault(key, set()).add(canonical)
+    return {
+        key: tuple(meaning.split())
+        for key, (meaning, *others) in ((k, sorted(v)) for k, v in found.items())
+        if not others
+        and meaning in _SKELETON_MEANINGS
+        and len(key) - key.count("V") >= MIN_CONSONANTS
+    }
 
 
 SKELETONS = _skeletons()

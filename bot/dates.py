@@ -244,9 +244,7 @@ def _corrected(word: str) -> str:
     limit = 1 if len(word) < 7 else 2
     # Same first letter only: "honth" (lips, in Roman Urdu) is not "month", nor "burning"
     # "morning".
-    distances = {
-        known: _edits(word, known, limit) for known in CORRECTABLE if known[0] == word[0]
-    }
+    distances = {known: _edits(word, known, limit) for known in CORRECTABLE if known[0] == word[0]}
     best = min(distances.values(), default=limit + 1)
     if best > limit:
         return word
@@ -272,7 +270,8 @@ def _read(word: str) -> tuple[str, ...]:
 def _tokens(text: str) -> tuple[list[str], bool]:
     """Lower-case words and numbers, typos fixed, Urdu read as English, filler dropped; and
     whether "18th" (or "18 tareekh") was seen."""
-    lowered = fold_urdu(text).lower().translate(_DIGITS).replace("'", "").replace("\u2019", "")
+    text = text if text.isascii() else fold_urdu(text)
+    lowered = text.lower().translate(_DIGITS).replace("'", "").replace("\u2019", "")
     lowered = _ASIDE.sub(" ", lowered)
     lowered = _WORD_PUNCTUATION.sub(" ", lowered)
     lowered = _LETTER_DIGIT.sub(" ", lowered)

@@ -117,6 +117,9 @@ _WORDS: dict[str, tuple[str, ...]] = {
          "تاریخ", "پر", "پہ", "جی", "ہاں", "تو", "بھی", "ہی", "بس", "تقریباً", "سیشن",
          "ٹریٹمنٹ"),
 }  # fmt: skip
+# Urdu script typed with no space after a letter that does not join the next one looks spaced
+# ("پیرکو" is "پیر کو"): these postpositions are read off the end of a word we know.
+POSTPOSITIONS = tuple(fold_urdu(w) for w in ("کو", "کی", "کا", "کے", "سے"))
 # "20 tareekh": the 20th, as "20th" is.
 ORDINAL_WORDS = frozenset(fold_urdu(w) for w in ("tarikh", "tareekh", "tarekh", "تاریخ"))
 
@@ -165,7 +168,19 @@ def read_urdu_word(word: str) -> tuple[str, ...] | None:
     """The English words a folded, lower-case Urdu or Roman Urdu ``word`` means (``()`` for
     filler); None when it is no date word of ours."""
     found = SPELLINGS.get(word)
-    if found is not None or len(word) < MIN_SKELETON:
+    if found is not None:
         return found
+    if not word.isascii():
+        return _without_postposition(word)
+    if len(word) < MIN_SKELETON:
+        return None
     key = roman_key(word)
     return SKELETONS.get(key) if key is not None else None
+
+
+def _without_postposition(word: str) -> tuple[str, ...] | None:
+    """ "پیرکو": the date word before a postposition typed on, or None."""
+    for ending in POSTPOSITIONS:
+        if word.endswith(ending):
+            return SPELLINGS.get(word[: -len(ending)])
+    return None

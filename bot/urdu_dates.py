@@ -39,8 +39,8 @@ PASSED = "<passed>"
 THIS_BEFORE_HAFTA = frozenset({"is", "es"})
 
 # Canonical English words (or HAFTA), each with the Roman Urdu and Urdu spellings that mean it.
-_WORDS: dict[str, tuple[str, ...]] = {
-    "today": ("aaj", "aj", "aaj", "abhi", "abi", "آج", "ابھی"),
+WORDS: dict[str, tuple[str, ...]] = {
+    "today": ("aaj", "aj", "abhi", "abi", "آج", "ابھی"),
     "yesterday": ("kal", "kl", "kall", "kaal", "کل"),
     "day before yesterday": ("parson", "parso", "parsun", "parsu", "parsoon", "prson", "prso",
                              "پرسوں", "پرسو"),
@@ -125,7 +125,7 @@ ORDINAL_WORDS = frozenset(fold_urdu(w) for w in ("tarikh", "tareekh", "tarekh", 
 
 SPELLINGS: dict[str, tuple[str, ...]] = {
     fold_urdu(spelling): tuple(canonical.split())
-    for canonical, spellings in _WORDS.items()
+    for canonical, spellings in WORDS.items()
     for spelling in spellings
 }
 
@@ -145,7 +145,7 @@ def _skeletons() -> dict[str, tuple[str, ...]]:
     """The skeletons of the spellings of _SKELETON_MEANINGS with at least MIN_CONSONANTS
     consonants, except a skeleton two meanings share (then neither)."""
     found: dict[str, set[str]] = {}
-    for canonical, spellings in _WORDS.items():
+    for canonical, spellings in WORDS.items():
         for spelling in spellings:
             key = roman_key(spelling)
             if key is not None:

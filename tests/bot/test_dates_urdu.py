@@ -24,7 +24,8 @@ from bot.dates import (
     describe_date,
     parse_session_date,
 )
-from bot.urdu_dates import _WORDS, SKELETONS, SPELLINGS, read_urdu_word
+from bot.urdu_dates import SKELETONS, SPELLINGS, WORDS, read_urdu_word
+from content.texts import load_texts
 from content.triage.script import fold_urdu
 
 # Wednesday 25 November 2026.
@@ -358,9 +359,24 @@ def test_every_month_and_weekday_name_we_write_is_read(language: str) -> None:
         assert parsed(name) == DAY_BEFORE + timedelta(days=offset - (offset > 2) * 7)
 
 
+@pytest.mark.parametrize("language", ["en", "ur", "ur-Latn"])
+def test_every_example_the_bot_gives_is_read(language: str) -> None:
+    """ "Type it like <i>3 din pehle</i>": each example in the date texts is a date."""
+    templates = load_texts(language).templates
+    examples = [
+        example
+        for key, template in templates.items()
+        if key.startswith("date.")
+        for example in re.findall(r"<i>(.*?)</i>", template)
+    ]
+    assert len(examples) >= 8
+    for example in examples:
+        assert isinstance(parse_session_date(example, today=TODAY), Parsed), example
+
+
 def test_no_spelling_has_two_meanings() -> None:
     seen: dict[str, str] = {}
-    for meaning, spellings in _WORDS.items():
+    for meaning, spellings in WORDS.items():
         for spelling in spellings:
             folded = fold_urdu(spelling)
             assert seen.setdefault(folded, meaning) == meaning, (spelling, meaning)

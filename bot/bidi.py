@@ -3,9 +3,10 @@
 Urdu reads right to left, and a caption mixes it with Latin names and Western digits. HarfBuzz
 shapes a run of one direction but does not split or order the runs; python-bidi returns only a
 reordered string, which cannot be shaped (the letters lose their joining context). So the levels
-are resolved here, following the rules for a paragraph without explicit embeddings: P2-P3, W1-W7,
-N1-N2, I1-I2 and L2. Embedding, override and isolate controls are not supported: the caller drops
-them; the marks LRM, RLM and ALM work as the strong characters they are.
+are resolved here, following the rules for a paragraph without explicit embeddings: P2-P3,
+W1-W7, N0 (for the brackets ( ), [ ] and { }), N1-N2, I1-I2 and L2. Embedding, override and
+isolate controls are not supported: the caller drops them; the marks LRM, RLM and ALM work as
+the strong characters they are.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from dataclasses import dataclass
 _STRONG = {"L": 0, "R": 1, "AL": 1}
 _NEUTRAL = {"B", "S", "WS", "ON"}
 _NUMBER = {"EN", "AN"}
+_DIRECTED = {"L", "R", "EN", "AN"}
+_OPENING = {"(": ")", "[": "]", "{": "}"}
+_CLOSING = frozenset(_OPENING.values())
 # Explicit formatting characters that the rules below do not implement (X1-X10).
 EXPLICIT_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -91,6 +95,7 @@ def levels(text: str, base: int) -> list[int]:
             strong = kind
         elif kind == "EN" and strong == "L":
             types[index] = "L"
+    _pair_brackets(text, types, edge)
     # N1, N2: neutrals between two of one direction take it (numbers count as R); else the base.
     index = 0
     while index < len(types):
@@ -112,6 +117,41 @@ def levels(text: str, base: int) -> list[int]:
         else:
             resolved.append(base + (0 if kind == "R" else 1))
     return resolved
+
+
+def _pair_brackets(text: str, types: list[str], edge: str) -> None:
+    """N0: a pair of brackets takes the direction of what it encloses, or of its context."""
+    pairs = []
+    stack: list[tuple[str, int]] = []
+    for index, char in enumerate(text):
+        if types[index] != "ON":
+            continue
+        if char in _OPENING:
+            if len(stack) == 63:  # BD16: too deep, no more pairs
+                break
+            stack.append((_OPENING[char], index))
+        elif char in _CLOSING:
+            for depth in range(len(stack) - 1, -1, -1):
+                if stack[depth][0] == char:
+                    pairs.append((stack[depth][1], index))
+                    del stack[depth:]
+                    break
+    for opening, closing in sorted(pairs):
+        inside = {_side(kind) for kind in types[opening + 1 : closing] if kind in _DIRECTED}
+        if not inside:
+            continue
+        if edge in inside:
+            direction = edge
+        else:  # only the other direction inside: the brackets follow the text before them
+            direction = next(
+                (_side(kind) for kind in reversed(types[:opening]) if kind in _DIRECTED), edge
+            )
+        types[opening] = types[closing] = direction
+        for index in (opening, closing):  # marks after a bracket follow it (W1 made them ON)
+            follow = index + 1
+            while follow < len(text) and unicodedata.bidirectional(text[follow]) == "NSM":
+                types[follow] = direction
+                follow += 1
 
 
 def _side(kind: str) -> str:

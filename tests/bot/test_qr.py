@@ -6,7 +6,7 @@ from __future__ import annotations
 import png  # type: ignore[import-untyped]
 import pytest
 
-from bot.qr import BORDER, BOX_SIZE, invite_link, qr_matrix, qr_png
+from bot.qr import BORDER, BOX_SIZE, CAPTION_MARGIN, invite_link, qr_matrix, qr_png
 from scheduler.clinics import new_code
 
 CODE = "Ab3_-" + "x" * 27
@@ -117,3 +117,21 @@ def test_a_long_or_foreign_caption_wraps_and_still_renders() -> None:
     _, longer_height, _ = read_png(qr_png(link, caption="word " * 500))
     assert short_height < long_height == longer_height  # three lines at most
     assert read_png(qr_png(link, caption="   ")) == read_png(qr_png(link))
+
+
+def test_an_urdu_clinic_name_is_drawn_in_its_own_letters() -> None:
+    """The caption of a clinic with an Urdu name is not the row of "?" an ASCII font makes: it
+    differs from it, from another name's, and its ink stays inside the side margins."""
+    link = invite_link("aftercare_demo_bot", CODE)
+    _, plain_height, _ = read_png(qr_png(link))
+
+    def band(caption: str) -> list[list[int]]:
+        return read_png(qr_png(link, caption=caption))[2][plain_height:]
+
+    name = band("Scan to get aftercare reminders from شفا کلینک اسلام آباد")
+    assert name != band("Scan to get aftercare reminders from ??? ????? ????? ????")
+    assert name != band("Scan to get aftercare reminders from صحت کلینک راولپنڈی")
+    assert sum(row.count(0) for row in name) > 500
+    assert all(
+        row[:CAPTION_MARGIN] == row[-CAPTION_MARGIN:] == [1] * CAPTION_MARGIN for row in name
+    )

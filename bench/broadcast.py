@@ -108,7 +108,9 @@ class RecordingTransport:
     accepted: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
 
-    async def send(self, *, chat_id: int, text: str, photo: str | None, clinic: str) -> None:
+    async def send(
+        self, *, chat_id: int, text: str, photo: str | None, clinic: str, language: str = "en"
+    ) -> None:
         try:
             await self.inner.send(chat_id=chat_id, text=text, photo=photo, clinic=clinic)
         except Exception as exc:

@@ -286,7 +286,7 @@ async def run_once(
         database=database,
         notifier=notifier,
         clock=clock,
-        plans=lambda _plan_id: plan,
+        plans=lambda _plan_id, _language="en": plan,
         worker_id=new_worker_id(),
     )
     runner = ReminderRunner(

@@ -130,7 +130,7 @@ def care_service(database: Database, plan: CarePlan) -> CareService:
     return CareService(
         database=database,
         clock=FakeClock(NOW),
-        plans=lambda _plan_id: plan,
+        plans=lambda _plan_id, _language="en": plan,
         default_timezone=TIMEZONE,
         default_quiet_hours=QUIET,
         default_plan=plan.id,

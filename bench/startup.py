@@ -357,7 +357,7 @@ async def measure(path: Path, built_at: datetime) -> dict[str, float]:
         database=database,
         notifier=NullNotifier(),
         clock=clock,
-        plans=lambda _plan_id: plan,
+        plans=lambda _plan_id, _language="en": plan,
         worker_id=new_worker_id(),
     )
     runner = ReminderRunner(database=database, dispatcher=dispatcher, clock=clock)

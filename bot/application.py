@@ -28,7 +28,7 @@ from bot.ratelimit import PacedRateLimiter
 from bot.services import Services, build_services
 from bot.updates import PerChatUpdateProcessor
 from content.loader import load_plan
-from content.texts import Texts, load_texts
+from content.texts import DEFAULT_LANGUAGE, available_languages, load_texts
 from scheduler.broadcasts import BroadcastSender
 from scheduler.clock import Clock
 from scheduler.delivery import DeliveryPolicy
@@ -102,9 +102,18 @@ class BotRuntime:
             await application.shutdown()
 
     async def _set_commands(self) -> None:
-        texts: Texts = self.application.bot_data.texts
+        """The menu in English for everyone, and in each language Telegram has a code for
+        (Urdu script: ``ur``) for users whose app is in it. Roman Urdu has no code of its
+        own: a patient who picks it gets the menu in their chat (``language.set_menu``)."""
+        catalogues = self.application.bot_data.catalogues
+        bot = self.application.bot
         try:
-            await self.application.bot.set_my_commands(patient_commands(texts))
+            await bot.set_my_commands(patient_commands(catalogues(DEFAULT_LANGUAGE)))
+            for code in available_languages():
+                if code != DEFAULT_LANGUAGE and len(code) == 2:
+                    await bot.set_my_commands(
+                        patient_commands(catalogues(code)), language_code=code
+                    )
         except TelegramError as exc:  # a menu is a nicety; never stop the start for it
             log.warning("could not set the command menu: %s", type(exc).__name__)
 
@@ -149,7 +158,7 @@ def build_runtime(
         .job_queue(None)
         .build()
     )
-    notifier = TelegramNotifier(application.bot, texts, chat_turn=processor.hold)
+    notifier = TelegramNotifier(application.bot, load_texts, chat_turn=processor.hold)
     services = build_services(
         settings,
         notifier=notifier,
@@ -165,7 +174,7 @@ def build_runtime(
     data.broadcasts = services.broadcasts
     broadcaster = BroadcastSender(
         database=services.database,
-        transport=BotBroadcastTransport(application.bot, texts),
+        transport=BotBroadcastTransport(application.bot, load_texts),
         clock=clock,
         reporter=TelegramBroadcastReporter(application.bot, texts),
         rate=settings.broadcast_rate,
@@ -176,6 +185,7 @@ def build_runtime(
     data.settings = settings
     data.clock = clock
     data.texts = texts
+    data.catalogues = load_texts
     data.plans = load_plan
     register(application)
     return BotRuntime(

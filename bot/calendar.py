@@ -20,6 +20,15 @@ WEEKDAY_LABELS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
 # Our own names: calendar.month_name follows the process locale.
 MONTH_NAMES = ("", "January", "February", "March", "April", "May", "June", "July", "August",
                "September", "October", "November", "December")  # fmt: skip
+# The grid's header in each language, Monday first: short enough for seven narrow buttons.
+# Urdu writes the weekday whole (no abbreviations are in use); Roman Urdu as typed there.
+_URDU_MONTHS = ("", "جنوری", "فروری", "مارچ", "اپریل", "مئی", "جون", "جولائی", "اگست", "ستمبر",
+                "اکتوبر", "نومبر", "دسمبر")  # fmt: skip
+HEADERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "en": (WEEKDAY_LABELS, MONTH_NAMES),
+    "ur": (("پیر", "منگل", "بدھ", "جمعرات", "جمعہ", "ہفتہ", "اتوار"), _URDU_MONTHS),
+    "ur-Latn": (("Pir", "Mangal", "Budh", "Jumerat", "Juma", "Hafta", "Itwar"), MONTH_NAMES),
+}
 _DAY = re.compile(r"cal:day:([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _NAV = re.compile(r"cal:nav:([0-9]{4})-([0-9]{2})")
 
@@ -66,9 +75,16 @@ def _nav(index: int, label: str, first: int, last: int) -> InlineKeyboardButton:
 
 
 def calendar_keyboard(
-    year: int, month: int, *, min_date: date, max_date: date, today: date
+    year: int,
+    month: int,
+    *,
+    min_date: date,
+    max_date: date,
+    today: date,
+    language: str = "en",
 ) -> InlineKeyboardMarkup:
-    """The month grid, Monday first; a month outside the range shows the nearest one.
+    """The month grid, Monday first, its month and weekdays named in ``language``; a month
+    outside the range shows the nearest one.
 
     Days outside [min_date, max_date] or outside the month are blank and do nothing; today
     reads "·25·"; "‹" and "›" appear only when that month has a day that can be picked.
@@ -76,13 +92,14 @@ def calendar_keyboard(
     first, last = _index(min_date.year, min_date.month), _index(max_date.year, max_date.month)
     index = min(max(_index(year, month), first), last)
     year, month = _month(index)
+    weekdays, months = HEADERS.get(language, HEADERS["en"])
     rows = [
         [
             _nav(index - 1, "‹", first, last),
-            _button(f"{MONTH_NAMES[month]} {year}"),
+            _button(f"{months[month]} {year}"),
             _nav(index + 1, "›", first, last),
         ],
-        [_button(label) for label in WEEKDAY_LABELS],
+        [_button(label) for label in weekdays],
     ]
     for week in calendar.Calendar(firstweekday=calendar.MONDAY).monthdatescalendar(year, month):
         row = []

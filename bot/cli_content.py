@@ -8,6 +8,7 @@ one line per problem.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -86,7 +87,7 @@ def _count(number: int) -> str:
     return f"{number} problem{'s' if number != 1 else ''}"
 
 
-def _check_catalogues(directory: Path, languages: list[str]) -> list[str]:
+def _check_catalogues(directory: Path, languages: Sequence[str]) -> list[str]:
     reference_path = directory / f"{DEFAULT_LANGUAGE}.yaml"
     try:
         reference = read_catalogue(reference_path)

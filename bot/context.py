@@ -13,12 +13,31 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.config import Settings
 from bot.flood import FloodGuard
 from content.plan import CarePlan
-from content.texts import Texts, load_texts
+from content.texts import DEFAULT_LANGUAGE, Texts, available_languages, load_texts
 from scheduler.broadcasts import BroadcastService
 from scheduler.clinics import ClinicService
 from scheduler.clock import Clock, SystemClock
 from scheduler.questions import QuestionService
 from scheduler.sessions import CareService
+
+LANGUAGE_KEY = "language"
+STAFF_LANGUAGE = DEFAULT_LANGUAGE  # staff-facing texts stay English (issue 13)
+
+
+@dataclass(frozen=True)
+class CachedLanguage:
+    """A chat's language as this process last read it: ``chosen`` once the patient picked it
+    (or it came from their record), else a guess from their first words; ``read_at`` is a
+    monotonic time, so another process's change is picked up within a minute."""
+
+    code: str
+    chosen: bool
+    read_at: float
+
+    @classmethod
+    def of(cls, code: str, *, chosen: bool, read_at: float) -> CachedLanguage:
+        """A cache entry; a code we have no catalogue for reads as English."""
+        return cls(code if code in available_languages() else DEFAULT_LANGUAGE, chosen, read_at)
 
 
 @dataclass
@@ -33,6 +52,7 @@ class BotData:
     settings: Settings | None = None
     clock: Clock = field(default_factory=SystemClock)
     texts: Texts = field(default_factory=load_texts)
+    catalogues: Callable[[str], Texts] = load_texts
     plans: Any = None
     flood: FloodGuard = field(default_factory=FloodGuard)
 
@@ -78,9 +98,27 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], B
         return broadcasts
 
     @property
+    def language(self) -> str:
+        """The language of this chat: the patient's choice (cached per chat by
+        ``bot.handlers.language.remember``), a guess before they chose, or English."""
+        data = self.chat_data
+        cached = data.get(LANGUAGE_KEY) if data is not None else None
+        return cached.code if isinstance(cached, CachedLanguage) else DEFAULT_LANGUAGE
+
+    @property
     def texts(self) -> Texts:
-        """The patient-facing texts."""
-        return self.bot_data.texts
+        """The texts of this chat's language."""
+        return self.texts_for(self.language)
+
+    @property
+    def staff_texts(self) -> Texts:
+        """The texts a clinic's staff read (English), whichever chat is being answered: an
+        alert raised by an Urdu-speaking patient reaches the staff in their words."""
+        return self.bot_data.catalogues(STAFF_LANGUAGE)
+
+    def texts_for(self, language: str) -> Texts:
+        """The texts of ``language`` (another chat's, for a message sent there)."""
+        return self.bot_data.catalogues(language)
 
     @property
     def settings(self) -> Settings:
@@ -93,9 +131,12 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], B
         """The current instant from the product's clock."""
         return self.bot_data.clock.now()
 
-    def plan(self, plan_id: str | None) -> CarePlan:
-        """A care plan by id (the default one when None)."""
-        plan: CarePlan = self.bot_data.plans(plan_id or self.settings.default_plan)
+    def plan(self, plan_id: str | None, language: str | None = None) -> CarePlan:
+        """A care plan by id (the default one when None), worded in ``language`` (this
+        chat's when None)."""
+        plan: CarePlan = self.bot_data.plans(
+            plan_id or self.settings.default_plan, language or self.language
+        )
         return plan
 
     def local_now(self, zone: str) -> datetime:

@@ -21,6 +21,7 @@ PATIENT_COMMANDS = (
     "delete",
     "export",
     "news",
+    "language",
     "cancel",
 )
 STAFF_COMMANDS = ("patients", "alerts", "broadcast", "invite", "enrol", "staff")

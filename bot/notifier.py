@@ -13,7 +13,7 @@ from telegram.ext import ExtBot
 from bot import keyboards
 from bot.dates import days_away
 from bot.sending import send_html
-from content.texts import Texts
+from content.texts import Texts, load_texts
 from scheduler.notifier import (
     MessageRejectedError,
     OutgoingReminder,
@@ -38,28 +38,29 @@ class TelegramNotifier:
     def __init__(
         self,
         bot: ExtBot[None],
-        texts: Texts,
+        catalogues: Callable[[str], Texts] = load_texts,
         chat_turn: Callable[[int], AbstractAsyncContextManager[None]] | None = None,
     ) -> None:
-        """Send with ``bot``, word with ``texts``; wait for ``chat_turn`` (the chat's update
-        lock) so a reminder never overtakes the reply a handler is writing to that chat."""
+        """Send with ``bot``, word each reminder with the ``catalogues`` of its patient's
+        language; wait for ``chat_turn`` (the chat's update lock) so a reminder never
+        overtakes the reply a handler is writing to that chat."""
         self.bot = bot
-        self.texts = texts
+        self.catalogues = catalogues
         self.chat_turn = chat_turn
 
     def render(self, reminder: OutgoingReminder, title: str) -> str:
-        """The HTML of a reminder message (before the session, how far ahead it is: a planned
-        session has no day of healing)."""
+        """The HTML of a reminder message in the patient's language (before the session, how
+        far ahead it is: a planned session has no day of healing)."""
+        texts = self.catalogues(reminder.language)
         if reminder.day < 0:
-            when = days_away(self.texts, -reminder.day)
-            return self.texts.render(
-                "reminder.body_before", title=title, when=when, text=reminder.text
-            )
-        return self.texts.render("reminder.body", title=title, day=reminder.day, text=reminder.text)
+            when = days_away(texts, -reminder.day)
+            return texts.render("reminder.body_before", title=title, when=when, text=reminder.text)
+        return texts.render("reminder.body", title=title, day=reminder.day, text=reminder.text)
 
     async def send_reminder(self, reminder: OutgoingReminder) -> None:
         """Deliver one reminder, or raise the DeliveryError the scheduler understands."""
-        markup = keyboards.reminder(self.texts, reminder.reminder_id, reminder.buttons)
+        texts = self.catalogues(reminder.language)
+        markup = keyboards.reminder(texts, reminder.reminder_id, reminder.buttons)
         turn = self.chat_turn(reminder.chat_id) if self.chat_turn else contextlib.nullcontext()
         async with turn:
             await self._send(reminder, markup)

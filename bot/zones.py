@@ -274,8 +274,13 @@ def _offset_text(offset: timedelta | None) -> str:
     return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
-def describe_zone(zone: str, now: datetime) -> str:
-    """ "Asia/Karachi (UTC+05:00, 11:48 now)": the offset and local time at the instant ``now``.
+# "now" after the local time, in each language's words.
+NOW_WORDS = {"en": "now", "ur": "ابھی", "ur-Latn": "abhi"}
+
+
+def describe_zone(zone: str, now: datetime, *, language: str = "en") -> str:
+    """ "Asia/Karachi (UTC+05:00, 11:48 now)": the offset and local time at the instant ``now``
+    ("11:48 ابھی" in Urdu).
 
     Fixed-offset zones read as their offset ("UTC+05:00 (11:48 now)"): "Etc/GMT-5" would
     show the inverted sign to the patient.
@@ -284,7 +289,8 @@ def describe_zone(zone: str, now: datetime) -> str:
         raise ValueError("now must be an aware datetime")
     local = now.astimezone(ZoneInfo(zone))
     offset = _offset_text(local.utcoffset())
+    word = NOW_WORDS.get(language, NOW_WORDS["en"])
     if zone == "UTC" or zone.startswith("Etc/"):
         name = "UTC" if offset == "UTC+00:00" else offset
-        return f"{name} ({local:%H:%M} now)"
-    return f"{zone} ({offset}, {local:%H:%M} now)"
+        return f"{name} ({local:%H:%M} {word})"
+    return f"{zone} ({offset}, {local:%H:%M} {word})"

@@ -234,10 +234,22 @@ def strip_tags(markup: str) -> str:
     return "".join(out)
 
 
-def available_languages(directory: Path = TEXTS_DIR) -> list[str]:
-    """The language codes with a catalogue: one per ``<code>.yaml``, English first."""
+def available_languages(directory: Path = TEXTS_DIR) -> tuple[str, ...]:
+    """The language codes with a catalogue: one per ``<code>.yaml``, English first (the
+    packaged ones are read once: every update asks)."""
+    if directory == TEXTS_DIR:
+        return _packaged_languages()
+    return _languages_in(directory)
+
+
+@functools.cache
+def _packaged_languages() -> tuple[str, ...]:
+    return _languages_in(TEXTS_DIR)
+
+
+def _languages_in(directory: Path) -> tuple[str, ...]:
     codes = sorted(path.stem for path in directory.glob("*.yaml"))
-    return sorted(codes, key=lambda code: code != DEFAULT_LANGUAGE)
+    return tuple(sorted(codes, key=lambda code: code != DEFAULT_LANGUAGE))
 
 
 def read_catalogue(path: Path, language: str | None = None) -> Texts:

@@ -231,9 +231,11 @@ class BroadcastTransport(Protocol):
     ``RecipientGoneError`` (403), ``TransientDeliveryError`` (429 with ``retry_after``; a
     timeout or network error without), ``MessageRejectedError`` (400)."""
 
-    async def send(self, *, chat_id: int, text: str, photo: str | None, clinic: str) -> None:
+    async def send(
+        self, *, chat_id: int, text: str, photo: str | None, clinic: str, language: str
+    ) -> None:
         """Deliver the text (or the photo with the text as its caption) to ``chat_id``,
-        labelled as a message from ``clinic`` (its name)."""
+        labelled as a message from ``clinic`` (its name) in the patient's ``language``."""
         ...
 
 
@@ -827,6 +829,7 @@ class BroadcastSender:
                         text=broadcast.text,
                         photo=broadcast.photo,
                         clinic=run.clinic,
+                        language=recipient.language,
                     )
             except RecipientGoneError as exc:
                 await self._gone(recipient, exc.reason)

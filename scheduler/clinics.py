@@ -229,6 +229,7 @@ class Alert:
     created_at: datetime
     replies: int
     moved: bool = False
+    language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -471,7 +472,6 @@ class ClinicService:
                     patient.timezone = invite.clinic.timezone
                     patient.quiet_start = invite.clinic.quiet_hours.start
                     patient.quiet_end = invite.clinic.quiet_hours.end
-                    patient.language = invite.clinic.language
                 patient.updated_at = now
             await session.commit()
             return invite
@@ -751,6 +751,7 @@ def _alert(escalation: Escalation, patient: Patient) -> Alert:
         created_at=escalation.created_at,
         replies=escalation.replies,
         moved=escalation.moved_at is not None,
+        language=patient.language,
     )
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,7 +32,13 @@ from storage.repositories import (
 
 log = logging.getLogger(__name__)
 
-PlanSource = Callable[[str], CarePlan]
+
+class PlanSource(Protocol):
+    """Finds a care plan by id, worded in a language (its own, English, when not given)."""
+
+    def __call__(self, plan_id: str, language: str = ..., /) -> CarePlan:
+        """The plan ``plan_id`` in ``language``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -145,7 +151,7 @@ class Dispatcher:
             return await self._postpone(claimed, wake, DeliveryOutcome.DEFERRED, "quiet hours")
 
         try:
-            plan = self.plans(claimed.plan_id)
+            plan = self.plans(claimed.plan_id, claimed.language)
         except Exception as exc:  # an operator's broken plan file: keep the reminder, retry
             log.error(
                 "care plan %r could not be loaded for reminder %s", claimed.plan_id, claimed.id

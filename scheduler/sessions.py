@@ -81,6 +81,7 @@ class PatientView:
     news_opt_out: bool = False
     patient_id: int | None = None
     prompt: Prompt | None = None
+    language: str = "en"
 
 
 class SnoozeOutcome(StrEnum):
@@ -477,8 +478,11 @@ class CareService:
             await session.commit()
         return cancelled
 
-    async def consent(self, *, chat_id: int, start_payload: str | None = None) -> PatientView:
-        """The patient agreed to keep their treatment date: create or re-activate them."""
+    async def consent(
+        self, *, chat_id: int, start_payload: str | None = None, language: str | None = None
+    ) -> PatientView:
+        """The patient agreed to keep their treatment date: create or re-activate them (in
+        ``language``, the one they picked before consenting, when given)."""
         now = self.clock.now()
         async with self.database.session() as session:
             patients = PatientRepository(session)
@@ -493,6 +497,8 @@ class CareService:
                 )
             patient.consented_at = patient.consented_at or now
             patient.start_payload = start_payload or patient.start_payload
+            if language is not None:
+                patient.language = language
             await session.commit()
         view = await self.view(chat_id=chat_id)
         assert view is not None
@@ -520,7 +526,26 @@ class CareService:
                 news_opt_out=patient.news_opt_out,
                 patient_id=patient.id,
                 prompt=stored_prompt(patient.step, patient.prompt_token, patient.prompt_expires_at),
+                language=patient.language,
             )
+
+    async def language_of(self, *, chat_id: int) -> str | None:
+        """The language a patient chose; None when the chat has no patient."""
+        async with self.database.session() as session:
+            return await PatientRepository(session).language_of(chat_id=chat_id)
+
+    async def set_language(self, *, chat_id: int, language: str) -> None:
+        """The patient chose another language: every later message is in it, reminders
+        included (they are worded when they are sent).
+
+        Raises:
+            NoSessionError: the chat has no patient.
+        """
+        async with self.database.session() as session:
+            patient = await self._patient(session, chat_id)
+            patient.language = language
+            patient.updated_at = self.clock.now()
+            await session.commit()
 
     async def seen(self, *, chat_id: int) -> None:
         """The patient wrote to us: note it (at most once an hour, so a chat is not a write per

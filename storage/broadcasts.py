@@ -47,6 +47,7 @@ class ClaimedRecipient:
     patient_id: int
     chat_id: int
     attempts: int
+    language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -370,7 +371,20 @@ class BroadcastRepository:
             )
             .execution_options(synchronize_session=False)
         )
-        return sorted((ClaimedRecipient(*row) for row in result.all()), key=lambda r: r.id)
+        rows = result.all()
+        if not rows:
+            return []
+        # The language each copy is labelled in: one more query per batch, not per copy.
+        found = await self.session.execute(
+            select(Patient.id, Patient.language).where(
+                Patient.id.in_({row.patient_id for row in rows})
+            )
+        )
+        languages: dict[int, str] = dict(found.tuples().all())
+        return sorted(
+            (ClaimedRecipient(*row, language=languages.get(row.patient_id, "en")) for row in rows),
+            key=lambda r: r.id,
+        )
 
     async def prepare(self, *, recipient_id: int, owner: str, lease_until: datetime) -> str:
         """Just before a send: renew our claim and check the patient may still receive news.

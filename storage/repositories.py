@@ -95,6 +95,13 @@ class PatientRepository:
         result = await self.session.execute(select(Patient).where(Patient.chat_id == chat_id))
         return result.scalar_one_or_none()
 
+    async def language_of(self, *, chat_id: int) -> str | None:
+        """The language of a chat's patient, or None when there is no patient."""
+        result = await self.session.execute(
+            select(Patient.language).where(Patient.chat_id == chat_id)
+        )
+        return result.scalar_one_or_none()
+
     async def clear_prompt(self, *, chat_id: int, token: str | None = None) -> bool:
         """Forget the chat's pending prompt (only the one carrying ``token``, when given);
         whether there was one."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from telegram import Update
 from telegram.ext import (
     Application,
     BaseHandler,
@@ -11,10 +12,20 @@ from telegram.ext import (
     ChatMemberHandler,
     CommandHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
-from bot.handlers import broadcast, clinic, commands, conversation, onboarding, other, triage
+from bot.handlers import (
+    broadcast,
+    clinic,
+    commands,
+    conversation,
+    language,
+    onboarding,
+    other,
+    triage,
+)
 
 PRIVATE = filters.ChatType.PRIVATE
 NEW_PRIVATE_MESSAGE = PRIVATE & filters.UpdateType.MESSAGE
@@ -34,6 +45,7 @@ COMMANDS: dict[str, Any] = {
     "delete": commands.delete,
     "export": commands.export,
     "news": commands.toggle_news,
+    "language": language.ask_language,
     # Clinic staff (each checks the chat is staff, and acts for that staff's clinic only).
     "patients": clinic.show_patients,
     "alerts": clinic.show_alerts,
@@ -45,6 +57,7 @@ COMMANDS: dict[str, Any] = {
 }
 
 CALLBACKS: tuple[tuple[str, Any], ...] = (
+    (r"^lang:", language.answer_language),
     (r"^consent:(yes|no)$", onboarding.answer_consent),
     (r"^date:", onboarding.answer_date_button),
     (r"^cal:", onboarding.answer_calendar),
@@ -93,6 +106,7 @@ LEAVE_PROMPT = MessageHandler(NEW_PRIVATE_MESSAGE & filters.COMMAND, conversatio
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Add the handlers and the error handler to ``application``."""
+    application.add_handler(TypeHandler(Update, language.remember), group=-2)
     application.add_handler(LEAVE_PROMPT, group=-1)
     application.add_handlers(handlers())
     application.add_error_handler(other.report_error)

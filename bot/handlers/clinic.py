@@ -151,8 +151,8 @@ def _phase_order(plan: object, phase_id: str) -> int:
 
 
 def alert_html(context: BotContext, staff: StaffView, alert: Alert) -> str:
-    """One alert as staff read it."""
-    texts = context.texts
+    """One alert as staff read it (with the language the patient writes in)."""
+    texts = context.staff_texts
     words = (
         texts.render("staff.alert_words", text=alert.shared_text)
         if alert.shared_text
@@ -164,6 +164,7 @@ def alert_html(context: BotContext, staff: StaffView, alert: Alert) -> str:
         icon=LEVEL_ICONS.get(alert.level, "👀"),
         level=alert.level.upper(),
         patient=alert.patient_id,
+        language=context.texts_for(alert.language).plain("language_name"),
         day=alert.day,
         topic=alert.topic.replace("_", " "),
         when=when.strftime("%a %d %b, %H:%M"),
@@ -174,7 +175,7 @@ def alert_html(context: BotContext, staff: StaffView, alert: Alert) -> str:
 
 def alert_buttons(context: BotContext, alert: Alert) -> InlineKeyboardMarkup:
     """Reply and Resolve under an alert (only Resolve once its patient moved clinic)."""
-    texts = context.texts
+    texts = context.staff_texts
     reply_button = InlineKeyboardButton(
         texts.plain("buttons.reply"), callback_data=f"cl:rp:{alert.id}"
     )
@@ -311,7 +312,7 @@ async def _relay(
         sent = await send_html(
             context.bot,
             chat_id,
-            context.texts.render("relay", clinic=staff.clinic.name, text=text),
+            context.texts_for(alert.language).render("relay", clinic=staff.clinic.name, text=text),
         )
     except Forbidden:
         await context.care.mark_blocked(chat_id=chat_id)
@@ -343,11 +344,12 @@ async def relay_to_clinic(
     )
     if found is None:
         return False
-    texts = context.texts
+    texts = context.staff_texts
     alert = found.alert
     html = texts.render(
         "staff.patient_reply",
         patient=alert.patient_id,
+        language=context.texts_for(alert.language).plain("language_name"),
         day=alert.day,
         topic=alert.topic.replace("_", " "),
         reopened=texts.render("staff.patient_reply_reopened") if found.reopened else "",

@@ -67,9 +67,9 @@ async def show_status(update: Update, context: BotContext) -> None:
     day = day_of_healing(view.session_date, today)
     phase = plan.phase_for_day(day)
     texts = context.texts
-    date_words = describe_date(view.session_date, today=today)
+    date_words = describe_date(view.session_date, today=today, language=context.language)
     if day < 0:
-        date_words = date_label(view.session_date, today=today)
+        date_words = date_label(view.session_date, today=today, language=context.language)
         parts = [
             texts.render(
                 "status.before",
@@ -80,11 +80,10 @@ async def show_status(update: Update, context: BotContext) -> None:
             )
         ]
     else:
-        parts = [
-            texts.render(
-                "status.summary", day=day, date=date_words, phase=phase.name, summary=phase.summary
-            )
-        ]
+        summary = texts.render(
+            "status.summary", day=day, date=date_words, phase=phase.name, summary=phase.summary
+        )
+        parts = [Markup(summary[:1].upper() + summary[1:])]  # "Kal, Jumeraat 19 Nov ke..."
     upcoming = await context.care.upcoming(chat_id=view.chat_id, limit=1)
     if view.status is PatientStatus.PAUSED:
         parts.append(texts.render("status.paused"))
@@ -94,7 +93,9 @@ async def show_status(update: Update, context: BotContext) -> None:
         parts.append(
             texts.render(
                 "status.next",
-                when=format_local(upcoming[0].due_at, view.timezone, now=context.now()),
+                when=format_local(
+                    upcoming[0].due_at, view.timezone, now=context.now(), language=context.language
+                ),
                 title=reminder_title(plan, upcoming[0].milestone_id),
             )
         )
@@ -111,7 +112,9 @@ async def show_plan(update: Update, context: BotContext) -> None:
         return
     plan = context.plan(view.plan_id)
     rows = await context.care.upcoming(chat_id=view.chat_id, limit=PLAN_LIMIT)
-    title = context.texts.render("plan.title", zone=describe_zone(view.timezone, context.now()))
+    title = context.texts.render(
+        "plan.title", zone=describe_zone(view.timezone, context.now(), language=context.language)
+    )
     html = title + "\n" + upcoming_lines(context, plan, rows, view.timezone)
     if view.status is PatientStatus.PAUSED:
         html += "\n\n" + context.texts.render("status.paused")

@@ -120,10 +120,10 @@ def local_today(context: BotContext, zone: str) -> date:
     return context.local_now(zone).date()
 
 
-def format_local(instant: datetime, zone: str, *, now: datetime) -> str:
+def format_local(instant: datetime, zone: str, *, now: datetime, language: str = "en") -> str:
     """An instant as the patient reads it: "Wed 25 Nov, 19:00" (with the year when it is
     not the current one: "Tue 05 Jan 2027, 09:00")."""
-    return describe_instant(instant, zone, now=now)
+    return describe_instant(instant, zone, now=now, language=language)
 
 
 def reminder_title(plan: CarePlan, milestone_id: str) -> str:
@@ -144,7 +144,7 @@ def upcoming_lines(context: BotContext, plan: CarePlan, rows: list[Reminder], zo
     return "\n".join(
         context.texts.render(
             "registered.upcoming_line",
-            when=format_local(row.due_at, zone, now=context.now()),
+            when=format_local(row.due_at, zone, now=context.now(), language=context.language),
             title=reminder_title(plan, row.milestone_id),
         )
         for row in rows
@@ -180,7 +180,7 @@ async def confirm_registration(
             update,
             context,
             "registered.unchanged",
-            date=describe_date(view.session_date, today=today),
+            date=describe_date(view.session_date, today=today, language=context.language),
         )
         return
     await send(
@@ -210,11 +210,11 @@ def confirmation_html(
     parts = [
         texts.render(
             "registered.done",
-            date=describe_date(view.session_date, today=today),
+            date=describe_date(view.session_date, today=today, language=context.language),
             series=series,
             where=where_line(context, plan, view.session_date, today),
             summary=f"{plan.phase_for_day(day).summary} {before_session_advice(plan, day)}".strip(),
-            zone=describe_zone(view.timezone, context.now()),
+            zone=describe_zone(view.timezone, context.now(), language=context.language),
         ),
         texts.render("registered.upcoming_title")
         + "\n"

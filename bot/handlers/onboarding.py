@@ -21,6 +21,7 @@ from bot.dates import (
     parse_session_date,
 )
 from bot.handlers import clinic as clinic_handlers
+from bot.handlers import language
 from bot.handlers.common import (
     chat_id_of,
     chat_state,
@@ -35,6 +36,7 @@ from bot.handlers.common import (
 from bot.menu import staff_commands
 from bot.zones import COMMON_ZONES, describe_zone, resolve_timezone
 from content.plan import day_of_healing
+from content.texts import RTL_LANGUAGES
 from scheduler.clinics import InviteError, InviteView, looks_like_code
 from scheduler.planning import (
     MAX_DAYS_AHEAD,
@@ -78,7 +80,6 @@ async def start(update: Update, context: BotContext) -> None:
     elif payload:
         state["start_payload"] = payload
     view = await context.care.view(chat_id=chat_id)
-    texts = context.texts
     if view is not None and view.consented:
         if invite is not None and view.clinic_id not in (None, invite.clinic.id):
             code = state.pop(INVITE_KEY)  # the question keeps it; no old button redeems it
@@ -89,8 +90,29 @@ async def start(update: Update, context: BotContext) -> None:
             return
         await _welcome_back(update, context, view)
         return
+    state[CONSENT_KEY] = True
+    if not language.chosen(context):  # the language first, so the consent is read in it
+        await language.ask(update, context, invite.clinic.language if invite else None)
+        return
+    await ask_consent(update, context, invite)
+
+
+async def ask_consent(
+    update: Update, context: BotContext, invite: InviteView | None = None
+) -> None:
+    """Greet, explain, and ask for consent in the chat's language (naming the clinic whose
+    invite link the patient came with)."""
+    state = chat_state(context)
+    code = state.get(INVITE_KEY)
+    if invite is None and code:
+        try:
+            invite = await context.clinics.peek(code=code)
+        except InviteError:  # it went out of date meanwhile: joining will say so
+            invite = None
     user = update.effective_user
-    name = f", {user.first_name}" if user and user.first_name else ""
+    comma = "، " if context.language in RTL_LANGUAGES else ", "
+    name = f"{comma}{user.first_name}" if user and user.first_name else ""
+    texts = context.texts
     clinic = texts.render("start.clinic", clinic=invite.clinic.name) if invite else ""
     greeting = texts.render("start.greeting", name=name, clinic=clinic)
     state[CONSENT_KEY] = True
@@ -142,7 +164,10 @@ async def answer_consent(update: Update, context: BotContext) -> None:
         await reply(update, context, "start.declined")
         return
     payload = chat_state(context).pop("start_payload", None)
-    await context.care.consent(chat_id=chat_id_of(update), start_payload=payload)
+    await context.care.consent(
+        chat_id=chat_id_of(update), start_payload=payload, language=context.language
+    )
+    await language.set_menu(context, chat_id_of(update))
     await drop_buttons(query)
     if INVITE_KEY in chat_state(context):
         await join_clinic(update, context)
@@ -207,7 +232,7 @@ async def join_clinic(update: Update, context: BotContext) -> None:
             context,
             "start.enrol_confirm",
             clinic=joined.clinic.name,
-            date=describe_date(joined.session_date, today=today),
+            date=describe_date(joined.session_date, today=today, language=context.language),
             markup=keyboards.stamp(keyboards.enrol_confirm(context.texts, iso), prompt.token),
         )
         return
@@ -322,7 +347,13 @@ async def answer_date_button(update: Update, context: BotContext) -> None:
         await query.answer()
         await query.edit_message_reply_markup(
             keyboards.stamp(
-                calendar_keyboard(today.year, today.month, **_calendar_range(today), today=today),
+                calendar_keyboard(
+                    today.year,
+                    today.month,
+                    **_calendar_range(today),
+                    today=today,
+                    language=context.language,
+                ),
                 prompt.token,
             )
         )
@@ -361,7 +392,13 @@ async def answer_calendar(update: Update, context: BotContext) -> None:
         await query.answer()
         await query.edit_message_reply_markup(
             keyboards.stamp(
-                calendar_keyboard(action.year, action.month, **_calendar_range(today), today=today),
+                calendar_keyboard(
+                    action.year,
+                    action.month,
+                    **_calendar_range(today),
+                    today=today,
+                    language=context.language,
+                ),
                 prompt.token,
             )
         )
@@ -401,7 +438,8 @@ async def take_typed_date(
     if isinstance(answer, Parsed):
         if answer.ambiguous and answer.alternative is not None:
             choices = [
-                (describe_date(d, today=today), d) for d in (answer.value, answer.alternative)
+                (describe_date(d, today=today, language=context.language), d)
+                for d in (answer.value, answer.alternative)
             ]
             await reply(
                 update,
@@ -418,7 +456,13 @@ async def take_typed_date(
         await send(update, context, impossible_text(context.texts, answer), markup)
         return True
     key = "date.too_far_ahead" if answer.value > today else "date.too_far_back"
-    await reply(update, context, key, markup=markup, date=describe_date(answer.value, today=today))
+    await reply(
+        update,
+        context,
+        key,
+        markup=markup,
+        date=describe_date(answer.value, today=today, language=context.language),
+    )
     return True
 
 
@@ -458,7 +502,7 @@ async def apply_date(
             context,
             key,
             markup=keyboards.stamp(keyboards.session_date(context.texts), prompt.token),
-            date=describe_date(chosen, today=today),
+            date=describe_date(chosen, today=today, language=context.language),
         )
         return
     await care.close_prompt(chat_id=chat_id, token=prompt.token)
@@ -477,7 +521,7 @@ async def ask_timezone(update: Update, context: BotContext) -> None:
         context,
         "timezone.current",
         markup=keyboards.stamp(keyboards.timezones(context.texts, COMMON_ZONES), prompt.token),
-        zone=describe_zone(view.timezone, context.now()),
+        zone=describe_zone(view.timezone, context.now(), language=context.language),
     )
 
 
@@ -530,7 +574,12 @@ async def set_timezone(
         await reply(update, context, "no_patient")
         return
     await context.care.close_prompt(chat_id=chat_id, token=prompt.token)
-    await reply(update, context, "timezone.changed", zone=describe_zone(zone, context.now()))
+    await reply(
+        update,
+        context,
+        "timezone.changed",
+        zone=describe_zone(zone, context.now(), language=context.language),
+    )
     if view.session_date is not None:
         plan = context.plan(view.plan_id)
         today = local_today(context, zone)

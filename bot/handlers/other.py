@@ -61,7 +61,9 @@ async def answer_reminder_button(update: Update, context: BotContext) -> None:
                     update,
                     context,
                     "reminder.snoozed",
-                    when=format_local(result.due_at, view.timezone, now=context.now()),
+                    when=format_local(
+                        result.due_at, view.timezone, now=context.now(), language=context.language
+                    ),
                 )
             else:
                 key = {

@@ -61,7 +61,12 @@ async def screen_red_flags(
     (urgent signs only: red flags are red flags on any day); someone the bot has not met gets
     the answer only."""
     day = _day(context, view) if view is not None else None
-    verdict = screen(text, day, context.plan(view.plan_id if view is not None else None))
+    verdict = screen(
+        text,
+        day,
+        context.plan(view.plan_id if view is not None else None),
+        lang=context.language,
+    )
     if verdict is None:
         return False
     if view is None or view.session_date is None:
@@ -96,7 +101,9 @@ async def answer_question(
         if view.clinic_id is not None
         else None
     )
-    verdict = triage(text, day, plan, contact=clinic.contact() if clinic else None)
+    verdict = triage(
+        text, day, plan, contact=clinic.contact() if clinic else None, lang=context.language
+    )
     if only_if_understood and verdict.level is Level.UNKNOWN:
         return False
     clarify = verdict.clarify
@@ -265,7 +272,9 @@ async def _clarified(update: Update, context: BotContext, token: str, yes: bool)
         await reply(update, context, "no_session")
         return
     try:
-        verdict = resolve_clarification(pending["id"], yes, day, context.plan(view.plan_id))
+        verdict = resolve_clarification(
+            pending["id"], yes, day, context.plan(view.plan_id), lang=context.language
+        )
     except ClarificationError:
         await reply(update, context, "button_expired")
         return

@@ -452,6 +452,19 @@ class StandIn:
         """The commands set by setMyCommands for the default scope and all languages."""
         return list(self._commands.get(('{"type": "default"}', ""), []))
 
+    def menu(self, scope: dict[str, Any] | None = None, language: str = "") -> list[str]:
+        """The command names set for ``scope`` (the default one when None) and
+        ``language`` ("" for all languages), in their order."""
+        key = (json.dumps(scope or {"type": "default"}, sort_keys=True), language)
+        return [command["command"] for command in self._commands.get(key, [])]
+
+    def menu_descriptions(
+        self, scope: dict[str, Any] | None = None, language: str = ""
+    ) -> dict[str, str]:
+        """The descriptions of the commands set for ``scope`` and ``language``, by name."""
+        key = (json.dumps(scope or {"type": "default"}, sort_keys=True), language)
+        return {c["command"]: c["description"] for c in self._commands.get(key, [])}
+
     @property
     def pending_updates(self) -> int:
         """Updates queued and not yet confirmed (getUpdates) or delivered (webhook)."""

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.demo import html_to_text, parse_travel
+from content.texts import load_texts
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +34,7 @@ def run_demo(tmp_path: Path, lines: list[str], *args: str) -> subprocess.Complet
 
 
 def test_without_a_token_aftercare_runs_the_demo_and_reminders_arrive(tmp_path: Path) -> None:
-    result = run_demo(tmp_path, ["/start", "1", "yesterday", "/travel 2d", "/quit"])
+    result = run_demo(tmp_path, ["/start", "1", "1", "yesterday", "/travel 2d", "/quit"])
     out = result.stdout
     assert result.returncode == 0, result.stderr + out
     assert "offline demo" in out
@@ -47,7 +48,7 @@ def test_without_a_token_aftercare_runs_the_demo_and_reminders_arrive(tmp_path: 
 
 
 def test_the_demo_keeps_its_clock_and_data_and_reset_starts_over(tmp_path: Path) -> None:
-    first = run_demo(tmp_path, ["/start", "1", "press nothing", "today", "/travel 3d"], "demo")
+    first = run_demo(tmp_path, ["/start", "1", "1", "press nothing", "today", "/travel 3d"], "demo")
     assert first.returncode == 0, first.stderr
     again = run_demo(tmp_path, ["/status"], "demo")
     assert "day 3" in again.stdout, again.stdout
@@ -82,7 +83,7 @@ def test_the_demo_walks_a_clinic_even_when_its_clock_runs_ahead(tmp_path: Path) 
     # The demo's clock is weeks ahead of the wall clock: links made by /clinic follow it.
     result = run_demo(
         tmp_path,
-        ["/travel 3w", "/clinic", "/join", "1", "today", "/as clinic", "/patients", "/quit"],
+        ["/travel 3w", "/clinic", "/join", "1", "1", "today", "/as clinic", "/patients", "/quit"],
     )
     out = result.stdout
     assert result.returncode == 0, result.stderr + out
@@ -103,9 +104,32 @@ def test_the_demo_shows_button_pop_ups_and_a_calendar_month_change(tmp_path: Pat
     last_month = today.replace(day=1) - timedelta(days=1)
     result = run_demo(
         tmp_path,
-        ["/start", "1", "3", "1", "today", "/travel 1d", "1", "/quit"],
+        ["/start", "1", "1", "3", "1", "today", "/travel 1d", "1", "/quit"],
     )
     out = result.stdout
     assert result.returncode == 0, result.stderr + out
     assert f"{last_month:%B %Y}" in out, out  # the calendar moved a month back, shown again
     assert "pop-up: ✅ Noted, well done!" in out, out  # "Done" on a reminder
+
+
+@pytest.mark.parametrize(
+    ("button", "yesterday", "words"),
+    [
+        # The language buttons: 1 English (ticked), 2 اردو, 3 Roman Urdu.
+        ("2", "کل", ("آج آپ کا دن 1", "آپ کے آنے والے ریمائنڈر", "میں یہ کر سکتا ہوں")),
+        ("3", "kal", ("aap ka din 1", "aane wale reminders", "Main yeh kar sakta hoon")),
+    ],
+)
+def test_the_demo_speaks_urdu_and_roman_urdu(
+    tmp_path: Path, button: str, yesterday: str, words: tuple[str, ...]
+) -> None:
+    result = run_demo(
+        tmp_path, ["/start", button, "1", yesterday, "/travel 2d", "/plan", "/help", "/quit"]
+    )
+    out = result.stdout
+    assert result.returncode == 0, result.stderr + out
+    for expected in words:
+        assert expected in out, (expected, out)
+    done = load_texts("ur" if button == "2" else "ur-Latn").plain("buttons.done")
+    assert out.count(done) >= 2, out  # reminders with their "Done" buttons arrived
+    assert "All set" not in out and "day 1 of your healing" not in out  # not in English

@@ -37,7 +37,7 @@ def _urdu_letters(text: str) -> bool:
 
 
 def test_the_languages_are_the_catalogue_files() -> None:
-    assert available_languages() == ["en", "ur", "ur-Latn"]
+    assert available_languages() == ("en", "ur", "ur-Latn")
     for code in available_languages():
         assert load_texts(code).language == code
 

@@ -7,7 +7,7 @@ zone and quiet hours, never through ``scheduler.planning`` or ``content.plan``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
@@ -42,13 +42,20 @@ class Plan:
 
     milestones: tuple[Milestone, ...]
     phase_names: frozenset[str]
+    # Titles in the other languages (the plan's overlays), by milestone id.
+    translated: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def by_title(self, title: str) -> Milestone | None:
-        """The milestone whose title heads a reminder message."""
+        """The milestone whose title heads a reminder message, in any language."""
+        title = title.replace("\u200f", "").strip()
         for milestone in self.milestones:
-            if milestone.title == title:
+            if milestone.title == title or title in self.translated.get(milestone.id, ()):
                 return milestone
         return None
+
+    def is_phase(self, title: str) -> bool:
+        """Whether ``title`` names a phase (a catch-up message's title), in any language."""
+        return title.replace("\u200f", "").strip() in self.phase_names
 
 
 def _duration(raw: dict[str, Any]) -> timedelta:
@@ -78,7 +85,19 @@ def plan() -> Plan:
         )
         for m in data["milestones"]
     )
-    return Plan(milestones, frozenset(p["name"] for p in data["phases"]))
+    phase_names = {p["name"] for p in data["phases"]}
+    translated: dict[str, set[str]] = {}
+    for overlay in sorted(PLAN_FILE.parent.glob(f"{PLAN_FILE.stem}.*.yaml")):
+        words = yaml.safe_load(overlay.read_text(encoding="utf-8"))
+        phase_names |= {p["name"] for p in words["phases"].values()}
+        for milestone_id, m in words["milestones"].items():
+            title = m.get("title") or m["text"].strip().splitlines()[0]
+            translated.setdefault(milestone_id, set()).add(title)
+    return Plan(
+        milestones,
+        frozenset(phase_names),
+        {key: frozenset(titles) for key, titles in translated.items()},
+    )
 
 
 @dataclass(frozen=True)

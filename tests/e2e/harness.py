@@ -179,7 +179,28 @@ async def register(chat: ChatHandle, *date_steps: str) -> SentMessage:
     return last[-1] if last else chat.last
 
 
-async def _start(chat: ChatHandle) -> None:
+async def _start(chat: ChatHandle, language: str = "en") -> None:
     chat.start()
     await chat.wait_for(1, timeout=WAIT)
-    await press(chat, "Yes, that's fine")
+    await choose_language(chat, language)
+    await press(chat, "Yes, that's fine" if language == "en" else 0)
+
+
+async def begin(
+    chat: ChatHandle, payload: str | None = None, *, language: str = "en", before: int = 0
+) -> list[SentMessage]:
+    """/start (with a deep-link ``payload``), answer the language question with ``language``;
+    what the bot said: the ``before`` messages ahead of the language question (a refused
+    invite link), then the consent question in that language."""
+    chat.start(payload)
+    said = await chat.wait_for(before + 1, timeout=WAIT)
+    question = said[-1]
+    assert any(b.callback_data.startswith("lang:") for b in question.flat_buttons), question.text
+    chat.press_data(f"lang:{language}", message=question)
+    return [*said[:-1], *await chat.wait_for(1, timeout=WAIT)]
+
+
+async def choose_language(chat: ChatHandle, language: str = "en") -> list[SentMessage]:
+    """Press the language button of the latest language question (``lang:<code>``)."""
+    chat.press_data(f"lang:{language}", message=chat.last)
+    return await chat.wait_for(1, timeout=WAIT)

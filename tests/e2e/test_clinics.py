@@ -17,7 +17,7 @@ from scheduler.planning import QuietHours
 from storage.models import Escalation, EscalationStatus, Invite, InviteKind, ReminderStatus
 from storage.models import Patient as PatientRow
 from storage.models import Staff as StaffRow
-from tests.e2e.harness import WAIT, BotHarness, press, say
+from tests.e2e.harness import WAIT, BotHarness, begin, press, say
 
 pytestmark = pytest.mark.fast_chat
 
@@ -67,11 +67,19 @@ async def patient_link(clinic: Clinic) -> str:
 async def join(bot: BotHarness, chat_id: int, code: str, when: str = "Today") -> ChatHandle:
     """A patient follows a clinic link, consents and gives the date with a button."""
     chat = bot.chat(chat_id)
-    chat.start(code)
-    (greeting,) = await chat.wait_for(1, timeout=WAIT)
+    (greeting,) = await begin(chat, code)
     assert "microneedling at " in greeting.text
     await press(chat, "Yes, that's fine", replies=2)
     await press(chat, when)
+    return chat
+
+
+async def join_in(bot: BotHarness, chat_id: int, code: str, language: str) -> ChatHandle:
+    """``join`` in another language: the buttons are pressed by place (Yes, then Today)."""
+    chat = bot.chat(chat_id)
+    await begin(chat, code, language=language)
+    await press(chat, 0, replies=2)
+    await press(chat, 0)
     return chat
 
 
@@ -86,8 +94,7 @@ async def test_a_patient_joins_with_the_clinic_link_and_gets_its_settings(
     north = await make_clinic(bot, "North Clinic", 9001)
     code = await patient_link(north)
     chat = bot.chat(101)
-    chat.start(code)
-    (greeting,) = await chat.wait_for(1, timeout=WAIT)
+    (greeting,) = await begin(chat, code)
     assert "microneedling at North Clinic" in greeting.text
     joined, question = await press(chat, "Yes, that's fine", replies=2)
     assert "connected with North Clinic" in joined.text
@@ -107,8 +114,7 @@ async def test_an_enrolment_link_carries_the_date_the_clinic_filled_in(bot: BotH
     (message,) = await say(north.admin, "/enrol 18/11")
     code = code_in(message.text)
     chat = bot.chat(201)
-    chat.start(code)
-    await chat.wait_for(1, timeout=WAIT)
+    await begin(chat, code)
     joined, confirm = await press(chat, "Yes, that's fine", replies=2)
     assert "noted your session on" in confirm.text
     await press(chat, "Yes, that's right")
@@ -234,8 +240,7 @@ async def test_a_revoked_link_is_refused_with_an_explanation(bot: BotHarness) ->
         await bot.runtime.services.clinics.peek(code=code)  # type: ignore[union-attr]
     assert refused.value.problem is InviteProblem.REVOKED
     chat = bot.chat(501)
-    chat.start(code)
-    withdrawn, greeting = await chat.wait_for(2, timeout=WAIT)
+    withdrawn, greeting = await begin(chat, code, before=1)
     assert "withdrawn" in withdrawn.text
     assert "at North" not in greeting.text  # set up without a clinic
 
@@ -379,8 +384,7 @@ async def test_a_patient_of_no_clinic_or_the_same_clinic_is_not_asked(bot: BotHa
 
 
 async def press_start_and_register(chat: ChatHandle) -> None:
-    chat.start()
-    await chat.wait_for(1, timeout=WAIT)
+    await begin(chat)
     await press(chat, "Yes, that's fine")
     await press(chat, "Today")
 
@@ -627,8 +631,7 @@ async def test_failed_invite_codes_are_rate_limited_quietly(bot: BotHarness) -> 
         refused, _greeting = await chat.wait_for(2, timeout=WAIT)
         assert "doesn't work" in refused.text
     # The sixth try, with a good code: the same answer, and the code is not even checked.
-    chat.start(good)
-    refused, greeting = await chat.wait_for(2, timeout=WAIT)
+    refused, greeting = await begin(chat, good, before=1)
     assert "doesn't work" in refused.text and "North" not in greeting.text
     async with bot.database.session() as session:
         uses = (
@@ -645,11 +648,10 @@ async def test_failed_invite_codes_are_rate_limited_quietly(bot: BotHarness) -> 
     assert list(uses) == [0]
     # Another user is not affected, and after a quarter of an hour the first may try again.
     other = bot.chat(862)
-    other.start(good)
-    (greeting,) = await other.wait_for(1, timeout=WAIT)
+    (greeting,) = await begin(other, good)
     assert "microneedling at North Clinic" in greeting.text
     await bot.travel(timedelta(minutes=16))
-    chat.start(good)
+    chat.start(good)  # the language is chosen already: the consent question at once
     (greeting,) = await chat.wait_for(1, timeout=WAIT)
     assert "microneedling at North Clinic" in greeting.text
 

@@ -26,8 +26,12 @@ async def test_commands_are_registered_with_telegram(bot: BotHarness) -> None:
     names = [c["command"] for c in bot.standin.commands]
     assert names == [
         "start", "help", "status", "plan", "newsession", "change", "timezone", "quiet",
-        "pause", "resume", "stop", "delete", "export", "news", "cancel",
+        "pause", "resume", "stop", "delete", "export", "news", "language", "cancel",
     ]  # fmt: skip
+    # Users whose Telegram is in Urdu get the same menu described in Urdu script.
+    assert bot.standin.menu(language="ur") == names
+    urdu = bot.standin.menu_descriptions(language="ur")
+    assert urdu["language"] == "زبان بدلیں" and urdu["start"].startswith("شروع")
 
 
 async def test_pause_holds_and_resume_skips_what_went_stale(bot: BotHarness) -> None:

@@ -12,7 +12,7 @@ from datetime import timedelta
 from bot.standin import ChatHandle, SentMessage
 from scheduler.planning import QuietHours
 from storage.models import InviteKind, PatientStatus
-from tests.e2e.harness import WAIT, BotHarness, press, register, say
+from tests.e2e.harness import WAIT, BotHarness, begin, press, register, say
 from tests.e2e.test_journey import reminder_messages
 
 URGENT = ("🚨", "get medical care now")
@@ -144,8 +144,7 @@ async def _clinic_patient(bot: BotHarness, chat: ChatHandle) -> int:
         quiet_hours=QuietHours.parse("21:00-08:00"),
     )
     invite = await clinics.invite(clinic_id=clinic.id, kind=InviteKind.PATIENT)
-    chat.start(invite.code)
-    await chat.wait_for(1, timeout=WAIT)
+    await begin(chat, invite.code)
     await press(chat, "Yes, that's fine", replies=2)
     await press(chat, "Today")
     return clinic.id

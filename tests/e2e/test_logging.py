@@ -15,7 +15,7 @@ from bot.standin import StandIn
 from scheduler.clock import FakeClock
 from scheduler.planning import QuietHours
 from storage.database import Database
-from tests.e2e.harness import WAIT, BotHarness, make_settings, press, say
+from tests.e2e.harness import WAIT, BotHarness, begin, make_settings, press, say
 
 pytestmark = pytest.mark.fast_chat
 
@@ -99,8 +99,7 @@ async def test_debug_logging_keeps_patient_data_codes_and_the_token_out(
     patient_code = code_in(photo.caption)
 
     patient = bot.chat(101)
-    patient.start(patient_code)
-    await patient.wait_for(1, timeout=WAIT)
+    await begin(patient, patient_code)
     await press(patient, "Yes, that's fine", replies=2)
     await press(patient, "Yesterday")
     patient.send(PATIENT_TEXT)

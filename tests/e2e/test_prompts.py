@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from bot.standin import CallbackAnswer, ChatHandle, SentMessage
-from tests.e2e.harness import WAIT, BotHarness, press, register, say
+from tests.e2e.harness import WAIT, BotHarness, choose_language, press, register, say
 
 RED_FLAG = "my lips and tongue are swelling and I cannot breathe"
 MIXED_RED_FLAG = "meri face bohat swollen hai aur I can't breathe properly"
@@ -226,10 +226,13 @@ async def test_forged_prompt_buttons_change_nothing(bot: BotHarness) -> None:
 async def test_typing_while_consent_is_pending_points_at_the_question(bot: BotHarness) -> None:
     chat = bot.chat()
     chat.start()
-    await chat.wait_for(1, timeout=WAIT)
+    await chat.wait_for(1, timeout=WAIT)  # the language question
     (answer,) = await say(chat, "hello?")
     assert "answer my question above" in answer.text
     assert "haven't met" not in answer.text
+    await choose_language(chat)  # then the consent question
+    (answer,) = await say(chat, "hello?")
+    assert "answer my question above" in answer.text
 
 
 async def test_a_stranger_with_a_red_flag_gets_the_urgent_answer(bot: BotHarness) -> None:

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from tests.e2e.harness import WAIT, BotHarness, press, register, say
+from tests.e2e.harness import WAIT, BotHarness, begin, press, register, say
 
 # The clock of every test: Friday 20 November 2026, 09:00 in Karachi.
 TODAY = date(2026, 11, 20)
@@ -130,8 +130,7 @@ async def test_a_bad_date_is_explained_and_asked_again(
 
 async def test_no_to_consent_stores_nothing(bot: BotHarness) -> None:
     chat = bot.chat()
-    chat.start()
-    greeting = (await chat.wait_for(1, timeout=WAIT))[0]
+    (greeting,) = await begin(chat)
     assert "not a diagnosis" in greeting.text
     await press(chat, "No, thanks")
     assert await bot.patient(chat.chat_id) is None

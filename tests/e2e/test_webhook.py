@@ -20,7 +20,7 @@ from bot.standin import StandIn
 from bot.webhook import SECRET_HEADER, create_web_app, derived_secret, webhook_endpoint
 from scheduler.clock import FakeClock
 from storage.database import Database
-from tests.e2e.harness import WAIT, BotHarness, make_settings
+from tests.e2e.harness import WAIT, BotHarness, begin, make_settings
 
 SECRET = "s3cret_token-for-tests"
 PUBLIC = "https://bot.example.com:8443"
@@ -74,8 +74,7 @@ async def test_updates_arrive_through_the_webhook_with_the_secret(
     assert standin.webhook_url == f"{PUBLIC}/telegram"
     assert standin.webhook_secret == SECRET
     chat = standin.private_chat(5005)
-    chat.start()
-    (greeting,) = await chat.wait_for(1, timeout=WAIT)
+    (greeting,) = await begin(chat)
     assert "not a diagnosis" in greeting.text
     assert [c["command"] for c in standin.commands][:2] == ["start", "help"]
 

@@ -51,7 +51,7 @@ async def main(url: str, out: Path, hang_on: int) -> None:
         database=database,
         notifier=FileNotifier(out, hang_on),
         clock=clock,
-        plans=lambda _plan_id: plan,
+        plans=lambda _plan_id, _language="en": plan,
         worker_id=new_worker_id(),
         policy=DeliveryPolicy(lease=timedelta(seconds=1), send_timeout=timedelta(hours=1)),
     )

@@ -68,7 +68,7 @@ async def start_engine(
         database=database,
         notifier=notifier,
         clock=clock,
-        plans=lambda _plan_id: plan,
+        plans=lambda _plan_id, _language="en": plan,
         worker_id=new_worker_id(),
         policy=policy,
     )
@@ -78,7 +78,7 @@ async def start_engine(
     care = CareService(
         database=database,
         clock=clock,
-        plans=lambda _plan_id: plan,
+        plans=lambda _plan_id, _language="en": plan,
         default_timezone=timezone,
         default_quiet_hours=QuietHours.parse(quiet_hours),
         on_schedule_changed=runner.refill,

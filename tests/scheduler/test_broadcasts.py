@@ -66,8 +66,11 @@ class FakeTransport:
     on_send: list[object] = field(default_factory=list)
 
     clinics: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
 
-    async def send(self, *, chat_id: int, text: str, photo: str | None, clinic: str) -> None:
+    async def send(
+        self, *, chat_id: int, text: str, photo: str | None, clinic: str, language: str = "en"
+    ) -> None:
         self.calls.append((chat_id, time.monotonic()))
         if chat_id in self.always:
             raise self.always[chat_id]
@@ -79,6 +82,7 @@ class FakeTransport:
         self.sends.append(chat_id)
         self.texts.append((text, photo))
         self.clinics.append(clinic)
+        self.languages.append(language)
         for hook in self.on_send:
             await hook(chat_id)  # type: ignore[operator]
 

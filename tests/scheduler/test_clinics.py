@@ -349,15 +349,20 @@ async def test_an_enrolment_invite_carries_its_date_and_works_once(world: World)
 async def test_joining_gives_a_patient_without_a_session_the_clinics_settings(
     world: World,
 ) -> None:
-    """Time zone, quiet hours and language follow the clinic until a session is registered;
-    a patient who has one keeps theirs (their reminders were planned in it)."""
-    clinic, _ = await world.clinic("North Clinic", quiet="22:00-07:00", language="de")
+    """Time zone and quiet hours follow the clinic until a session is registered; a patient
+    who has one keeps theirs (their reminders were planned in it). The language is always
+    the patient's own: they picked it before consenting (the clinic's is offered first)."""
+    clinic, _ = await world.clinic("North Clinic", quiet="22:00-07:00", language="ur")
     code = await world.patient_link(clinic)
-    fresh = await world.care.consent(chat_id=1)
-    assert (fresh.timezone, str(fresh.quiet_hours)) == (CARE_ZONE, "off")
+    fresh = await world.care.consent(chat_id=1, language="ur-Latn")
+    assert (fresh.timezone, str(fresh.quiet_hours), fresh.language) == (CARE_ZONE, "off", "ur-Latn")
     await world.clinics.join_patient(code=code, chat_id=1)
     moved = await world.patient(1)
-    assert (moved.clinic_id, moved.timezone, moved.language) == (clinic.id, "Asia/Karachi", "de")
+    assert (moved.clinic_id, moved.timezone, moved.language) == (
+        clinic.id,
+        "Asia/Karachi",
+        "ur-Latn",
+    )
     assert (moved.quiet_start, moved.quiet_end) == (time(22), time(7))
 
     await world.care.consent(chat_id=2)

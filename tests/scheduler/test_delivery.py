@@ -287,7 +287,7 @@ async def test_a_plan_that_cannot_be_loaded_is_retried_not_lost(
     plan = engine.plan
     broken = True
 
-    def plans(_plan_id: str) -> CarePlan:
+    def plans(_plan_id: str, _language: str = "en") -> CarePlan:
         if broken:
             raise OSError("plan file unreadable")
         return plan

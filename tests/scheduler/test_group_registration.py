@@ -31,7 +31,7 @@ def care_service(
     return CareService(
         database=database,
         clock=clock,
-        plans=lambda _plan_id: plan,
+        plans=lambda _plan_id, _language="en": plan,
         default_timezone="Asia/Karachi",
         default_quiet_hours=QuietHours.parse("21:00-08:00"),
         on_schedule_changed=hook,

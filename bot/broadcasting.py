@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from telegram import Bot
+from typing import Any
+
 from telegram.constants import ParseMode
+from telegram.ext import ExtBot
 
 from bot.notifier import delivery_errors
 from content.texts import Texts
+from scheduler.budget import Priority
 
 
 class BotBroadcastTransport:
@@ -14,10 +17,10 @@ class BotBroadcastTransport:
     its caption, labelled with the clinic's name so the patient knows who writes; maps
     Telegram's errors to the ones the sender understands."""
 
-    def __init__(self, bot: Bot, texts: Texts) -> None:
+    def __init__(self, bot: ExtBot[Any], texts: Texts) -> None:
         """Send with ``bot``, labelled in the words of ``texts``. The sender paces itself; the
-        product's bot also has its rate limiter, which keeps replies to patients and the
-        broadcast within Telegram's 30/s."""
+        bot's rate limiter (the Telegram budget) serves these copies last, after replies,
+        alerts and reminders, and keeps the whole deployment within Telegram's 30/s."""
         self.bot = bot
         self.texts = texts
 
@@ -28,7 +31,16 @@ class BotBroadcastTransport:
         async with delivery_errors():
             if photo:
                 await self.bot.send_photo(
-                    chat_id, photo, caption=labelled, parse_mode=ParseMode.HTML
+                    chat_id,
+                    photo,
+                    caption=labelled,
+                    parse_mode=ParseMode.HTML,
+                    rate_limit_args=Priority.BROADCAST,
                 )
             else:
-                await self.bot.send_message(chat_id, labelled, parse_mode=ParseMode.HTML)
+                await self.bot.send_message(
+                    chat_id,
+                    labelled,
+                    parse_mode=ParseMode.HTML,
+                    rate_limit_args=Priority.BROADCAST,
+                )

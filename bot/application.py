@@ -30,6 +30,7 @@ from bot.updates import PerChatUpdateProcessor
 from content.loader import load_plan
 from content.texts import DEFAULT_LANGUAGE, available_languages, load_texts
 from scheduler.broadcasts import BroadcastSender
+from scheduler.budget import TelegramBudget, open_backend, redact, token_namespace
 from scheduler.clock import Clock
 from scheduler.delivery import DeliveryPolicy
 from scheduler.runner import RunnerSettings, new_worker_id
@@ -125,6 +126,16 @@ class BotRuntime:
         await self.stop()
 
 
+def budget_rate_limiter(settings: Settings, token: str) -> PacedRateLimiter:
+    """The rate limiter over the Telegram budget the settings name (``TELEGRAM_RATE``,
+    ``TELEGRAM_BUDGET_URL``), its keys named by a hash of the bot token."""
+    backend = open_backend(settings.telegram_budget_url, namespace=token_namespace(token))
+    log.info(
+        "Telegram budget: %s/s in %s", settings.telegram_rate, redact(settings.telegram_budget_url)
+    )
+    return PacedRateLimiter(budget=TelegramBudget(backend, rate=settings.telegram_rate))
+
+
 def build_runtime(
     settings: Settings,
     *,
@@ -150,7 +161,7 @@ def build_runtime(
         .base_file_url(connection.base_file_url)
         .context_types(context_types)
         .concurrent_updates(processor)
-        .rate_limiter(connection.rate_limiter or PacedRateLimiter())
+        .rate_limiter(connection.rate_limiter or budget_rate_limiter(settings, connection.token))
         .connect_timeout(connection.connect_timeout)
         .read_timeout(connection.read_timeout)
         .write_timeout(connection.read_timeout)

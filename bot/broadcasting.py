@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from telegram import Bot
 from telegram.constants import ParseMode
+from telegram.ext import ExtBot
 
 from bot.notifier import delivery_errors
 from content.texts import Texts, load_texts
+from scheduler.budget import Priority
 
 
 class BotBroadcastTransport:
@@ -16,10 +18,11 @@ class BotBroadcastTransport:
     its caption, labelled with the clinic's name so the patient knows who writes; maps
     Telegram's errors to the ones the sender understands."""
 
-    def __init__(self, bot: Bot, catalogues: Callable[[str], Texts] = load_texts) -> None:
+    def __init__(self, bot: ExtBot[Any], catalogues: Callable[[str], Texts] = load_texts) -> None:
         """Send with ``bot``, labelled in the words of the patient's language from
-        ``catalogues``. The sender paces itself; the product's bot also has its rate limiter,
-        which keeps replies to patients and the broadcast within Telegram's 30/s."""
+        ``catalogues``. The sender paces itself; the bot's rate limiter (the Telegram budget)
+        serves these copies last, after replies, alerts and reminders, and keeps the whole
+        deployment within Telegram's 30/s."""
         self.bot = bot
         self.catalogues = catalogues
 
@@ -34,7 +37,16 @@ class BotBroadcastTransport:
         async with delivery_errors():
             if photo:
                 await self.bot.send_photo(
-                    chat_id, photo, caption=labelled, parse_mode=ParseMode.HTML
+                    chat_id,
+                    photo,
+                    caption=labelled,
+                    parse_mode=ParseMode.HTML,
+                    rate_limit_args=Priority.BROADCAST,
                 )
             else:
-                await self.bot.send_message(chat_id, labelled, parse_mode=ParseMode.HTML)
+                await self.bot.send_message(
+                    chat_id,
+                    labelled,
+                    parse_mode=ParseMode.HTML,
+                    rate_limit_args=Priority.BROADCAST,
+                )

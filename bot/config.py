@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
+from scheduler.budget import BACKEND_SCHEMES, redact
 from scheduler.planning import QuietHours, UnknownTimeZoneError, load_zone
 
 TOKEN_PATTERN = re.compile(r"^\d{5,16}:[A-Za-z0-9_-]{30,64}$")
@@ -87,6 +88,17 @@ class Settings(BaseSettings):
         description="clinic broadcast messages a second over all chats (Telegram allows ~30;"
         " the rest is left for conversations)",
     )
+    telegram_rate: float = Field(
+        default=30.0,
+        gt=0,
+        le=1000,
+        description="messages a second over all chats, for every process sharing the bot token",
+    )
+    telegram_budget_url: str = Field(
+        default="memory://",
+        description="where the Telegram budget is counted: memory:// (one process) or"
+        " redis://host:6379/0 (shared by every process of the deployment)",
+    )
     port: int = Field(default=8080, ge=1, le=65535, description="webhook server port")
 
     @field_validator("telegram_bot_token", mode="before")
@@ -119,6 +131,14 @@ class Settings(BaseSettings):
         problem = webhook_url_problem(value) if value else None
         if problem:
             raise ValueError(problem)
+        return value
+
+    @field_validator("telegram_budget_url")
+    @classmethod
+    def _check_budget_url(cls, value: str) -> str:
+        value = value.strip() or "memory://"
+        if urlsplit(value).scheme.lower() not in BACKEND_SCHEMES:
+            raise ValueError(f"{redact(value)!r}: use memory:// or redis://host:6379/0")
         return value
 
     @field_validator("default_timezone")

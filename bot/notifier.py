@@ -14,6 +14,7 @@ from bot import keyboards
 from bot.dates import days_away
 from bot.sending import send_html
 from content.texts import Texts, load_texts
+from scheduler.budget import Priority
 from scheduler.notifier import (
     MessageRejectedError,
     OutgoingReminder,
@@ -72,6 +73,7 @@ class TelegramNotifier:
                 reminder.chat_id,
                 self.render(reminder, reminder.title),
                 reply_markup=markup,  # type: ignore[arg-type]
+                priority=Priority.REMINDER,
             )
 
 

@@ -1,26 +1,33 @@
-"""Outgoing pacing: Telegram's overall and group limits, plus one we add per private chat.
+"""Outgoing pacing: every request python-telegram-bot makes waits for the Telegram budget.
 
-python-telegram-bot's ``AIORateLimiter`` keeps to about 30 messages a second overall and 20
-a minute per group, but has no limit per private chat, where Telegram allows about one
-message a second (short bursts tolerated, then 429). A patient who sends a flood, or a
-handler that answers with two messages, must not run into 429s: we pace each private chat
-with a small leaky bucket before the overall limiter, and let the overall limiter retry a
-429 that still gets through after ``retry_after``.
+``PacedRateLimiter`` is python-telegram-bot's ``BaseRateLimiter`` over a
+``scheduler.budget.TelegramBudget``: requests with a ``chat_id`` count against the overall
+window (and a group's), messages to a private chat against that chat's; requests without one
+(``getUpdates``, ``answerCallbackQuery``, ``getMe``) are not paced. Callers say how urgent a
+send is through python-telegram-bot's ``rate_limit_args`` (a ``Priority``); a call without
+it is a reply in conversation, served first. A 429 that still gets through blocks every send
+(of every process, with a shared budget) for its ``retry_after``, then the request is tried
+again ``max_retries`` times before the ``RetryAfter`` reaches the caller.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections import OrderedDict
+import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from aiolimiter import AsyncLimiter
-from telegram.ext import AIORateLimiter
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+from bot.notifier import retry_after_seconds
+from scheduler.budget import MemoryBackend, Priority, TelegramBudget
+
+log = logging.getLogger(__name__)
 
 JSONResult = bool | dict[str, Any] | list[dict[str, Any]]
 
-# Methods that put something in a chat (edits and callback answers are not paced).
+# Methods that put something in a chat (edits and callback answers are not paced per chat).
 PACED_METHODS = frozenset(
     {
         "sendmessage",
@@ -40,48 +47,40 @@ PACED_METHODS = frozenset(
 )
 
 
-class PacedRateLimiter(AIORateLimiter):
-    """``AIORateLimiter`` with a per-private-chat bucket: ``per_chat_burst`` at once, then
-    one message every ``per_chat_interval`` seconds."""
+class PacedRateLimiter(BaseRateLimiter[Priority]):
+    """Waits for the budget before each request, by priority; handles a 429 for everyone."""
 
     def __init__(
         self,
         *,
+        budget: TelegramBudget | None = None,
         overall_max_rate: float = 30,
-        group_max_rate: float = 20,
+        group_max_rate: int = 20,
         per_chat_burst: int = 3,
         per_chat_interval: float = 1.1,
         max_retries: int = 3,
-        max_chats: int = 4096,
     ) -> None:
-        """Limits as Telegram documents them, a little under to leave room for clock skew."""
-        super().__init__(
-            overall_max_rate=overall_max_rate,
-            overall_time_period=1,
-            group_max_rate=group_max_rate,
-            group_time_period=60,
-            max_retries=max_retries,
+        """Wait for ``budget``; without one, an in-memory budget of this process with these
+        limits (0 switches one off): ``overall_max_rate`` a second, ``group_max_rate`` a
+        minute per group, ``per_chat_burst`` at once to a private chat then one every
+        ``per_chat_interval`` seconds. ``max_retries``: tries after a 429 before its
+        ``RetryAfter`` reaches the caller (3, as python-telegram-bot's limiter did: a couple
+        of 429s never cost a reminder its turn)."""
+        self.budget = budget or TelegramBudget(
+            MemoryBackend(),
+            rate=overall_max_rate,
+            per_chat_burst=per_chat_burst,
+            per_chat_interval=per_chat_interval,
+            group_per_minute=group_max_rate,
         )
-        self.per_chat_burst = per_chat_burst
-        self.per_chat_interval = per_chat_interval
-        self.max_chats = max_chats
-        self._chats: OrderedDict[int, AsyncLimiter] = OrderedDict()
+        self.max_retries = max(0, max_retries)
 
-    def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
-        limiter = self._chats.get(chat_id)
-        if limiter is None:
-            limiter = AsyncLimiter(
-                max_rate=self.per_chat_burst,
-                time_period=self.per_chat_burst * self.per_chat_interval,
-            )
-            self._chats[chat_id] = limiter
-            if len(self._chats) > self.max_chats:
-                # Forget the least recently used chats whose bucket has drained anyway.
-                for key, old in list(self._chats.items())[: len(self._chats) // 4]:
-                    if old.has_capacity(old.max_rate):
-                        del self._chats[key]
-        self._chats.move_to_end(chat_id)
-        return limiter
+    async def initialize(self) -> None:
+        """Nothing to prepare: a shared backend connects on first use."""
+
+    async def shutdown(self) -> None:
+        """Close the budget's connections."""
+        await self.budget.close()
 
     async def process_request(
         self,
@@ -90,17 +89,29 @@ class PacedRateLimiter(AIORateLimiter):
         kwargs: dict[str, Any],
         endpoint: str,
         data: dict[str, Any],
-        rate_limit_args: int | None,
+        rate_limit_args: Priority | None,
     ) -> JSONResult:
-        """Wait for the chat's bucket (private chats only), then apply the overall limits."""
+        """Wait for the budget at the request's priority, then make it."""
         chat_id: Any = data.get("chat_id")
+        if chat_id is None:
+            return await callback(*args, **kwargs)
         with contextlib.suppress(TypeError, ValueError):
             chat_id = int(chat_id)
-        if isinstance(chat_id, int) and chat_id > 0 and endpoint.lower() in PACED_METHODS:
-            async with self._chat_limiter(chat_id):
-                return await super().process_request(
-                    callback, args, kwargs, endpoint, data, rate_limit_args
-                )
-        return await super().process_request(
-            callback, args, kwargs, endpoint, data, rate_limit_args
-        )
+        priority = Priority(rate_limit_args) if rate_limit_args is not None else Priority.REPLY
+        private = isinstance(chat_id, int) and chat_id > 0
+        paced_chat = private and endpoint.lower() in PACED_METHODS
+        for attempt in range(self.max_retries + 1):
+            await self.budget.acquire(
+                priority,
+                private_chat=chat_id if paced_chat else None,
+                group_chat=None if private else chat_id,
+            )
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                seconds = retry_after_seconds(exc)
+                await self.budget.block(seconds)
+                if attempt == self.max_retries:
+                    raise
+                log.warning("Telegram answered 429: every send waits %.1f s", seconds)
+        raise AssertionError("unreachable")  # pragma: no cover

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message
 from telegram.constants import ParseMode
@@ -11,6 +12,7 @@ from telegram.error import BadRequest
 from telegram.ext import ExtBot
 
 from content.texts import strip_tags
+from scheduler.budget import Priority
 
 log = logging.getLogger(__name__)
 
@@ -31,22 +33,30 @@ def fit(text: str, limit: int = MAX_TEXT) -> str:
 
 
 async def send_html(
-    bot: ExtBot[None],
+    bot: ExtBot[Any],
     chat_id: int,
     markup: str,
     *,
     reply_markup: InlineKeyboardMarkup | None = None,
+    priority: Priority | None = None,
 ) -> Message:
-    """Send ``markup`` as HTML; if Telegram refuses the formatting, send it as plain text."""
+    """Send ``markup`` as HTML; if Telegram refuses the formatting, send it as plain text.
+    ``priority``: how urgent it is for the Telegram budget (None: a reply in conversation)."""
     try:
         return await bot.send_message(
-            chat_id, markup, parse_mode=ParseMode.HTML, reply_markup=reply_markup
+            chat_id,
+            markup,
+            parse_mode=ParseMode.HTML,
+            reply_markup=reply_markup,
+            rate_limit_args=priority,
         )
     except BadRequest as exc:
         if "can't parse entities" not in exc.message.lower():
             raise
         log.warning("HTML refused for chat %s; sending plain text", chat_id)
-        return await bot.send_message(chat_id, fit(as_plain(markup)), reply_markup=reply_markup)
+        return await bot.send_message(
+            chat_id, fit(as_plain(markup)), reply_markup=reply_markup, rate_limit_args=priority
+        )
 
 
 async def edit_html(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -48,3 +50,30 @@ class FakeClock:
         if instant.tzinfo is None:
             raise ValueError("FakeClock needs an aware datetime")
         self.advance(instant.astimezone(UTC) - self._now)
+
+
+class MonotonicClock(Protocol):
+    """Seconds that only go forward, and a way to wait for them: what pacers wait on.
+
+    Tests drive a fake one, so no test waits (or asserts) a wall-clock duration.
+    """
+
+    def monotonic(self) -> float:
+        """Seconds since an arbitrary start; never goes back."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Return once ``seconds`` have passed on this clock."""
+        ...
+
+
+class SystemMonotonic:
+    """The real monotonic clock and asyncio's sleep."""
+
+    def monotonic(self) -> float:
+        """``time.monotonic()``."""
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        """``asyncio.sleep(seconds)`` (a non-positive wait still yields to the loop)."""
+        await asyncio.sleep(max(seconds, 0.0))

@@ -46,6 +46,19 @@ PG_SKIP_REASON = (
     "e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 
+REDIS_URL = os.environ.get("TEST_REDIS_URL")
+REDIS_SKIP_REASON = (
+    "Redis tests (the shared Telegram budget) need TEST_REDIS_URL, e.g. redis://127.0.0.1:6379/0"
+)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis server of the shared-budget tests; the test is skipped without one."""
+    if not REDIS_URL:
+        pytest.skip(REDIS_SKIP_REASON)
+    return REDIS_URL
+
 
 async def make_database(backend: str, tmp_path: Path) -> tuple[Database, str | None]:
     """A migrated, empty database: a SQLite file, or a fresh schema on PostgreSQL."""

@@ -1,7 +1,11 @@
-"""Fakes for the outside world: a notifier that records and can be told to fail."""
+"""Fakes for the outside world: a notifier that records and can be told to fail, and a
+monotonic clock that moves only when a test moves it."""
 
 from __future__ import annotations
 
+import asyncio
+import heapq
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,3 +49,51 @@ class RecordingNotifier:
             for d in self.sent
             if chat_id is None or d.reminder.chat_id == chat_id
         ]
+
+
+class FakeMonotonic:
+    """A ``MonotonicClock`` whose sleepers wake only when the test moves time on.
+
+    ``advance`` moves to each sleeper's deadline in turn and lets the woken tasks run (and
+    go to sleep again) before moving on, so a pacer behaves as it would in real time, with
+    no real waiting.
+    """
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self.now + seconds, next(self._order), wake))
+        await wake
+
+    @property
+    def sleeping(self) -> int:
+        """How many tasks wait on this clock."""
+        return sum(1 for _, _, wake in self._sleepers if not wake.done())
+
+    async def settle(self) -> None:
+        """Let every task that can run, run until it waits again (no I/O is involved)."""
+        for _ in range(200):
+            await asyncio.sleep(0)
+
+    async def advance(self, seconds: float) -> None:
+        """Move time on by ``seconds``, waking sleepers in the order of their deadlines."""
+        end = self.now + seconds
+        await self.settle()
+        while self._sleepers and self._sleepers[0][0] <= end:
+            deadline, _, wake = heapq.heappop(self._sleepers)
+            self.now = max(self.now, deadline)
+            if not wake.done():
+                wake.set_result(None)
+                await self.settle()
+        self.now = end
+        await self.settle()

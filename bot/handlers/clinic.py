@@ -36,6 +36,7 @@ from bot.handlers.common import (
 from bot.qr import invite_link, qr_png
 from bot.sending import send_html
 from content.texts import Markup
+from scheduler.budget import Priority
 from scheduler.clinics import (
     Alert,
     ClinicView,
@@ -313,6 +314,7 @@ async def _relay(
             context.bot,
             chat_id,
             context.texts_for(alert.language).render("relay", clinic=staff.clinic.name, text=text),
+            priority=Priority.ALERT,
         )
     except Forbidden:
         await context.care.mark_blocked(chat_id=chat_id)
@@ -643,7 +645,9 @@ async def tell_staff(
     delivered = 0
     for chat_id in await context.clinics.staff_chats(clinic_id=clinic_id):
         try:
-            await send_html(context.bot, chat_id, html, reply_markup=markup)
+            await send_html(
+                context.bot, chat_id, html, reply_markup=markup, priority=Priority.ALERT
+            )
             delivered += 1
         except TelegramError as exc:  # one unreachable colleague must not stop the others
             log.warning("could not reach a member of staff: %s", type(exc).__name__)

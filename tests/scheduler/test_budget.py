@@ -1,0 +1,211 @@
+"""The Telegram budget in one process: its windows, its priorities and a 429, on a fake
+monotonic clock (no test waits or measures real time)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import pytest
+
+from scheduler.budget import (
+    MemoryBackend,
+    Priority,
+    PriorityLock,
+    TelegramBudget,
+    Window,
+    open_backend,
+    redact,
+    token_namespace,
+)
+from tests.fakes import FakeMonotonic
+
+
+def make_budget(clock: FakeMonotonic, **limits: object) -> TelegramBudget:
+    return TelegramBudget(MemoryBackend(clock), clock=clock, **limits)  # type: ignore[arg-type]
+
+
+def launch(
+    budget: TelegramBudget, clock: FakeMonotonic, count: int, granted: list[tuple[float, str]],
+    label: str = "", priority: Priority = Priority.REPLY, **chat: int,
+) -> list[asyncio.Task[None]]:  # fmt: skip
+    async def one(i: int) -> None:
+        await budget.acquire(priority, **chat)
+        granted.append((clock.monotonic(), f"{label}{i}"))
+
+    return [asyncio.create_task(one(i)) for i in range(count)]
+
+
+def most_in_any(times: list[float], seconds: float) -> int:
+    """The most grants within any window of ``seconds`` (as Telegram counts: half-open)."""
+    ordered = sorted(times)
+    return max(
+        (sum(1 for t in ordered if start <= t < start + seconds) for start in ordered), default=0
+    )
+
+
+async def test_overall_cap_is_never_passed_and_is_used_in_full() -> None:
+    clock = FakeMonotonic()
+    budget = make_budget(clock, rate=30, per_chat_burst=None)
+    granted: list[tuple[float, str]] = []
+    tasks = launch(budget, clock, 100, granted)
+    await clock.advance(3.5)
+    assert all(task.done() for task in tasks)
+    times = [t - 1000.0 for t, _ in granted]
+    assert most_in_any(times, 1.0) == 30
+    per_second = Counter(int(t) for t in times)
+    assert [per_second[s] for s in range(4)] == [30, 30, 30, 10]
+
+
+async def test_a_private_chat_gets_a_burst_then_one_a_second_on_average() -> None:
+    clock = FakeMonotonic()
+    budget = make_budget(clock, rate=30, per_chat_burst=3, per_chat_interval=1.0)
+    granted: list[tuple[float, str]] = []
+    launch(budget, clock, 10, granted, private_chat=42)
+    other: list[tuple[float, str]] = []
+    launch(budget, clock, 1, other, private_chat=43)
+    await clock.advance(0)
+    assert [t - 1000.0 for t, _ in granted] == [0.0, 0.0, 0.0]
+    assert len(other) == 1  # another chat does not wait for this one
+    await clock.advance(20)
+    times = [t - 1000.0 for t, _ in granted]
+    assert times == [0.0, 0.0, 0.0, 3.0, 3.0, 3.0, 6.0, 6.0, 6.0, 9.0]
+    assert most_in_any(times, 3.0) == 3
+    # The chat's messages keep their order.
+    assert [name for _, name in granted] == [str(i) for i in range(10)]
+
+
+async def test_a_group_gets_twenty_a_minute() -> None:
+    clock = FakeMonotonic()
+    budget = make_budget(clock, rate=30, group_per_minute=20)
+    granted: list[tuple[float, str]] = []
+    launch(budget, clock, 45, granted, group_chat=-100123)
+    await clock.advance(59)
+    assert len(granted) == 20
+    await clock.advance(2)
+    assert len(granted) == 40
+    await clock.advance(60)
+    assert len(granted) == 45
+    assert most_in_any([t for t, _ in granted], 60.0) == 20
+
+
+async def test_contended_budget_serves_replies_then_alerts_then_reminders_then_broadcasts() -> None:
+    clock = FakeMonotonic()
+    budget = make_budget(clock, rate=2, per_chat_burst=None, headroom={})
+    granted: list[tuple[float, str]] = []
+    launch(budget, clock, 2, granted, "warmup")
+    await clock.advance(0)  # the window is full: everything below waits
+    launch(budget, clock, 3, granted, "broadcast", Priority.BROADCAST)
+    await clock.advance(0)
+    launch(budget, clock, 3, granted, "reminder", Priority.REMINDER)
+    await clock.advance(0)
+    launch(budget, clock, 2, granted, "alert", Priority.ALERT)
+    await clock.advance(0)
+    launch(budget, clock, 2, granted, "reply", Priority.REPLY)
+    await clock.advance(0)
+    assert [name for _, name in granted] == ["warmup0", "warmup1"]
+    await clock.advance(10)
+    order = [name.rstrip("0123456789") for _, name in granted[2:]]
+    assert order == ["reply"] * 2 + ["alert"] * 2 + ["reminder"] * 3 + ["broadcast"] * 3
+    assert most_in_any([t for t, _ in granted], 1.0) == 2
+
+
+async def test_bulk_leaves_headroom_that_replies_may_use() -> None:
+    clock = FakeMonotonic()
+    budget = make_budget(clock, rate=10, per_chat_burst=None)  # default headroom: 1 for bulk
+    bulk: list[tuple[float, str]] = []
+    launch(budget, clock, 30, bulk, "b", Priority.BROADCAST)
+    await clock.advance(0)
+    assert len(bulk) == 9  # one slot of the second stays free
+    replies: list[tuple[float, str]] = []
+    launch(budget, clock, 1, replies)
+    await clock.advance(0)
+    assert len(replies) == 1 and replies[0][0] == clock.monotonic()  # no wait
+    await clock.advance(0.5)
+    launch(budget, clock, 1, replies)
+    await clock.advance(0)
+    assert len(replies) == 1  # the window is full now: a reply waits too, but goes first
+    await clock.advance(0.5)
+    assert len(replies) == 2 and len(bulk) == 9 + 8
+
+
+async def test_a_429_blocks_every_send_until_it_passes() -> None:
+    clock = FakeMonotonic()
+    budget = make_budget(clock, rate=30, per_chat_burst=None)
+    await budget.block(5.0)
+    granted: list[tuple[float, str]] = []
+    launch(budget, clock, 3, granted)
+    await clock.advance(4.9)
+    assert granted == []
+    await clock.advance(0.2)
+    assert [t - 1000.0 for t, _ in granted] == [5.0, 5.0, 5.0]
+    await budget.block(2.0)
+    await budget.block(1.0)  # a shorter block never shortens a longer one
+    assert await budget.backend.blocked_for() == pytest.approx(2.0)
+
+
+async def test_a_cancelled_waiter_does_not_hold_up_the_others() -> None:
+    clock = FakeMonotonic()
+    budget = make_budget(clock, rate=1, per_chat_burst=3, per_chat_interval=1.0)
+    granted: list[tuple[float, str]] = []
+    launch(budget, clock, 1, granted, "first", private_chat=7)
+    await clock.advance(0)
+    tasks = launch(budget, clock, 2, granted, "second", private_chat=7)
+    await clock.advance(0)
+    tasks[0].cancel()
+    await clock.advance(1.0)
+    assert [name for _, name in granted] == ["first0", "second1"]
+    assert budget._lanes == {}  # nothing kept for a chat nobody writes to
+
+
+async def test_priority_lock_hands_on_by_priority_then_arrival() -> None:
+    lock = PriorityLock()
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with lock.hold(0):
+            await release.wait()
+
+    async def waiter(name: str, priority: int) -> None:
+        async with lock.hold(priority):
+            order.append(name)
+
+    first = asyncio.create_task(holder())
+    await asyncio.sleep(0)
+    waiters = [
+        asyncio.create_task(waiter(name, p))
+        for name, p in (("low-a", 3), ("high", 0), ("low-b", 3), ("mid", 2))
+    ]
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.gather(first, *waiters)
+    assert order == ["high", "mid", "low-a", "low-b"]
+    assert lock.idle
+
+
+async def test_memory_backend_counts_windows_and_forgets_drained_chats() -> None:
+    clock = FakeMonotonic()
+    backend = MemoryBackend(clock, max_keys=2)
+    window = Window(2, 1.0)
+    assert await backend.take("a", window) and await backend.take("a", window)
+    assert not await backend.take("a", window)
+    assert await backend.room("a", window) == pytest.approx(1.0)
+    assert await backend.room("a", window, cost=3) == float("inf")
+    await clock.advance(1.0)
+    assert await backend.room("a", window) == 0.0
+    await backend.take("b", window)
+    await backend.take("c", window)  # third key: drained "a" is forgotten
+    assert "a" not in backend._logs
+
+
+def test_namespace_hides_the_token_and_urls_hide_passwords() -> None:
+    token = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789"
+    namespace = token_namespace(token)
+    assert token not in namespace and "123456" not in namespace
+    assert namespace == token_namespace(token) != token_namespace(token + "x")
+    assert redact("redis://:s3cret@10.0.0.5:6379/0") == "redis://:***@10.0.0.5:6379/0"
+    assert redact("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+    assert isinstance(open_backend("memory://", namespace=namespace), MemoryBackend)
+    with pytest.raises(ValueError, match="memory://"):
+        open_backend("http://x", namespace=namespace)

@@ -485,7 +485,12 @@ async def send_invite(update: Update, context: BotContext, staff: StaffView) -> 
     await context.bot.send_photo(
         chat_id_of(update),
         InputFile(
-            qr_png(link, caption=texts.plain("staff.invite_caption", clinic=staff.clinic.name)),
+            qr_png(  # patients read the poster: in the clinic's language
+                link,
+                caption=context.texts_for(staff.clinic.language).plain(
+                    "staff.invite_caption", clinic=staff.clinic.name
+                ),
+            ),
             filename="invite.png",
         ),
         caption=texts.render(

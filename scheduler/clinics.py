@@ -12,7 +12,7 @@ import hashlib
 import re
 import secrets
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
@@ -213,6 +213,7 @@ class PatientSummary:
     news_opt_out: int
     by_phase: dict[str, int]
     no_session: int
+    by_language: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -607,6 +608,7 @@ class ClinicService:
             news_opt_out=sum(1 for p, _ in rows if p.news_opt_out),
             by_phase=dict(phases),
             no_session=no_session,
+            by_language=dict(Counter(p.language for p, _ in rows)),
         )
 
     async def request_booking(self, *, chat_id: int) -> Alert | None:

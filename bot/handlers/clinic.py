@@ -136,6 +136,11 @@ async def show_patients(update: Update, context: BotContext, staff: StaffView) -
         due=summary.due_next_session,
         no_session=summary.no_session,
         opted_out=summary.news_opt_out,
+        languages=" · ".join(
+            f"{context.texts_for(code).plain('language_name')} {count}"
+            for code, count in sorted(summary.by_language.items(), key=lambda item: -item[1])
+        )
+        or "–",
         phases=Markup(phases),
     )
 

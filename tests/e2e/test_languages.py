@@ -254,3 +254,13 @@ async def test_an_urdu_red_flag_is_urgent_and_escalated(
     async with bot.database.session() as session:
         (escalation,) = (await session.execute(select(Escalation))).scalars()
     assert escalation.level == "urgent" and escalation.clinic_id == clinic.view.id
+
+
+async def test_staff_see_their_patients_languages(bot: BotHarness) -> None:
+    clinic = await make_clinic(bot, "North Clinic", 9001)
+    code = await patient_link(clinic)
+    await join_in(bot, 3101, code, "ur")
+    await join_in(bot, 3102, code, "ur")
+    await join_in(bot, 3103, code, "en")
+    (summary,) = await say(clinic.admin, "/patients")
+    assert "Languages: اردو 2 · English 1" in summary.text, summary.text

@@ -111,7 +111,14 @@ async def ask(update: Update, context: BotContext, preselected: str | None = Non
 
 
 async def ask_language(update: Update, context: BotContext) -> None:
-    """/language: the buttons, the current language ticked."""
+    """/language: the buttons, the current language ticked (a member of staff who is not
+    also a patient is told that staff messages stay English)."""
+    chat_id = chat_id_of(update)
+    if await context.care.language_of(chat_id=chat_id) is None and await context.clinics.staff(
+        chat_id=chat_id
+    ):
+        await send(update, context, context.staff_texts.render("staff.language_english"))
+        return
     await ask(update, context)
 
 
@@ -133,7 +140,10 @@ async def answer_language(update: Update, context: BotContext) -> None:
     view = await context.care.view(chat_id=chat_id)
     if view is None or not view.consented:
         choose(context, code)
-        await onboarding.ask_consent(update, context)
+        if onboarding.consent_pending(context):  # picked at /start: the consent follows
+            await onboarding.ask_consent(update, context)
+        else:  # /language before /start: noted for when we meet
+            await send(update, context, context.texts.render("language.changed"))
         return
     if view.language == code and chosen(context):
         choose(context, code)

@@ -264,3 +264,21 @@ async def test_staff_see_their_patients_languages(bot: BotHarness) -> None:
     await join_in(bot, 3103, code, "en")
     (summary,) = await say(clinic.admin, "/patients")
     assert "Languages: اردو 2 · English 1" in summary.text, summary.text
+
+
+async def test_language_before_start_and_for_staff(bot: BotHarness) -> None:
+    # A stranger's /language: noted, and /start then asks for consent in it at once.
+    chat = bot.chat(3201)
+    await say(chat, "/language")
+    (noted,) = await choose_language(chat, "ur-Latn")
+    assert noted.text == load_texts("ur-Latn").plain("language.changed")
+    assert await bot.patient(3201) is None  # nothing stored before consent
+    chat.start()
+    (consent,) = await chat.wait_for(1, timeout=WAIT)
+    assert load_texts("ur-Latn").plain("start.consent") in consent.text
+    await press(chat, 0, replies=1)
+    assert (await bot.patient(3201)).language == "ur-Latn"  # type: ignore[union-attr]
+    # A member of staff (not a patient) is told staff messages stay English.
+    clinic = await make_clinic(bot, "North Clinic", 9001)
+    (answer,) = await say(clinic.admin, "/language")
+    assert "staff are in English" in answer.text and not answer.flat_buttons

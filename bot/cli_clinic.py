@@ -239,7 +239,9 @@ def create(
     language: Annotated[
         str,
         typer.Option(
-            "--language", help="Language of new patients' messages (one of content/texts/*)."
+            "--language",
+            help="Language offered first to its patients, who choose at /start: en, ur "
+            "(Urdu script) or ur-Latn (Roman Urdu); also the QR poster's caption.",
         ),
     ] = "en",
     plan_name: Annotated[
@@ -317,11 +319,11 @@ def create(
     )
 
 
-def available_languages() -> list[str]:
+def available_languages() -> tuple[str, ...]:
     """The languages patients can be written to in: one per content/texts/<code>.yaml."""
-    from content.texts import TEXTS_DIR
+    from content.texts import available_languages as catalogues
 
-    return sorted(path.stem for path in TEXTS_DIR.glob("*.yaml"))
+    return catalogues()
 
 
 def _phone(value: str | None, option: str) -> str | None:

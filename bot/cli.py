@@ -116,10 +116,10 @@ def worker() -> None:
         asyncio.run(_run_bot())
         return
 
-    from bot.services import build_services
+    from bot.services import build_delivery
     from scheduler.notifier import LoggingNotifier
 
-    services = build_services(settings, notifier=LoggingNotifier(), clock=SystemClock())
+    services = build_delivery(settings, notifier=LoggingNotifier(), clock=SystemClock())
 
     async def _run() -> None:
         await services.start()

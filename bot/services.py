@@ -1,34 +1,37 @@
-"""The composition root: builds the database, the care service and the reminder loop."""
+"""The composition root: builds the database, the care service and the reminder loop.
+
+A worker needs only the reminder loop (``build_delivery``); the services the bot's handlers
+use are imported in ``build_services``, so that a worker starts without importing them.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from content.loader import load_plan
-from scheduler.broadcasts import BroadcastService
-from scheduler.clinics import ClinicService
 from scheduler.clock import Clock
 from scheduler.delivery import DeliveryPolicy, Dispatcher
 from scheduler.notifier import Notifier
-from scheduler.questions import QuestionService
 from scheduler.runner import ReminderRunner, RunnerSettings, new_worker_id
-from scheduler.sessions import CareService
 from storage.database import Database, redact_url
+
+if TYPE_CHECKING:
+    from scheduler.broadcasts import BroadcastService
+    from scheduler.clinics import ClinicService
+    from scheduler.questions import QuestionService
+    from scheduler.sessions import CareService
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class Services:
-    """Everything the product runs on, wired once and passed down."""
+class Delivery:
+    """The database and the reminder loop: all a worker runs."""
 
     database: Database
-    care: CareService
-    questions: QuestionService
-    clinics: ClinicService
-    broadcasts: BroadcastService
     dispatcher: Dispatcher
     runner: ReminderRunner
 
@@ -47,7 +50,31 @@ class Services:
             await self.database.dispose()
 
 
-def build_services(
+@dataclass
+class Services:
+    """Everything the product runs on, wired once and passed down."""
+
+    database: Database
+    care: CareService
+    questions: QuestionService
+    clinics: ClinicService
+    broadcasts: BroadcastService
+    dispatcher: Dispatcher
+    runner: ReminderRunner
+
+    async def start(self) -> None:
+        """Migrate the database, then start the reminder loop."""
+        await self._delivery().start()
+
+    async def stop(self) -> None:
+        """Let sends under way finish, then close the database."""
+        await self._delivery().stop()
+
+    def _delivery(self) -> Delivery:
+        return Delivery(database=self.database, dispatcher=self.dispatcher, runner=self.runner)
+
+
+def build_delivery(
     settings: Settings,
     *,
     notifier: Notifier,
@@ -55,8 +82,9 @@ def build_services(
     runner_settings: RunnerSettings | None = None,
     policy: DeliveryPolicy | None = None,
     database: Database | None = None,
-) -> Services:
-    """Wire the layers for ``settings`` (or on ``database``); nothing connects until start."""
+) -> Delivery:
+    """Wire the reminder loop for ``settings`` (or on ``database``); nothing connects until
+    start."""
     database = database or Database(settings.database_url)
     load_plan(settings.default_plan)  # fail at start, not at the first delivery
     dispatcher = Dispatcher(
@@ -70,6 +98,33 @@ def build_services(
     runner = ReminderRunner(
         database=database, dispatcher=dispatcher, clock=clock, settings=runner_settings
     )
+    return Delivery(database=database, dispatcher=dispatcher, runner=runner)
+
+
+def build_services(
+    settings: Settings,
+    *,
+    notifier: Notifier,
+    clock: Clock,
+    runner_settings: RunnerSettings | None = None,
+    policy: DeliveryPolicy | None = None,
+    database: Database | None = None,
+) -> Services:
+    """Wire the layers for ``settings`` (or on ``database``); nothing connects until start."""
+    from scheduler.broadcasts import BroadcastService
+    from scheduler.clinics import ClinicService
+    from scheduler.questions import QuestionService
+    from scheduler.sessions import CareService
+
+    delivery = build_delivery(
+        settings,
+        notifier=notifier,
+        clock=clock,
+        runner_settings=runner_settings,
+        policy=policy,
+        database=database,
+    )
+    database, dispatcher, runner = delivery.database, delivery.dispatcher, delivery.runner
     care = CareService(
         database=database,
         clock=clock,

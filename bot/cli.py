@@ -84,12 +84,18 @@ def _connection(settings: Settings) -> Any:
     )
 
 
-async def _until_signalled() -> None:
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM, installed before anything starts: a stop sent
+    while the process is still starting then stops it cleanly, not half-way."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
+    return stop
+
+
+async def _until_signalled(stop: asyncio.Event | None = None) -> None:
+    await (stop or _stop_on_signals()).wait()
 
 
 @app.command()
@@ -106,10 +112,11 @@ def worker() -> None:
         runtime = build_runtime(settings, clock=SystemClock(), connection=_connection(settings))
 
         async def _run_bot() -> None:
+            stop = _stop_on_signals()
             await runtime.start(polling=False)
             typer.echo("Reminder worker running (Telegram). Press Ctrl+C to stop.", err=True)
             try:
-                await _until_signalled()
+                await _until_signalled(stop)
             finally:
                 await runtime.stop()
 
@@ -122,10 +129,11 @@ def worker() -> None:
     services = build_delivery(settings, notifier=LoggingNotifier(), clock=SystemClock())
 
     async def _run() -> None:
+        stop = _stop_on_signals()
         await services.start()
         typer.echo("Reminder worker running (logging only). Press Ctrl+C to stop.", err=True)
         try:
-            await _until_signalled()
+            await _until_signalled(stop)
         finally:
             async with asyncio.timeout(60):
                 await services.stop()
@@ -155,10 +163,11 @@ def run(
     if not webhook:
 
         async def _poll() -> None:
+            stop = _stop_on_signals()
             await runtime.start(polling=True)
             typer.echo("Bot running (polling). Press Ctrl+C to stop.", err=True)
             try:
-                await _until_signalled()
+                await _until_signalled(stop)
             finally:
                 await runtime.stop()
 

@@ -69,3 +69,29 @@ def test_worker_delivers_due_reminders_and_stops_on_sigterm(tmp_path: Path) -> N
     assert worker.returncode == 0, log
     assert "Reminder worker running" in log
     assert load_plan().milestones[0].text[:30] not in log
+
+
+def test_a_stop_sent_while_the_worker_starts_stops_it_cleanly(tmp_path: Path) -> None:
+    """SIGTERM at the first log line (the database is being opened, nothing announced yet):
+    the worker stops as it would once running, exit 0, not killed half-way."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'worker.sqlite3'}"
+    env = dict(os.environ, DATABASE_URL=url, LOG_LEVEL="INFO")
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    worker = subprocess.Popen(
+        [Path(sys.executable).parent / "aftercare", "worker"],
+        cwd=tmp_path,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert worker.stderr is not None
+    try:
+        first = worker.stderr.readline()  # logged from inside the start, before "running"
+        assert "Reminder worker running" not in first, first
+        worker.send_signal(signal.SIGTERM)
+        rest = worker.stderr.read()
+        worker.wait(timeout=30)
+    finally:
+        worker.kill()
+    assert worker.returncode == 0, first + rest
+    assert "Traceback" not in rest, rest

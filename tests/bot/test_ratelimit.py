@@ -78,7 +78,6 @@ async def test_each_kind_of_send_reaches_the_budget_with_its_priority(
     bot: tuple[ExtBot[Any], RecordingBudget],
 ) -> None:
     client, budget = bot
-    texts = load_texts()
     await send_html(client, CHAT, "<b>hello</b>")
     await send_html(client, CHAT, "an alert", priority=Priority.ALERT)
     reminder = OutgoingReminder(
@@ -91,8 +90,8 @@ async def test_each_kind_of_send_reaches_the_budget_with_its_priority(
         buttons=(),
         title="Evening",
     )
-    await TelegramNotifier(client, texts).send_reminder(reminder)
-    await BotBroadcastTransport(client, texts).send(
+    await TelegramNotifier(client, load_texts).send_reminder(reminder)
+    await BotBroadcastTransport(client, load_texts).send(
         chat_id=CHAT, text="Open Saturday", photo=None, clinic="North"
     )
     sends = [(p, chat) for p, chat, _ in budget.asked]

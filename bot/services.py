@@ -11,6 +11,7 @@ from scheduler.broadcasts import BroadcastService
 from scheduler.clinics import ClinicService
 from scheduler.clock import Clock
 from scheduler.delivery import DeliveryPolicy, Dispatcher
+from scheduler.metrics import Metrics
 from scheduler.notifier import Notifier
 from scheduler.questions import QuestionService
 from scheduler.runner import ReminderRunner, RunnerSettings, new_worker_id
@@ -31,12 +32,15 @@ class Services:
     broadcasts: BroadcastService
     dispatcher: Dispatcher
     runner: ReminderRunner
+    metrics: Metrics
+    clock: Clock
 
     async def start(self) -> None:
-        """Migrate the database, then start the reminder loop."""
+        """Migrate the database, then start the reminder loop; scrapes count its queue."""
         await self.database.upgrade()
         revision = await self.database.current_revision()
         log.info("database %s at revision %s", redact_url(self.database.url), revision)
+        self.metrics.watch_queue(self.database, self.clock)
         await self.runner.start()
 
     async def stop(self) -> None:
@@ -55,9 +59,12 @@ def build_services(
     runner_settings: RunnerSettings | None = None,
     policy: DeliveryPolicy | None = None,
     database: Database | None = None,
+    metrics: Metrics | None = None,
 ) -> Services:
-    """Wire the layers for ``settings`` (or on ``database``); nothing connects until start."""
+    """Wire the layers for ``settings`` (or on ``database``), counting in ``metrics`` (new
+    ones when not given); nothing connects until start."""
     database = database or Database(settings.database_url)
+    metrics = metrics or Metrics()
     load_plan(settings.default_plan)  # fail at start, not at the first delivery
     dispatcher = Dispatcher(
         database=database,
@@ -66,6 +73,7 @@ def build_services(
         plans=load_plan,
         worker_id=new_worker_id(),
         policy=policy,
+        metrics=metrics,
     )
     runner = ReminderRunner(
         database=database, dispatcher=dispatcher, clock=clock, settings=runner_settings
@@ -89,4 +97,6 @@ def build_services(
         broadcasts=BroadcastService(database=database, clock=clock, plans=load_plan),
         dispatcher=dispatcher,
         runner=runner,
+        metrics=metrics,
+        clock=clock,
     )

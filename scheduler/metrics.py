@@ -1,9 +1,9 @@
 """Prometheus metrics of delivery: what was sent and how, how late, how long sends waited for
 the Telegram budget, and how much is waiting in the queue.
 
-Every label value comes from a fixed enum here (``Kind``, ``SendOutcome``, ``Priority``,
-``QueueState``): no chat id, patient text, milestone or clinic name ever becomes a label, so a
-scrape carries counts only. ``Kind`` and the priority label are the outbox's (one queue of
+Every label value comes from a fixed enum (``Kind``, ``SendOutcome``, ``Priority``): no chat
+id, patient text, milestone or clinic name ever becomes a label, so a scrape carries counts
+only. ``Kind`` and the priority label are the outbox's (one queue of
 reminders, catch-ups, broadcast copies and alerts): today's two engines report in its terms.
 
 Each ``Metrics`` owns its registry (not prometheus_client's global one), so two products in one
@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -27,7 +28,14 @@ from scheduler.budget import Priority
 from scheduler.clock import Clock
 from scheduler.planning import CATCH_UP_PREFIX
 from storage.database import Database
-from storage.models import BroadcastRecipient, RecipientStatus, Reminder, ReminderStatus
+from storage.models import (
+    Broadcast,
+    BroadcastRecipient,
+    BroadcastStatus,
+    RecipientStatus,
+    Reminder,
+    ReminderStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +65,6 @@ class SendOutcome(StrEnum):
     EXPIRED = "expired"  # too late to be worth sending
     DEFERRED = "deferred"  # held until the patient's quiet hours end
     SKIPPED = "skipped"  # a broadcast copy to a patient who no longer gets news
-
-
-class QueueState(StrEnum):
-    """Whether a pending row may be sent now or waits for its time."""
-
-    DUE = "due"
-    LATER = "later"
 
 
 PRIORITY_OF_KIND = {
@@ -145,11 +146,17 @@ class Metrics:
 
 
 class QueueDepthCollector(Collector):
-    """``aftercare_queue_depth``: pending rows by kind, priority and state, counted by one
-    aggregate query per scrape.
+    """``aftercare_queue_depth`` (pending rows due now, by kind and priority) and
+    ``aftercare_queue_scheduled`` (pending rows due later, by priority), counted by one
+    aggregate statement per scrape.
+
+    The statement stays cheap with a million pending reminders: rows due now (the backlog)
+    are read to tell reminders from catch-ups, rows due later are only counted in the
+    ``(status, due_at)`` index. Broadcast copies are pending only while their broadcast is
+    sending, so they are counted through the broadcasts being sent.
 
     A scrape runs in a thread of its own (prometheus_client's server, or the webhook's
-    ``/metrics`` through ``asyncio.to_thread``); the query runs on the event loop the
+    ``/metrics`` through ``asyncio.to_thread``); the statement runs on the event loop the
     database belongs to, and the scrape waits for it at most ``QUERY_TIMEOUT``.
     """
 
@@ -163,61 +170,61 @@ class QueueDepthCollector(Collector):
         """Run the query on ``loop``."""
         self._loop = loop
 
-    async def count(self) -> dict[tuple[Kind, QueueState], int]:
-        """Pending rows by kind and state, every combination present (0 when none)."""
+    async def count(self) -> QueueCounts:
+        """Pending rows due now by kind, and due later by priority (0 where none)."""
         now = self.clock.now()
-        # Labels are computed in a subquery and grouped outside it: grouping by an expression
-        # that holds a bound parameter fails on PostgreSQL (each use is a new parameter).
-        reminders = (
+        pending = Reminder.status == ReminderStatus.PENDING
+        # Labels are computed in subqueries and grouped outside them: grouping by an
+        # expression that holds a bound parameter fails on PostgreSQL.
+        due_reminders = (
             select(
                 case(
                     (Reminder.milestone_id.startswith(CATCH_UP_PREFIX), Kind.CATCH_UP.value),
                     else_=Kind.REMINDER.value,
-                ).label("kind"),
-                case(
-                    (Reminder.due_at <= now, QueueState.DUE.value), else_=QueueState.LATER.value
-                ).label("state"),
+                ).label("kind")
             )
-            .where(Reminder.status == ReminderStatus.PENDING)
+            .where(pending, Reminder.due_at <= now)
             .subquery()
         )
-        reminder_counts = select(
-            reminders.c.kind, reminders.c.state, func.count().label("n")
-        ).group_by(reminders.c.kind, reminders.c.state)
+        copy_due = or_(
+            BroadcastRecipient.not_before.is_(None), BroadcastRecipient.not_before <= now
+        )
         copies = (
-            select(
-                case(
-                    (
-                        or_(
-                            BroadcastRecipient.not_before.is_(None),
-                            BroadcastRecipient.not_before <= now,
-                        ),
-                        QueueState.DUE.value,
-                    ),
-                    else_=QueueState.LATER.value,
-                ).label("state")
+            select(case((copy_due, _DUE), else_=_LATER).label("state"))
+            .join(Broadcast, Broadcast.id == BroadcastRecipient.broadcast_id)
+            .where(
+                Broadcast.status == BroadcastStatus.SENDING,
+                BroadcastRecipient.status == RecipientStatus.PENDING,
             )
-            .where(BroadcastRecipient.status == RecipientStatus.PENDING)
             .subquery()
         )
-        copy_counts = select(
-            literal(Kind.BROADCAST.value).label("kind"), copies.c.state, func.count().label("n")
-        ).group_by(copies.c.state)
-        # Alerts are sent at once today: no queue of theirs to count yet.
-        queued = (Kind.REMINDER, Kind.CATCH_UP, Kind.BROADCAST)
-        counts = {(kind, state): 0 for kind in queued for state in QueueState}
+        statement = union_all(
+            select(due_reminders.c.kind, literal(_DUE), func.count()).group_by(
+                due_reminders.c.kind
+            ),
+            select(literal(Kind.REMINDER.value), literal(_LATER), func.count()).where(
+                pending, Reminder.due_at > now
+            ),
+            select(literal(Kind.BROADCAST.value), copies.c.state, func.count()).group_by(
+                copies.c.state
+            ),
+        )
+        counts = QueueCounts()
         async with self.database.session() as session:
-            rows = await session.execute(union_all(reminder_counts, copy_counts))
-            for kind, state, n in rows:
-                counts[(Kind(kind), QueueState(state))] = int(n)
+            for kind, state, n in await session.execute(statement):
+                priority = PRIORITY_OF_KIND[Kind(kind)]
+                if state == _DUE:
+                    counts.due[Kind(kind)] += int(n)
+                else:
+                    counts.later[priority] += int(n)
         return counts
 
     def describe(self) -> Iterable[GaugeMetricFamily]:
-        """The gauge without samples (registering must not run the query)."""
-        return [_depth_gauge()]
+        """The gauges without samples (registering must not run the query)."""
+        return list(_gauges())
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
-        """The gauge, or nothing when the database does not answer in time."""
+        """The gauges, or nothing when the database does not answer in time."""
         return list(self._samples())
 
     def _samples(self) -> Iterator[GaugeMetricFamily]:
@@ -234,19 +241,43 @@ class QueueDepthCollector(Collector):
         future = asyncio.run_coroutine_threadsafe(self.count(), loop)
         try:
             counts = future.result(timeout=QUERY_TIMEOUT)
-        except Exception as exc:  # a scrape answers without the gauge rather than fail
+        except Exception as exc:  # a scrape answers without the gauges rather than fail
             future.cancel()
             log.warning("queue depth not counted: %s", type(exc).__name__)
             return
-        gauge = _depth_gauge()
-        for (kind, state), n in sorted(counts.items()):
-            gauge.add_metric([kind.value, priority_label(PRIORITY_OF_KIND[kind]), state.value], n)
-        yield gauge
+        depth, scheduled = _gauges()
+        for kind, n in counts.due.items():
+            depth.add_metric([kind.value, priority_label(PRIORITY_OF_KIND[kind])], n)
+        for priority, n in counts.later.items():
+            scheduled.add_metric([priority_label(priority)], n)
+        yield depth
+        yield scheduled
 
 
-def _depth_gauge() -> GaugeMetricFamily:
-    return GaugeMetricFamily(
-        "aftercare_queue_depth",
-        "Messages waiting to be sent, by kind, priority and state (due now, or later).",
-        labels=["kind", "priority", "state"],
+_DUE, _LATER = "due", "later"
+QUEUED_KINDS = (Kind.REMINDER, Kind.CATCH_UP, Kind.BROADCAST)
+
+
+@dataclass
+class QueueCounts:
+    """Pending rows: due now by kind, due later by priority (alerts are not queued yet)."""
+
+    due: dict[Kind, int] = field(default_factory=lambda: dict.fromkeys(QUEUED_KINDS, 0))
+    later: dict[Priority, int] = field(
+        default_factory=lambda: dict.fromkeys((Priority.REMINDER, Priority.BROADCAST), 0)
+    )
+
+
+def _gauges() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+    return (
+        GaugeMetricFamily(
+            "aftercare_queue_depth",
+            "Messages due now and not sent yet, by kind and priority.",
+            labels=["kind", "priority"],
+        ),
+        GaugeMetricFamily(
+            "aftercare_queue_scheduled",
+            "Messages waiting for a later time (their due time, or quiet hours), by priority.",
+            labels=["priority"],
+        ),
     )

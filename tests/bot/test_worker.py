@@ -132,9 +132,8 @@ def test_worker_serves_its_metrics_on_the_port_it_was_given(tmp_path: Path) -> N
     # Seeded 5 s before the worker started: each went out at least that late.
     assert samples[("aftercare_send_lateness_seconds_bucket",
                     frozenset({**reminder, "le": "1.0"}.items()))] == 0  # fmt: skip
-    for state in ("due", "later"):
-        depth = frozenset({**reminder, "state": state}.items())
-        assert samples[("aftercare_queue_depth", depth)] == 0
+    assert samples[("aftercare_queue_depth", frozenset(reminder.items()))] == 0
+    assert samples[("aftercare_queue_scheduled", frozenset({"priority": "reminder"}.items()))] == 0
     with pytest.raises(OSError):  # the server went with the process
         _scrape(metrics_url)
 

@@ -23,7 +23,7 @@ from bot.config import ConfigurationError
 from bot.standin import StandIn
 from bot.webhook import SECRET_HEADER, create_web_app, derived_secret, webhook_endpoint
 from scheduler.clock import FakeClock
-from scheduler.metrics import Kind, QueueState, SendOutcome
+from scheduler.metrics import Kind, SendOutcome
 from scheduler.timetravel import travel
 from storage.database import Database
 from storage.models import Reminder, ReminderStatus
@@ -144,11 +144,9 @@ async def test_metrics_count_a_delivered_reminder_and_the_queue_without_patient_
         assert sample("aftercare_send_lateness_seconds_bucket", le="1.0", **labels) == count
     assert sample("aftercare_sends_total", kind="reminder", priority="reminder",
                   outcome="retry") is None  # fmt: skip
-    assert sample("aftercare_queue_depth", kind="reminder", priority="reminder",
-                  state="due") == 0.0  # fmt: skip
-    later = sum(not r.milestone_id.startswith("catch_up_") for r in pending)
-    assert sample("aftercare_queue_depth", kind="reminder", priority="reminder",
-                  state="later") == later  # fmt: skip
+    for kind in ("reminder", "catch_up"):
+        assert sample("aftercare_queue_depth", kind=kind, priority="reminder") == 0.0
+    assert sample("aftercare_queue_scheduled", priority="reminder") == len(pending)
     # Every message went through the budget: the conversation's replies and the reminders.
     reply_waits = sample("aftercare_budget_wait_seconds_count", priority="reply")
     reminder_waits = sample("aftercare_budget_wait_seconds_count", priority="reminder")
@@ -156,7 +154,7 @@ async def test_metrics_count_a_delivered_reminder_and_the_queue_without_patient_
     assert reminder_waits == len(sent)
     assert sample("aftercare_telegram_429_total") == 0.0
 
-    allowed = {*Kind, *SendOutcome, *QueueState, "reply", "alert", "reminder", "broadcast"}
+    allowed = {*Kind, *SendOutcome, "reply", "alert", "reminder", "broadcast"}
     for (_name, labels), _value in samples.items():
         for label, value in labels:
             assert label == "le" or value in allowed, (label, value)

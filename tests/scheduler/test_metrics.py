@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from scheduler.budget import MemoryBackend, Priority, TelegramBudget
 from scheduler.clock import FakeClock
 from scheduler.delivery import Dispatcher
-from scheduler.metrics import Kind, Metrics, QueueState, SendOutcome
+from scheduler.metrics import Kind, Metrics, SendOutcome
 from scheduler.notifier import MessageRejectedError, RecipientGoneError, TransientDeliveryError
 from storage.database import Database
 from storage.models import (
@@ -32,10 +32,7 @@ from tests.scheduler.seeding import seed_due
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 # Every value a label of ours may take (and the histograms' bucket bounds).
 ALLOWED_LABEL_VALUES = (
-    {k.value for k in Kind}
-    | {o.value for o in SendOutcome}
-    | {s.value for s in QueueState}
-    | {p.name.lower() for p in Priority}
+    {k.value for k in Kind} | {o.value for o in SendOutcome} | {p.name.lower() for p in Priority}
 )
 
 
@@ -185,26 +182,33 @@ async def test_queue_depth_counts_pending_rows_by_kind_and_state_at_scrape_time(
     metrics = Metrics()
     metrics.watch_queue(database, clock)
     _, samples = await scrape(metrics)
-    depth = {
-        (kind, state): samples[
-            key("aftercare_queue_depth", kind=kind, priority=priority, state=state)
-        ]
-        for kind, priority in (
-            ("reminder", "reminder"), ("catch_up", "reminder"), ("broadcast", "broadcast"),
-        )
-        for state in ("due", "later")
-    }  # fmt: skip
-    assert depth == {
-        ("reminder", "due"): 3.0, ("reminder", "later"): 2.0,
-        ("catch_up", "due"): 1.0, ("catch_up", "later"): 0.0,
-        ("broadcast", "due"): 2.0, ("broadcast", "later"): 1.0,
+
+    def depths(samples: Samples) -> dict[str, float]:
+        return {
+            **{
+                f"due {kind}": samples[key("aftercare_queue_depth", kind=kind, priority=priority)]
+                for kind, priority in (
+                    ("reminder", "reminder"), ("catch_up", "reminder"), ("broadcast", "broadcast")
+                )
+            },
+            **{
+                f"later {priority}": samples[key("aftercare_queue_scheduled", priority=priority)]
+                for priority in ("reminder", "broadcast")
+            },
+        }  # fmt: skip
+
+    assert depths(samples) == {
+        "due reminder": 3.0, "due catch_up": 1.0, "due broadcast": 2.0,
+        "later reminder": 2.0, "later broadcast": 1.0,
     }  # fmt: skip
     assert_fixed_labels(samples)
 
     clock.advance(2 * hour)  # "due" is counted at each scrape, on the product's clock
     _, later = await scrape(metrics)
-    assert later[key("aftercare_queue_depth", kind="reminder", priority="reminder",
-                     state="due")] == 5.0  # fmt: skip
+    assert depths(later) == {
+        "due reminder": 5.0, "due catch_up": 1.0, "due broadcast": 3.0,
+        "later reminder": 0.0, "later broadcast": 0.0,
+    }  # fmt: skip
 
 
 async def test_queue_depth_asked_for_on_the_event_loop_answers_without_it(

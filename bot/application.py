@@ -33,6 +33,7 @@ from scheduler.broadcasts import BroadcastSender
 from scheduler.budget import TelegramBudget, open_backend, redact, token_namespace
 from scheduler.clock import Clock
 from scheduler.delivery import DeliveryPolicy
+from scheduler.metrics import Metrics
 from scheduler.runner import RunnerSettings, new_worker_id
 from storage.database import Database
 
@@ -154,6 +155,9 @@ def build_runtime(
     texts = load_texts()
     context_types = ContextTypes(context=BotContext, bot_data=BotData)
     processor = PerChatUpdateProcessor(connection.max_concurrent_updates)
+    metrics = Metrics()
+    rate_limiter = connection.rate_limiter or budget_rate_limiter(settings, connection.token)
+    rate_limiter.budget.metrics = metrics
     application: AnyApplication = (
         ApplicationBuilder()
         .token(connection.token)
@@ -161,7 +165,7 @@ def build_runtime(
         .base_file_url(connection.base_file_url)
         .context_types(context_types)
         .concurrent_updates(processor)
-        .rate_limiter(connection.rate_limiter or budget_rate_limiter(settings, connection.token))
+        .rate_limiter(rate_limiter)
         .connect_timeout(connection.connect_timeout)
         .read_timeout(connection.read_timeout)
         .write_timeout(connection.read_timeout)
@@ -177,6 +181,7 @@ def build_runtime(
         runner_settings=runner_settings,
         policy=policy,
         database=database,
+        metrics=metrics,
     )
     data: BotData = application.bot_data
     data.care = services.care
@@ -191,6 +196,7 @@ def build_runtime(
         rate=settings.broadcast_rate,
         worker_id=f"broadcasts-{new_worker_id()}",
         plans=load_plan,
+        metrics=metrics,
     )
     data.wake_broadcasts = broadcaster.wake
     data.settings = settings

@@ -98,8 +98,42 @@ async def _until_signalled(stop: asyncio.Event | None = None) -> None:
     await (stop or _stop_on_signals()).wait()
 
 
+def _serve_metrics(registry: Any, host: str, port: int | None) -> Any:
+    """prometheus_client's HTTP server for ``registry`` on ``host:port`` (None: no server)."""
+    if port is None:
+        return None
+    from prometheus_client import start_http_server
+
+    try:
+        server, _thread = start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        raise fail(f"--metrics-port {port}: cannot listen on {host}: {exc.strerror}") from None
+    typer.echo(f"Metrics at http://{host}:{port}/metrics", err=True)
+    return server
+
+
+def _stop_metrics(server: Any) -> None:
+    if server is not None:
+        server.shutdown()
+        server.server_close()
+
+
 @app.command()
-def worker() -> None:
+def worker(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=1,
+            max=65535,
+            help="Serve Prometheus metrics at http://HOST:PORT/metrics.",
+            show_default=False,
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option("--metrics-host", help="Address the metrics server listens on.")
+    ] = "127.0.0.1",
+) -> None:
     """Run only the reminder scheduler: it sends through Telegram when TELEGRAM_BOT_TOKEN is
     set, else it logs each delivery. Any number of workers can share one PostgreSQL."""
     settings = settings_or_exit()
@@ -110,6 +144,7 @@ def worker() -> None:
         from bot.application import build_runtime
 
         runtime = build_runtime(settings, clock=SystemClock(), connection=_connection(settings))
+        server = _serve_metrics(runtime.services.metrics.registry, metrics_host, metrics_port)
 
         async def _run_bot() -> None:
             stop = _stop_on_signals()
@@ -120,13 +155,17 @@ def worker() -> None:
             finally:
                 await runtime.stop()
 
-        asyncio.run(_run_bot())
+        try:
+            asyncio.run(_run_bot())
+        finally:
+            _stop_metrics(server)
         return
 
     from bot.services import build_delivery
     from scheduler.notifier import LoggingNotifier
 
     services = build_delivery(settings, notifier=LoggingNotifier(), clock=SystemClock())
+    server = _serve_metrics(services.metrics.registry, metrics_host, metrics_port)
 
     async def _run() -> None:
         stop = _stop_on_signals()
@@ -138,7 +177,10 @@ def worker() -> None:
             async with asyncio.timeout(60):
                 await services.stop()
 
-    asyncio.run(_run())
+    try:
+        asyncio.run(_run())
+    finally:
+        _stop_metrics(server)
 
 
 @app.command()

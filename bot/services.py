@@ -14,6 +14,7 @@ from bot.config import Settings
 from content.loader import load_plan
 from scheduler.clock import Clock
 from scheduler.delivery import DeliveryPolicy, Dispatcher
+from scheduler.metrics import Metrics
 from scheduler.notifier import Notifier
 from scheduler.runner import ReminderRunner, RunnerSettings, new_worker_id
 from storage.database import Database, redact_url
@@ -34,12 +35,15 @@ class Delivery:
     database: Database
     dispatcher: Dispatcher
     runner: ReminderRunner
+    metrics: Metrics
+    clock: Clock
 
     async def start(self) -> None:
-        """Migrate the database, then start the reminder loop."""
+        """Migrate the database, then start the reminder loop; scrapes count its queue."""
         await self.database.upgrade()
         revision = await self.database.current_revision()
         log.info("database %s at revision %s", redact_url(self.database.url), revision)
+        self.metrics.watch_queue(self.database, self.clock)
         await self.runner.start()
 
     async def stop(self) -> None:
@@ -61,9 +65,11 @@ class Services:
     broadcasts: BroadcastService
     dispatcher: Dispatcher
     runner: ReminderRunner
+    metrics: Metrics
+    clock: Clock
 
     async def start(self) -> None:
-        """Migrate the database, then start the reminder loop."""
+        """Migrate the database, then start the reminder loop; scrapes count its queue."""
         await self._delivery().start()
 
     async def stop(self) -> None:
@@ -71,7 +77,13 @@ class Services:
         await self._delivery().stop()
 
     def _delivery(self) -> Delivery:
-        return Delivery(database=self.database, dispatcher=self.dispatcher, runner=self.runner)
+        return Delivery(
+            database=self.database,
+            dispatcher=self.dispatcher,
+            runner=self.runner,
+            metrics=self.metrics,
+            clock=self.clock,
+        )
 
 
 def build_delivery(
@@ -82,10 +94,12 @@ def build_delivery(
     runner_settings: RunnerSettings | None = None,
     policy: DeliveryPolicy | None = None,
     database: Database | None = None,
+    metrics: Metrics | None = None,
 ) -> Delivery:
-    """Wire the reminder loop for ``settings`` (or on ``database``); nothing connects until
-    start."""
+    """Wire the reminder loop for ``settings`` (or on ``database``), counting in ``metrics``
+    (new ones when not given); nothing connects until start."""
     database = database or Database(settings.database_url)
+    metrics = metrics or Metrics()
     load_plan(settings.default_plan)  # fail at start, not at the first delivery
     dispatcher = Dispatcher(
         database=database,
@@ -94,11 +108,14 @@ def build_delivery(
         plans=load_plan,
         worker_id=new_worker_id(),
         policy=policy,
+        metrics=metrics,
     )
     runner = ReminderRunner(
         database=database, dispatcher=dispatcher, clock=clock, settings=runner_settings
     )
-    return Delivery(database=database, dispatcher=dispatcher, runner=runner)
+    return Delivery(
+        database=database, dispatcher=dispatcher, runner=runner, metrics=metrics, clock=clock
+    )
 
 
 def build_services(
@@ -109,8 +126,10 @@ def build_services(
     runner_settings: RunnerSettings | None = None,
     policy: DeliveryPolicy | None = None,
     database: Database | None = None,
+    metrics: Metrics | None = None,
 ) -> Services:
-    """Wire the layers for ``settings`` (or on ``database``); nothing connects until start."""
+    """Wire the layers for ``settings`` (or on ``database``), counting in ``metrics`` (new
+    ones when not given); nothing connects until start."""
     from scheduler.broadcasts import BroadcastService
     from scheduler.clinics import ClinicService
     from scheduler.questions import QuestionService
@@ -123,8 +142,10 @@ def build_services(
         runner_settings=runner_settings,
         policy=policy,
         database=database,
+        metrics=metrics,
     )
     database, dispatcher, runner = delivery.database, delivery.dispatcher, delivery.runner
+    metrics = delivery.metrics
     care = CareService(
         database=database,
         clock=clock,
@@ -144,4 +165,6 @@ def build_services(
         broadcasts=BroadcastService(database=database, clock=clock, plans=load_plan),
         dispatcher=dispatcher,
         runner=runner,
+        metrics=metrics,
+        clock=clock,
     )

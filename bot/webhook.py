@@ -2,12 +2,14 @@
 
 Telegram retries a delivery on any answer but 2xx, so the endpoint only checks the secret
 header, parses the update and queues it: handlers run after the answer. ``/healthz`` says
-whether the database answers. On shutdown uvicorn stops accepting, finishes the requests
-under way, then the runtime finishes queued updates and sends under way before closing.
+whether the database answers; ``/metrics`` is the Prometheus scrape (counts only, no text).
+On shutdown uvicorn stops accepting, finishes the requests under way, then the runtime
+finishes queued updates and sends under way before closing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -16,6 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -60,7 +63,8 @@ def webhook_endpoint(public_url: str) -> tuple[str, str]:
 def create_web_app(
     runtime: BotRuntime, *, public_url: str, secret: str, register_webhook: bool = True
 ) -> Starlette:
-    """The ASGI app: POST <path> for updates, GET /healthz; the runtime lives in its lifespan."""
+    """The ASGI app: POST <path> for updates, GET /healthz and /metrics; the runtime lives in
+    its lifespan."""
     url, path = webhook_endpoint(public_url)
     expected = secret.encode()
     application = runtime.application
@@ -92,6 +96,11 @@ def create_web_app(
             {"status": "ok", "queued_reminders": runtime.services.runner.queued}, 200
         )
 
+    async def metrics(request: Request) -> Response:
+        # In a thread: the queue-depth collector waits there for its query on this loop.
+        body = await asyncio.to_thread(generate_latest, runtime.services.metrics.registry)
+        return Response(body, 200, media_type=CONTENT_TYPE_LATEST)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await runtime.start(polling=False)
@@ -109,6 +118,7 @@ def create_web_app(
         routes=[
             Route(path, receive_update, methods=["POST"]),
             Route("/healthz", health, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

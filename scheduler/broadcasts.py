@@ -30,6 +30,7 @@ from content.loader import load_plan
 from content.plan import CarePlan, day_of_healing
 from scheduler.clinics import due_for_next_session
 from scheduler.clock import Clock
+from scheduler.metrics import Kind, Metrics, SendOutcome
 from scheduler.notifier import MessageRejectedError, RecipientGoneError, TransientDeliveryError
 from scheduler.planning import QuietHours, load_zone
 from storage.batching import GroupCommit
@@ -592,11 +593,13 @@ class BroadcastSender:
         send_timeout: float = 30.0,
         plans: PlanSource = load_plan,
         margin: float = 0.03,
+        metrics: Metrics | None = None,
     ) -> None:
         """Wire the sender. ``rate``: messages a second overall; ``per_chat_interval``:
         seconds between two messages to one chat; ``backoff``: the first retry's wait after
         a timeout or network error (doubling); ``worker_id`` names this process's claims
-        (by default a new unique name); ``margin``: see ``Pacer``."""
+        (by default a new unique name); ``margin``: see ``Pacer``; each attempt is counted in
+        ``metrics`` (its own when not given)."""
         self.database = database
         self.transport = transport
         self.clock = clock
@@ -615,6 +618,7 @@ class BroadcastSender:
         self.backoff = backoff
         self.send_timeout = send_timeout
         self.selector = AudienceSelector(plans)
+        self.metrics = metrics or Metrics()
         self.sent = 0
         self._last_to_chat: dict[int, float] = {}
         self._wake = asyncio.Event()
@@ -817,6 +821,9 @@ class BroadcastSender:
             check = await self._prepares.submit(recipient.id)
             if check == RecipientCheck.HELD:
                 run.held += 1
+                self.metrics.record_send(Kind.BROADCAST, SendOutcome.DEFERRED)
+            elif check == RecipientCheck.INACTIVE:
+                self.metrics.record_send(Kind.BROADCAST, SendOutcome.SKIPPED)
             if check != RecipientCheck.READY:
                 return
             await self._chat_turn(recipient.chat_id)
@@ -833,13 +840,16 @@ class BroadcastSender:
                     )
             except RecipientGoneError as exc:
                 await self._gone(recipient, exc.reason)
+                self.metrics.record_send(Kind.BROADCAST, SendOutcome.GONE)
                 return
             except MessageRejectedError as exc:
                 log.warning("broadcast recipient %s rejected: %s", recipient.id, exc.reason)
                 await self._settle_failed(recipient, exc.reason)
+                self.metrics.record_send(Kind.BROADCAST, SendOutcome.REJECTED)
                 return
             except TransientDeliveryError as exc:
                 if exc.retry_after is not None:
+                    self.metrics.record_send(Kind.BROADCAST, SendOutcome.RETRY)
                     log.warning("broadcast %s: 429, pausing %.1f s", broadcast.id, exc.retry_after)
                     self.pacer.pause(max(exc.retry_after, 0.0))
                     continue
@@ -852,6 +862,10 @@ class BroadcastSender:
             else:
                 recorded = await self._sent_marks.submit(recipient.id)
                 self.sent += 1
+                # Late against the broadcast's time; a copy held for quiet hours counts that.
+                due = broadcast.scheduled_at or broadcast.started_at
+                late_by = (self.clock.now() - due).total_seconds() if due else None
+                self.metrics.record_send(Kind.BROADCAST, SendOutcome.SENT, late_by=late_by)
                 if not recorded:
                     log.warning(
                         "broadcast recipient %s sent after its claim was lost", recipient.id
@@ -863,6 +877,7 @@ class BroadcastSender:
             )
             if attempts >= self.max_attempts:
                 await self._settle_failed(recipient, reason)
+                self.metrics.record_send(Kind.BROADCAST, SendOutcome.FAILED)
                 return
             async with self.database.session() as session:
                 counted = await BroadcastRepository(session).record_attempt(
@@ -874,7 +889,9 @@ class BroadcastSender:
             attempts = counted
             if attempts >= self.max_attempts:  # counted by an earlier claim too
                 await self._settle_failed(recipient, reason, attempted=False)
+                self.metrics.record_send(Kind.BROADCAST, SendOutcome.FAILED)
                 return
+            self.metrics.record_send(Kind.BROADCAST, SendOutcome.RETRY)
             await asyncio.sleep(self.backoff * 2 ** (attempts - 1))
 
     async def _chat_turn(self, chat_id: int) -> None:

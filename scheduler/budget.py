@@ -39,6 +39,8 @@ from scheduler.clock import MonotonicClock, SystemMonotonic
 if TYPE_CHECKING:
     from limits.aio.strategies import MovingWindowRateLimiter
 
+    from scheduler.metrics import Metrics
+
 log = logging.getLogger(__name__)
 
 OVERALL_KEY = "all"
@@ -340,12 +342,15 @@ class TelegramBudget:
         group_per_minute: int | None = 20,
         headroom: dict[Priority, int] | MappingProxyType[Priority, int] = DEFAULT_HEADROOM,
         clock: MonotonicClock | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         """Wait on ``clock`` (the backend's, for a memory backend). Limits (None or 0
         switches one off): ``rate`` sends a second over all chats;
         ``per_chat_burst`` to one private chat at once, then one every
-        ``per_chat_interval`` seconds on average; ``group_per_minute`` to one group."""
+        ``per_chat_interval`` seconds on average; ``group_per_minute`` to one group.
+        ``metrics`` (settable later) records each wait and each 429."""
         self.backend = backend
+        self.metrics = metrics
         self.clock = clock or SystemMonotonic()
         self.overall = _rate_window(rate) if rate else None
         self.per_chat = (
@@ -369,6 +374,14 @@ class TelegramBudget:
         Sends to one chat from this process go one at a time, best priority first, so they
         keep their order; then every send queues for the overall window by priority.
         """
+        started = self.clock.monotonic()
+        await self._acquire(priority, private_chat=private_chat, group_chat=group_chat)
+        if self.metrics is not None:
+            self.metrics.record_budget_wait(priority, self.clock.monotonic() - started)
+
+    async def _acquire(
+        self, priority: Priority, *, private_chat: int | None, group_chat: int | str | None
+    ) -> None:
         scoped: list[tuple[str, Window]] = []
         if private_chat is not None and self.per_chat is not None:
             scoped.append((f"chat:{private_chat}", self.per_chat))
@@ -396,6 +409,8 @@ class TelegramBudget:
 
     async def block(self, seconds: float) -> None:
         """Telegram said 429: hold every send of every process for ``seconds``."""
+        if self.metrics is not None:
+            self.metrics.record_429()
         await self.backend.block(seconds)
 
     async def close(self) -> None:

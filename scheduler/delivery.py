@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.plan import ButtonAction, CarePlan, day_of_healing
 from scheduler.clock import Clock
+from scheduler.metrics import Metrics, SendOutcome, reminder_kind
 from scheduler.notifier import (
     MessageRejectedError,
     Notifier,
@@ -57,6 +58,17 @@ class DeliveryPolicy:
             return timedelta(seconds=max(retry_after, 1.0))
         wait: timedelta = self.base_backoff * (2 ** max(attempt - 1, 0))
         return min(wait, self.max_backoff)
+
+
+# How each delivery-log outcome is counted in the metrics (a rejection says so itself).
+COUNTED_AS = {
+    DeliveryOutcome.SENT: SendOutcome.SENT,
+    DeliveryOutcome.RETRY: SendOutcome.RETRY,
+    DeliveryOutcome.FAILED: SendOutcome.FAILED,
+    DeliveryOutcome.BLOCKED: SendOutcome.GONE,
+    DeliveryOutcome.EXPIRED: SendOutcome.EXPIRED,
+    DeliveryOutcome.DEFERRED: SendOutcome.DEFERRED,
+}
 
 
 class Outcome(StrEnum):
@@ -117,14 +129,17 @@ class Dispatcher:
         plans: PlanSource,
         worker_id: str,
         policy: DeliveryPolicy | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
-        """Wire the dispatcher; ``worker_id`` names this process's claims."""
+        """Wire the dispatcher; ``worker_id`` names this process's claims; each attempt is
+        counted in ``metrics`` (its own when not given)."""
         self.database = database
         self.notifier = notifier
         self.clock = clock
         self.plans = plans
         self.worker_id = worker_id
         self.policy = policy or DeliveryPolicy()
+        self.metrics = metrics or Metrics()
 
     async def deliver(self, reminder_id: int) -> DeliveryResult:
         """Claim, send and settle one reminder. Never raises for a failed send."""
@@ -174,7 +189,13 @@ class Dispatcher:
             return DeliveryResult(Outcome.BLOCKED)
         except MessageRejectedError as exc:
             log.warning("reminder %s rejected: %s", claimed.id, exc.reason)
-            await self._settle(claimed, ReminderStatus.FAILED, DeliveryOutcome.FAILED, exc.reason)
+            await self._settle(
+                claimed,
+                ReminderStatus.FAILED,
+                DeliveryOutcome.FAILED,
+                exc.reason,
+                count_as=SendOutcome.REJECTED,
+            )
             return DeliveryResult(Outcome.FAILED)
         except TransientDeliveryError as exc:
             return await self._retry(claimed, exc.reason, exc.retry_after)
@@ -195,6 +216,8 @@ class Dispatcher:
         status: ReminderStatus,
         outcome: DeliveryOutcome,
         error: str | None,
+        *,
+        count_as: SendOutcome | None = None,
     ) -> bool:
         now = self.clock.now()
         async with self.database.session() as session:
@@ -203,6 +226,7 @@ class Dispatcher:
             )
             await self._log(session, claimed, outcome, now, error)
             await session.commit()
+        self._count(claimed, count_as or COUNTED_AS[outcome], now)
         return settled
 
     async def _log(
@@ -223,6 +247,14 @@ class Dispatcher:
             error=error,
         )
 
+    def _count(self, claimed: ClaimedReminder, outcome: SendOutcome, now: datetime) -> None:
+        """Count one attempt (after its log row is committed); a send records its lateness."""
+        self.metrics.record_send(
+            reminder_kind(claimed.milestone_id),
+            outcome,
+            late_by=(now - claimed.due_at).total_seconds(),
+        )
+
     async def _postpone(
         self, claimed: ClaimedReminder, due_at: datetime, outcome: DeliveryOutcome, reason: str
     ) -> DeliveryResult:
@@ -236,6 +268,7 @@ class Dispatcher:
             )
             await self._log(session, claimed, outcome, now, reason)
             await session.commit()
+        self._count(claimed, COUNTED_AS[outcome], now)
         kind = Outcome.DEFERRED if outcome is DeliveryOutcome.DEFERRED else Outcome.RETRY
         return DeliveryResult(kind, next_due=due_at)
 
@@ -269,4 +302,5 @@ class Dispatcher:
             )
             await self._log(session, claimed, DeliveryOutcome.BLOCKED, now, reason)
             await session.commit()
+        self._count(claimed, SendOutcome.GONE, now)
         log.info("chat %s is gone (%s): patient stopped", claimed.chat_id, reason)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from content.loader import load_plan
 from storage.database import Database
@@ -69,6 +72,118 @@ def test_worker_delivers_due_reminders_and_stops_on_sigterm(tmp_path: Path) -> N
     assert worker.returncode == 0, log
     assert "Reminder worker running" in log
     assert load_plan().milestones[0].text[:30] not in log
+
+
+REMINDER = {"kind": "reminder", "priority": "reminder"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _scrape(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        text = answer.read().decode()
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_worker_serves_its_metrics_on_the_port_it_was_given(tmp_path: Path) -> None:
+    """The two deliveries are counted, the queue is empty, and the server stops with it."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'worker.sqlite3'}"
+    asyncio.run(_seed(url))
+    port = _free_port()
+    env = dict(os.environ, DATABASE_URL=url, LOG_LEVEL="INFO")
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    worker = subprocess.Popen(
+        [Path(sys.executable).parent / "aftercare", "worker", "--metrics-port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    assert worker.stderr is not None
+    reader = threading.Thread(target=lambda: lines.extend(iter(worker.stderr.readline, "")))
+    reader.start()
+    metrics_url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        deadline = time.monotonic() + 30
+        while sum("delivered to chat" in line for line in lines) < 2:
+            assert time.monotonic() < deadline, "".join(lines)
+            assert worker.poll() is None, "".join(lines)
+            time.sleep(0.05)
+        sent = ("aftercare_sends_total", frozenset({**REMINDER, "outcome": "sent"}.items()))
+        samples = _scrape(metrics_url)
+        while samples.get(sent) != 2:  # the log line comes at the send, the count at settling
+            assert time.monotonic() < deadline, samples
+            time.sleep(0.05)
+            samples = _scrape(metrics_url)
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+    finally:
+        worker.kill()
+        reader.join(timeout=5)
+    log = "".join(lines)
+    assert worker.returncode == 0, log
+    assert f"Metrics at {metrics_url}" in log
+    reminder = REMINDER
+    assert (
+        samples[("aftercare_sends_total", frozenset({**reminder, "outcome": "sent"}.items()))] == 2
+    )
+    assert samples[("aftercare_send_lateness_seconds_count", frozenset(reminder.items()))] == 2
+    # Seeded 5 s before the worker started: each went out at least that late.
+    assert samples[("aftercare_send_lateness_seconds_bucket",
+                    frozenset({**reminder, "le": "1.0"}.items()))] == 0  # fmt: skip
+    assert samples[("aftercare_queue_depth", frozenset(reminder.items()))] == 0
+    assert samples[("aftercare_queue_scheduled", frozenset({"priority": "reminder"}.items()))] == 0
+    with pytest.raises(OSError):  # the server went with the process
+        _scrape(metrics_url)
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "http"])
+def test_a_metrics_port_out_of_range_is_one_usage_line(tmp_path: Path, port: str) -> None:
+    env = dict(os.environ, DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'w.sqlite3'}")
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    done = subprocess.run(
+        [Path(sys.executable).parent / "aftercare", "worker", "--metrics-port", port],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "--metrics-port" in done.stderr
+    assert not (tmp_path / "w.sqlite3").exists()
+
+
+def test_a_metrics_port_in_use_is_one_line_before_anything_starts(tmp_path: Path) -> None:
+    env = dict(os.environ, DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'w.sqlite3'}")
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [Path(sys.executable).parent / "aftercare", "worker", "--metrics-port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert f"--metrics-port {port}" in done.stderr
 
 
 def test_a_stop_sent_while_the_worker_starts_stops_it_cleanly(tmp_path: Path) -> None:

@@ -7,20 +7,27 @@ import os
 import socket
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
 
-from bot.application import build_runtime
+from bot.application import BotRuntime, build_runtime
 from bot.config import ConfigurationError
 from bot.standin import StandIn
 from bot.webhook import SECRET_HEADER, create_web_app, derived_secret, webhook_endpoint
 from scheduler.clock import FakeClock
+from scheduler.metrics import Kind, SendOutcome
+from scheduler.timetravel import travel
 from storage.database import Database
-from tests.e2e.harness import WAIT, BotHarness, begin, make_settings
+from storage.models import Reminder, ReminderStatus
+from tests.e2e.harness import WAIT, BotHarness, begin, make_settings, register
 
 SECRET = "s3cret_token-for-tests"
 PUBLIC = "https://bot.example.com:8443"
@@ -33,8 +40,10 @@ def free_port() -> int:
 
 
 class Served:
-    def __init__(self, server: uvicorn.Server, task: asyncio.Task[None], url: str) -> None:
-        self.server, self.task, self.url = server, task, url
+    def __init__(
+        self, server: uvicorn.Server, task: asyncio.Task[None], url: str, runtime: BotRuntime
+    ) -> None:
+        self.server, self.task, self.url, self.runtime = server, task, url, runtime
 
     async def stop(self) -> None:
         self.server.should_exit = True
@@ -60,7 +69,7 @@ async def served(
     while not server.started:
         assert not task.done(), task
         await asyncio.sleep(0.01)
-    served = Served(server, task, f"{local}/telegram")
+    served = Served(server, task, f"{local}/telegram", runtime)
     try:
         yield served
     finally:
@@ -94,6 +103,64 @@ async def test_healthz_reports_the_database(served: Served) -> None:
         answer = await client.get(served.url.replace("/telegram", "/healthz"))
     assert answer.status_code == 200
     assert answer.json()["status"] == "ok"
+
+
+async def test_metrics_count_a_delivered_reminder_and_the_queue_without_patient_text(
+    served: Served, standin: StandIn, database: Database, clock: FakeClock
+) -> None:
+    """Registered through the webhook, then 10 hours later the day-0 evening reminder (and
+    whatever else fell due) arrives; the scrape counts exactly what the database holds."""
+    chat = standin.private_chat(7007)
+    await register(chat, "press:Today")
+    await travel(served.runtime.services.runner, clock, timedelta(hours=10))
+    async with database.session() as session:
+        rows = list((await session.execute(select(Reminder))).scalars())
+    sent = [r for r in rows if r.status is ReminderStatus.SENT]
+    pending = [r for r in rows if r.status is ReminderStatus.PENDING]
+    assert sent and pending
+    assert any(m.text and "evening" in m.text.lower() for m in chat.messages)
+
+    async with httpx.AsyncClient() as client:
+        answer = await client.get(served.url.replace("/telegram", "/metrics"))
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain")
+    samples = {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(answer.text)
+        for s in family.samples
+    }
+
+    def sample(name: str, **labels: str) -> float | None:
+        return samples.get((name, frozenset(labels.items())))
+
+    by_kind = Counter("catch_up" if r.milestone_id.startswith("catch_up_") else "reminder"
+                      for r in sent)  # fmt: skip
+    for kind, count in by_kind.items():
+        labels = {"kind": kind, "priority": "reminder"}
+        assert sample("aftercare_sends_total", outcome="sent", **labels) == count
+        # The fake clock stops at each due instant: every one went out on the dot.
+        assert sample("aftercare_send_lateness_seconds_count", **labels) == count
+        assert sample("aftercare_send_lateness_seconds_sum", **labels) == 0.0
+        assert sample("aftercare_send_lateness_seconds_bucket", le="1.0", **labels) == count
+    assert sample("aftercare_sends_total", kind="reminder", priority="reminder",
+                  outcome="retry") is None  # fmt: skip
+    for kind in ("reminder", "catch_up"):
+        assert sample("aftercare_queue_depth", kind=kind, priority="reminder") == 0.0
+    assert sample("aftercare_queue_scheduled", priority="reminder") == len(pending)
+    # Every message went through the budget: the conversation's replies and the reminders.
+    reply_waits = sample("aftercare_budget_wait_seconds_count", priority="reply")
+    reminder_waits = sample("aftercare_budget_wait_seconds_count", priority="reminder")
+    assert reply_waits is not None and reply_waits >= 3
+    assert reminder_waits == len(sent)
+    assert sample("aftercare_telegram_429_total") == 0.0
+
+    allowed = {*Kind, *SendOutcome, "reply", "alert", "reminder", "broadcast"}
+    for (_name, labels), _value in samples.items():
+        for label, value in labels:
+            assert label == "le" or value in allowed, (label, value)
+    for message in chat.messages:  # nothing the patient was told, nor their chat id
+        assert not message.text or message.text[:40] not in answer.text
+    assert "7007" not in answer.text
 
 
 async def test_shutdown_finishes_updates_already_accepted(served: Served, standin: StandIn) -> None:

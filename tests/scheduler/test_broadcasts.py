@@ -27,6 +27,7 @@ from scheduler.broadcasts import (
     text_limit,
 )
 from scheduler.clock import FakeClock
+from scheduler.metrics import Metrics, SendOutcome
 from scheduler.notifier import MessageRejectedError, RecipientGoneError, TransientDeliveryError
 from storage.database import Database
 from storage.models import (
@@ -832,3 +833,34 @@ async def test_a_text_too_long_with_the_label_is_refused_with_the_limit(
     with pytest.raises(BroadcastTooLong) as refused:
         await service.create(clinic, staff, "x" * (limit + 1))
     assert (refused.value.length, refused.value.limit) == (limit + 1, limit)
+
+
+async def test_every_copy_attempt_is_counted_by_outcome(
+    database: Database, clock: FakeClock
+) -> None:
+    clinic, staff = await add_clinic(database)
+    await add_patients(database, clinic, range(600, 606))
+    service = BroadcastService(database=database, clock=clock)
+    await send_now(service, clinic, staff)
+    transport = FakeTransport(
+        always={600: TransientDeliveryError("timeout")},
+        errors={
+            601: [RecipientGoneError("403 Forbidden: bot was blocked")],
+            602: [MessageRejectedError("400 Bad Request: can't parse entities")],
+            603: [TransientDeliveryError("429", retry_after=0.01)],
+        },
+    )
+    metrics = Metrics()
+    await sender(database, transport, clock, metrics=metrics).run_until_idle()
+
+    counted = {
+        outcome.value: metrics.sends.labels("broadcast", "broadcast", outcome.value)._value.get()
+        for outcome in SendOutcome
+    }
+    assert counted == {
+        "sent": 3, "retry": 3, "failed": 1, "gone": 1, "rejected": 1,
+        "expired": 0, "deferred": 0, "skipped": 0,
+    }  # fmt: skip
+    lateness = metrics.lateness.labels("broadcast", "broadcast")
+    assert lateness._sum.get() == 0.0  # the fake clock stood still: sent at its time
+    assert sum(b.get() for b in lateness._buckets) == 3

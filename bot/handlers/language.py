@@ -36,9 +36,7 @@ def guess(update: Update) -> str:
     """The language to offer first before the patient chose: Urdu script when they wrote in
     it or their Telegram is in Urdu, else English (no offline detector tells Roman Urdu from
     English reliably, so Roman Urdu is always one tap away instead)."""
-    message = update.effective_message
-    text = (message.text or message.caption or "") if message is not None else ""
-    if _has_urdu_script(text):
+    if _has_urdu_script(_words(update)):
         return "ur"
     user = update.effective_user
     code = (user.language_code or "") if user is not None else ""
@@ -64,7 +62,9 @@ async def remember(update: Update, context: BotContext) -> None:
         stored = STAFF_LANGUAGE  # a member of staff who is not also a patient
     if stored is not None:
         data[LANGUAGE_KEY] = CachedLanguage.of(stored, chosen=True, read_at=now)
-    elif isinstance(cached, CachedLanguage):  # chosen (or guessed) before consenting
+    elif isinstance(cached, CachedLanguage) and (
+        cached.chosen or guess(update) == DEFAULT_LANGUAGE
+    ):  # chosen before consenting, or a guess these words do not change
         data[LANGUAGE_KEY] = CachedLanguage.of(cached.code, chosen=cached.chosen, read_at=now)
     else:
         data[LANGUAGE_KEY] = CachedLanguage.of(guess(update), chosen=False, read_at=now)

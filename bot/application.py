@@ -18,6 +18,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.broadcasting import BotBroadcastTransport
+from bot.capacity_watch import CapacityWatch
 from bot.config import Settings
 from bot.context import BotContext, BotData
 from bot.handlers import register
@@ -31,6 +32,7 @@ from content.loader import load_plan
 from content.texts import DEFAULT_LANGUAGE, available_languages, load_texts
 from scheduler.broadcasts import BroadcastSender
 from scheduler.budget import TelegramBudget, open_backend, redact, token_namespace
+from scheduler.capacity import CapacityService
 from scheduler.clock import Clock
 from scheduler.delivery import DeliveryPolicy
 from scheduler.metrics import Metrics
@@ -65,6 +67,7 @@ class BotRuntime:
     services: Services
     connection: Connection
     broadcaster: BroadcastSender
+    capacity_watch: CapacityWatch
 
     async def start(self, *, polling: bool = True) -> None:
         """Initialise the Bot, start the database and reminders, then take updates."""
@@ -73,6 +76,7 @@ class BotRuntime:
         try:
             await self.services.start()
             self.broadcaster.start()
+            self.capacity_watch.start()
             await self._set_commands()
             if polling:
                 assert application.updater is not None
@@ -98,6 +102,7 @@ class BotRuntime:
                     await application.updater.stop()
                 if application.running:
                     await application.stop()
+                await self.capacity_watch.stop()
                 await self.broadcaster.stop()
                 await self.services.stop()
         finally:
@@ -205,6 +210,18 @@ def build_runtime(
     data.catalogues = load_texts
     data.plans = load_plan
     register(application)
+    capacity_watch = CapacityWatch(
+        capacity=CapacityService(
+            database=services.database, clock=clock, plans=load_plan, rate=settings.telegram_rate
+        ),
+        clinics=services.clinics,
+        bot=application.bot,
+        texts=texts,
+    )
     return BotRuntime(
-        application=application, services=services, connection=connection, broadcaster=broadcaster
+        application=application,
+        services=services,
+        connection=connection,
+        broadcaster=broadcaster,
+        capacity_watch=capacity_watch,
     )

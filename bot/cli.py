@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from bot.cli_capacity import register as register_capacity
 from bot.cli_clinic import clinic_app
 from bot.cli_common import OneLineErrors, fail, settings_or_exit
 from bot.cli_content import content_app
@@ -32,6 +33,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(content_app, name="content")
 register_triage(app)
+register_capacity(app)
 app.add_typer(db_app, name="db")
 app.add_typer(clinic_app, name="clinic")
 

@@ -22,6 +22,8 @@ from content.const import ADVICE_TOPICS, ALL_TOPICS, SYMPTOM_TOPICS
 
 _ID = r"^[a-z][a-z0-9_]*$"
 _HHMM = re.compile(r"^(\d{1,2}):(\d{2})$", re.ASCII)
+# A reminder is meant to arrive within this long of its due time (its delivery window).
+DEFAULT_WINDOW_MINUTES = 90
 
 
 class _Strict(BaseModel):
@@ -135,6 +137,12 @@ class Milestone(_Strict):
         default=(),
         description="advice topics this reminder says are allowed from now on (a subset of topics)",
     )
+    window_minutes: int = Field(
+        default=DEFAULT_WINDOW_MINUTES,
+        ge=5,
+        le=24 * 60,
+        description="its delivery window: it should arrive within this long of its due time",
+    )
 
     @field_validator("at", mode="before")
     @classmethod
@@ -153,6 +161,24 @@ class Milestone(_Strict):
     def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         _known_topics(value, ALL_TOPICS, "topic")
         return value
+
+    @model_validator(mode="after")
+    def _window_before_expiry(self) -> Milestone:
+        if (
+            "window_minutes" in self.model_fields_set
+            and timedelta(minutes=self.window_minutes) > self.expires_after.as_timedelta()
+        ):
+            raise ValueError(
+                f"window_minutes {self.window_minutes} is longer than expires_after: "
+                "the window must close before the reminder goes stale"
+            )
+        return self
+
+    @property
+    def window(self) -> timedelta:
+        """How long after its due time the reminder is meant to have arrived (never past its
+        expiry: a milestone that goes stale sooner than the default window closes with it)."""
+        return min(timedelta(minutes=self.window_minutes), self.expires_after.as_timedelta())
 
     @field_validator("allows")
     @classmethod

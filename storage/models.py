@@ -465,3 +465,18 @@ class BroadcastRecipient(Base):
         default=None, doc="held until then: the end of the patient's quiet hours"
     )
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CapacityWarning(Base):
+    """A delivery window found over-full ahead of time; one row per window, so each is
+    announced once however many processes look."""
+
+    __tablename__ = "capacity_warnings"
+    __table_args__ = (UniqueConstraint("window_start", "window_end"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    reminders: Mapped[int] = mapped_column(Integer)
+    capacity: Mapped[int] = mapped_column(Integer)
+    warned_at: Mapped[datetime]

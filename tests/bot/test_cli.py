@@ -29,7 +29,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.mark.parametrize(
-    "path", [[], ["content"], ["db"], ["plan"], ["worker"], ["content", "check"]]
+    "path", [[], ["content"], ["db"], ["plan"], ["worker"], ["capacity"], ["content", "check"]]
 )
 def test_help_on_every_level(path: list[str]) -> None:
     """--help works for the root and every group and command."""
@@ -198,3 +198,50 @@ def test_a_usage_error_from_the_console_script_is_one_line(isolated_env: Path) -
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("Error: "), done.stderr
+
+
+def test_capacity_shows_each_window_and_its_overflow(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """120 reminders due at 09:00 Karachi where the budget carries 86 in the window: the JSON
+    and the table say so; a day with nothing due says that."""
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from storage.database import Database
+    from tests.scheduler.seeding import seed_due
+
+    monkeypatch.setenv("TELEGRAM_RATE", "0.02")  # reminders get 0.016/s: 86 in 90 minutes
+    settings = load_settings()
+
+    async def seed() -> None:
+        database = Database(settings.database_url)
+        try:
+            await database.upgrade()
+            await seed_due(
+                database,
+                patients=120,
+                per_patient=1,
+                due_at=datetime(2026, 12, 1, 4, tzinfo=UTC),
+                valid_for=timedelta(hours=5),
+                milestones=("day1_morning",),
+                plan_id="microneedling",
+            )
+        finally:
+            await database.dispose()
+
+    asyncio.run(seed())
+    result = runner.invoke(app, ["capacity", "--date", "2026-12-01", "--json"])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.output)
+    assert row["start"] == "2026-12-01T09:00+05:00" and row["end"] == "2026-12-01T10:30+05:00"
+    assert (row["reminders"], row["capacity"]) == (120, 86)
+    assert row["late"] == 34 and row["late_by_minutes"] == 35  # the last at 11:05
+
+    table = runner.invoke(app, ["capacity", "--date", "2026-11-30", "--days", "2"])
+    assert table.exit_code == 0, table.output
+    assert "2026-11-30: no reminders due." in table.output
+    assert "09:00-10:30" in table.output and "OVERFLOW" in table.output
+
+    bad = runner.invoke(app, ["capacity", "--tz", "Mars/Base"])
+    assert bad.exit_code == 2 and "not a time zone" in bad.output

@@ -258,6 +258,7 @@ async def test_deleting_a_patient_leaves_no_row_in_any_table(database: Database)
         "invites": 0,
         "broadcasts": 1,
         "broadcast_recipients": 1,
+        "capacity_warnings": 0,
     }
 
 

@@ -98,6 +98,24 @@ class BroadcastTooLong(ValueError):
         self.limit = limit
 
 
+class AudienceError(ValueError):
+    """An audience that names nobody we know how to choose; the message is fit for a person."""
+
+
+class EmptyBroadcast(ValueError):
+    """A broadcast with neither a text nor a photo."""
+
+
+class UnknownPhase(ValueError):
+    """A phase audience naming a phase the clinic's care plan does not have."""
+
+    def __init__(self, phase: str | None, known: list[str]) -> None:
+        """The phase asked for and the ones the plan has."""
+        super().__init__(f"no phase {phase!r} in the care plan; try: " + ", ".join(known))
+        self.phase = phase
+        self.known = known
+
+
 class TimeProblem(StrEnum):
     """Why a broadcast cannot be scheduled for a time."""
 
@@ -173,7 +191,7 @@ class Audience:
 
     @classmethod
     def parse(cls, text: str) -> Audience:
-        """The audience a ``Broadcast.audience`` string names; ValueError with a friendly
+        """The audience a ``Broadcast.audience`` string names; AudienceError with a friendly
         message when it names none."""
         raw = text.strip().lower()
         if raw == "all":
@@ -181,17 +199,19 @@ class Audience:
         kind, sep, value = raw.partition(":")
         value = value.strip()
         if not sep or kind not in ("phase", "due", "silent", "lang"):
-            raise ValueError(f"unknown audience {text.strip()[:40]!r}: {AUDIENCE_HELP}")
+            raise AudienceError(f"unknown audience {text.strip()[:40]!r}: {AUDIENCE_HELP}")
         if kind == "phase":
             if not _PHASE_ID.match(value):
-                raise ValueError("phase: give a phase id, e.g. phase:first_week")
+                raise AudienceError("phase: give a phase id, e.g. phase:first_week")
             return cls("phase", phase=value)
         if kind == "lang":
             if not _LANGUAGE.match(value):
-                raise ValueError("lang: give a language code, e.g. lang:en")
+                raise AudienceError("lang: give a language code, e.g. lang:en")
             return cls("lang", language=value)
         if not value.isdigit() or not 1 <= int(value) <= MAX_DAYS:
-            raise ValueError(f"{kind}: give a number of days from 1 to {MAX_DAYS}, e.g. {kind}:14")
+            raise AudienceError(
+                f"{kind}: give a number of days from 1 to {MAX_DAYS}, e.g. {kind}:14"
+            )
         return cls("due" if kind == "due" else "silent", days=int(value))
 
     def __str__(self) -> str:
@@ -348,7 +368,7 @@ class BroadcastService:
         clinic (LookupError otherwise)."""
         text = text.strip()
         if not text and not photo:
-            raise ValueError("a broadcast needs a text or a photo")
+            raise EmptyBroadcast("a broadcast needs a text or a photo")
         async with self.database.session() as session:
             if staff_id is not None:
                 staff = await session.get(Staff, staff_id)
@@ -508,9 +528,7 @@ class BroadcastService:
             return  # the plan file is broken: the selection finds nobody, logged there
         known = [p.id for p in plan.phases]
         if audience.phase not in known:
-            raise ValueError(
-                f"no phase {audience.phase!r} in the care plan; try: " + ", ".join(known)
-            )
+            raise UnknownPhase(audience.phase, known)
 
 
 class Pacer:

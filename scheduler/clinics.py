@@ -142,6 +142,10 @@ class StaffView:
         return self.role is StaffRole.ADMIN
 
 
+class ClinicDetailsError(ValueError):
+    """A clinic's name or contact detail that does not fit; the message says which."""
+
+
 class InviteProblem(StrEnum):
     """Why an invite code does not work."""
 
@@ -272,7 +276,7 @@ class ClinicService:
         self.plans(plan_id)
         name = name.strip()
         if not name or len(name) > MAX_NAME:
-            raise ValueError(f"a clinic needs a name of 1 to {MAX_NAME} characters")
+            raise ClinicDetailsError(f"a clinic needs a name of 1 to {MAX_NAME} characters")
         for label, value, limit in (
             ("phone", phone, 40),
             ("WhatsApp", whatsapp, 40),
@@ -280,7 +284,7 @@ class ClinicService:
             ("language", language, 16),
         ):
             if value is not None and len(value) > limit:
-                raise ValueError(f"the {label} is longer than {limit} characters")
+                raise ClinicDetailsError(f"the {label} is longer than {limit} characters")
         now = self.clock.now()
         async with self.database.session() as session:
             clinic = await ClinicRepository(session).add(

@@ -26,12 +26,14 @@ from content.texts import Markup, Texts
 from scheduler.broadcasts import (
     MAX_AHEAD,
     Audience,
+    AudienceError,
     BroadcastNotFound,
     BroadcastReport,
     BroadcastStateError,
     BroadcastTimeError,
     BroadcastTooLong,
     TimeProblem,
+    UnknownPhase,
 )
 from scheduler.clinics import StaffView
 from storage.models import BroadcastStatus
@@ -243,7 +245,7 @@ async def answer_button(update: Update, context: BotContext, staff: StaffView) -
             TimeProblem.QUIET: "broadcast.time_quiet_short",
         }[exc.problem]
         await query.answer(texts.plain(key, quiet=str(staff.clinic.quiet_hours)), show_alert=True)
-    except ValueError:  # an audience no button of ours names
+    except (AudienceError, UnknownPhase):  # an audience no button of ours names
         await query.answer(texts.plain("button_expired"), show_alert=True)
 
 

@@ -16,6 +16,7 @@ from scheduler.broadcasts import (
     LABEL_ROOM,
     MAX_TEXT,
     Audience,
+    AudienceError,
     BroadcastNotFound,
     BroadcastReport,
     BroadcastSender,
@@ -24,6 +25,7 @@ from scheduler.broadcasts import (
     BroadcastTimeError,
     BroadcastTooLong,
     TimeProblem,
+    UnknownPhase,
     text_limit,
 )
 from scheduler.clock import FakeClock
@@ -222,7 +224,7 @@ def test_audience_strings_round_trip_and_invalid_ones_are_refused() -> None:
     assert Audience.parse(" Due:7 ") == Audience("due", days=7)
     for bad in ("", "everyone", "due:x", "due:0", "due:-3", "silent:", "phase:", "lang:Urdu!",
                 "phase:first week", "due:9999"):  # fmt: skip
-        with pytest.raises(ValueError, match=r"\w"):
+        with pytest.raises(AudienceError, match=r"\w"):
             Audience.parse(bad)
 
 
@@ -311,7 +313,7 @@ async def test_audiences_select_exactly_the_right_patients(
     assert await service.count(other, "all") == 1
 
     draft = await service.create(clinic, staff, "x")
-    with pytest.raises(ValueError, match="no phase 'healing'"):
+    with pytest.raises(UnknownPhase, match="no phase 'healing'"):
         await service.set_audience(draft, clinic, "phase:healing")
 
 

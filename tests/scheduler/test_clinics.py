@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 from content.loader import load_plan
 from scheduler.clinics import (
+    ClinicDetailsError,
     ClinicService,
     ClinicView,
     InviteError,
@@ -158,6 +159,15 @@ async def test_codes_are_32_url_safe_characters_and_only_their_hash_is_stored(
     }
     for code in codes:
         assert not any(code in line for line in dump), "a code is stored in the clear"
+
+
+async def test_a_clinic_with_no_name_or_an_overlong_detail_is_refused(world: World) -> None:
+    """The refusal says which detail, as a ClinicDetailsError; nothing is written."""
+    with pytest.raises(ClinicDetailsError, match="a name of 1 to"):
+        await world.clinic("   ")
+    with pytest.raises(ClinicDetailsError, match="the phone is longer than 40"):
+        await world.clinic("Glow", phone="0" * 41)
+    assert await world.clinics.clinics() == []
 
 
 async def test_every_invite_gets_its_kind_and_lifetime(world: World, clock: FakeClock) -> None:

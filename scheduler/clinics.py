@@ -136,6 +136,11 @@ class StaffView:
     step: str | None
     clinic: ClinicView
 
+    @classmethod
+    def of(cls, staff: Staff, clinic: ClinicView) -> StaffView:
+        """The view of a staff row, with its clinic's."""
+        return cls(staff.id, staff.chat_id, staff.role, staff.name, staff.step, clinic)
+
     @property
     def is_admin(self) -> bool:
         """Admins may also invite staff."""
@@ -484,7 +489,7 @@ class ClinicService:
     # Staff
 
     def _staff_view(self, staff: Staff, clinic: ClinicView) -> StaffView:
-        return StaffView(staff.id, staff.chat_id, staff.role, staff.name, staff.step, clinic)
+        return StaffView.of(staff, clinic)
 
     async def staff(self, *, chat_id: int) -> StaffView | None:
         """The member of staff of a chat (with their clinic), or None."""

@@ -143,6 +143,14 @@ class Patient(Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(
         default=None, doc="the patient's last message or button"
     )
+    clinic_label: Mapped[str | None] = mapped_column(
+        String(80), default=None, doc="the clinic's own name or file number for the patient"
+    )
+    shared_name: Mapped[str | None] = mapped_column(
+        String(64),
+        default=None,
+        doc="the patient's Telegram first name, kept only if they agreed to share it",
+    )
     blocked_from: Mapped[str | None] = mapped_column(
         String(16),
         default=None,
@@ -480,3 +488,37 @@ class CapacityWarning(Base):
     reminders: Mapped[int] = mapped_column(Integer)
     capacity: Mapped[int] = mapped_column(Integer)
     warned_at: Mapped[datetime]
+
+
+class WebLogin(Base):
+    """A one-time sign-in link to a clinic's dashboard, stored only as the hash of its token.
+    ``staff_id`` is None for the operator's link of a clinic that has no staff yet."""
+
+    __tablename__ = "web_logins"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="CASCADE"), default=None
+    )
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie carries its token, the table only the token's hash.
+    It ends at ``expires_at``, on sign-out, or when its member of staff is removed."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="CASCADE"), default=None, index=True
+    )
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)

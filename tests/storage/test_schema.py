@@ -259,6 +259,8 @@ async def test_deleting_a_patient_leaves_no_row_in_any_table(database: Database)
         "broadcasts": 1,
         "broadcast_recipients": 1,
         "capacity_warnings": 0,
+        "web_logins": 0,
+        "web_sessions": 0,
     }
 
 

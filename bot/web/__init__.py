@@ -1,0 +1,1 @@
+"""The clinic's web dashboard: another face of the same use cases, served by Starlette."""

@@ -1,0 +1,302 @@
+"""The dashboard's pages: server-rendered HTML that works without JavaScript.
+
+Mounted under ``/dashboard`` on the webhook server and by ``aftercare web``. Every page is
+scoped to the signed-in member's clinic, every id is looked up inside it (another clinic's id
+answers 404), and every form carries the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from bot.web.security import COOKIE, SecurityHeaders, same, sign, unsign
+from scheduler.dashboard import (
+    MAX_LABEL,
+    DashboardService,
+    LabelTooLong,
+    PatientQuery,
+)
+from scheduler.planning import load_zone
+from scheduler.web_access import SESSION_TTL, WebAccess, WebUser, csrf_token
+from storage.models import PatientStatus
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+PREFIX = "/dashboard"
+MAX_FORM = 10_000
+
+Page = Callable[[Request, WebUser], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class DashboardDeps:
+    """What the pages call: the use cases, and the secret that signs cookies."""
+
+    access: WebAccess
+    dashboard: DashboardService
+    secret: bytes
+
+
+def sign_in_url(base_url: str, token: str) -> str:
+    """The link a member of staff opens to sign in (``base_url``: where the dashboard is
+    served, e.g. https://clinic.example.org)."""
+    return f"{base_url.rstrip('/')}{PREFIX}/login?{urlencode({'t': token})}"
+
+
+def _templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    env = templates.env
+    env.autoescape = True
+    env.filters["local"] = _local
+    env.filters["ago"] = _ago
+    return templates
+
+
+def _local(value: datetime | None, zone: str, fmt: str = "%d %b %Y %H:%M") -> str:
+    if value is None:
+        return "—"
+    return value.astimezone(load_zone(zone)).strftime(fmt)
+
+
+def _ago(value: datetime | None, now: datetime) -> str:
+    if value is None:
+        return "never"
+    seconds = int((now - value).total_seconds())
+    if seconds < 90:
+        return "just now"
+    if seconds < 90 * 60:
+        return f"{seconds // 60} min ago"
+    if seconds < 36 * 3600:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} days ago"
+
+
+class Dashboard:
+    """The pages, bound to their use cases."""
+
+    def __init__(self, deps: DashboardDeps) -> None:
+        """Bind the pages to ``deps``."""
+        self.deps = deps
+        self.templates = _templates()
+
+    # Plumbing
+
+    def routes(self) -> list[BaseRoute]:
+        """The dashboard's routes, to mount under ``/dashboard``."""
+        return [
+            Route("/", self.home, methods=["GET"]),
+            Route("/login", self.login_form, methods=["GET"]),
+            Route("/login", self.login, methods=["POST"]),
+            Route("/signed-out", self.signed_out, methods=["GET"]),
+            Route("/logout", self.signed(self.logout), methods=["POST"]),
+            Route("/patients", self.signed(self.patients), methods=["GET"]),
+            Route("/patients/{patient_id:int}", self.signed(self.patient), methods=["GET"]),
+            Route(
+                "/patients/{patient_id:int}/label",
+                self.signed(self.label),
+                methods=["POST"],
+            ),
+            Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
+        ]
+
+    def app(self) -> Starlette:
+        """An ASGI app of the dashboard alone (paths without the prefix)."""
+        return Starlette(
+            routes=self.routes(),
+            middleware=[Middleware(SecurityHeaders)],
+            exception_handlers={404: self.not_found, 405: self.not_found},
+        )
+
+    def mount(self) -> Mount:
+        """The dashboard mounted under ``/dashboard``."""
+        return Mount(PREFIX, app=self.app())
+
+    def signed(self, page: Page) -> Callable[[Request], Awaitable[Response]]:
+        """``page`` for a signed-in member only: others go to the sign-in explanation; a
+        POST without the session's CSRF token is refused with 403."""
+
+        async def endpoint(request: Request) -> Response:
+            token = unsign(self.deps.secret, request.cookies.get(COOKIE))
+            user = await self.deps.access.user(token) if token else None
+            if user is None:
+                if request.method != "GET":
+                    return self.render(request, "error.html", {"title": "Signed out"}, 401)
+                response: Response = RedirectResponse(f"{PREFIX}/signed-out", status_code=303)
+                response.delete_cookie(COOKIE, path=PREFIX)
+                return response
+            if request.method == "POST":
+                form = await request.form(max_fields=50, max_files=0)
+                given = form.get("csrf")
+                if not same(given if isinstance(given, str) else None, self.csrf(user)):
+                    log.warning("dashboard form without a valid CSRF token refused")
+                    return self.render(
+                        request, "error.html", {"title": "Form expired", "user": user}, 403
+                    )
+            return await page(request, user)
+
+        return endpoint
+
+    def csrf(self, user: WebUser) -> str:
+        """The CSRF token of the user's session."""
+        return csrf_token(self.deps.secret, user.session_hash)
+
+    def render(
+        self, request: Request, template: str, values: dict[str, Any], status: int = 200
+    ) -> Response:
+        """A page; it knows the user, their CSRF token and the clinic's time zone."""
+        user = values.get("user")
+        context = {
+            "prefix": PREFIX,
+            "now": self.deps.access.clock.now(),
+            "csrf": self.csrf(user) if isinstance(user, WebUser) else "",
+            "zone": user.clinic.timezone if isinstance(user, WebUser) else "UTC",
+            **values,
+        }
+        return self.templates.TemplateResponse(request, template, context, status_code=status)
+
+    async def not_found(self, request: Request, exc: Exception) -> Response:
+        """404 (and 405) as a page of ours, with the same headers."""
+        return self.render(request, "error.html", {"title": "Not found"}, 404)
+
+    # Signing in and out
+
+    async def home(self, request: Request) -> Response:
+        """The dashboard's root: the patients."""
+        return RedirectResponse(f"{PREFIX}/patients", status_code=303)
+
+    async def login_form(self, request: Request) -> Response:
+        """The page a sign-in link opens: one button. Opening the link spends nothing, so a
+        chat's link preview cannot use it up; pressing the button does."""
+        token = request.query_params.get("t", "")
+        return self.render(request, "login.html", {"title": "Sign in", "token": token[:100]})
+
+    async def login(self, request: Request) -> Response:
+        """Spend the link and open a session: the cookie, then the patients."""
+        form = await request.form(max_fields=5, max_files=0)
+        token = form.get("t")
+        session_token = (
+            await self.deps.access.sign_in(token) if isinstance(token, str) and token else None
+        )
+        if session_token is None:
+            log.info("dashboard sign-in refused: the link is unknown, used or expired")
+            return self.render(request, "login_failed.html", {"title": "Link not valid"}, 400)
+        response = RedirectResponse(f"{PREFIX}/patients", status_code=303)
+        response.set_cookie(
+            COOKIE,
+            sign(self.deps.secret, session_token),
+            max_age=int(SESSION_TTL.total_seconds()),
+            path=PREFIX,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
+        return response
+
+    async def signed_out(self, request: Request) -> Response:
+        """Where a browser without a session lands: how to get a link."""
+        return self.render(request, "signed_out.html", {"title": "Sign in"})
+
+    async def logout(self, request: Request, user: WebUser) -> Response:
+        """End the session and drop the cookie."""
+        token = unsign(self.deps.secret, request.cookies.get(COOKIE))
+        if token:
+            await self.deps.access.sign_out(token)
+        response = RedirectResponse(f"{PREFIX}/signed-out", status_code=303)
+        response.delete_cookie(COOKIE, path=PREFIX)
+        return response
+
+    # Patients
+
+    async def patients(self, request: Request, user: WebUser) -> Response:
+        """The searchable, filterable, paginated table of the clinic's patients."""
+        params = request.query_params
+        status_text = params.get("status", "")
+        status = (
+            PatientStatus(status_text) if status_text in {s.value for s in PatientStatus} else None
+        )
+        try:
+            page_number = max(1, min(int(params.get("page", "1")), 100_000))
+        except ValueError:
+            page_number = 1
+        query = PatientQuery(
+            search=params.get("q", "")[:MAX_LABEL],
+            status=status,
+            phase=params.get("phase") or None,
+            needs_attention=params.get("attention") == "1",
+            page=page_number,
+        )
+        page = await self.deps.dashboard.patients(user.clinic, query)
+
+        def page_link(number: int) -> str:
+            values = {
+                "q": query.search,
+                "status": status_text if status else "",
+                "phase": query.phase or "",
+                "attention": "1" if query.needs_attention else "",
+                "page": str(number),
+            }
+            return "?" + urlencode({k: v for k, v in values.items() if v})
+
+        return self.render(
+            request,
+            "patients.html",
+            {
+                "title": "Patients",
+                "user": user,
+                "page": page,
+                "phases": self.deps.dashboard.phases(user.clinic),
+                "statuses": [s.value for s in PatientStatus],
+                "page_link": page_link,
+            },
+        )
+
+    async def patient(self, request: Request, user: WebUser) -> Response:
+        """One patient: the plan as a timeline, questions, alerts, and the label form."""
+        patient_id = int(request.path_params["patient_id"])
+        record = await self.deps.dashboard.patient(user.clinic, patient_id)
+        if record is None:
+            return self.render(request, "error.html", {"title": "Not found", "user": user}, 404)
+        saved = request.query_params.get("saved") == "1"
+        return self.render(
+            request,
+            "patient.html",
+            {
+                "title": record.line.display,
+                "user": user,
+                "record": record,
+                "saved": saved,
+                "max_label": MAX_LABEL,
+            },
+        )
+
+    async def label(self, request: Request, user: WebUser) -> Response:
+        """Give the patient the clinic's label."""
+        patient_id = int(request.path_params["patient_id"])
+        form = await request.form(max_fields=50, max_files=0)
+        text = form.get("label")
+        try:
+            changed = await self.deps.dashboard.set_label(
+                user.clinic, patient_id, text if isinstance(text, str) else ""
+            )
+        except LabelTooLong:
+            return self.render(
+                request, "error.html", {"title": "Label too long", "user": user}, 400
+            )
+        if not changed:
+            return self.render(request, "error.html", {"title": "Not found", "user": user}, 404)
+        return RedirectResponse(f"{PREFIX}/patients/{patient_id}?saved=1", status_code=303)

@@ -1,0 +1,182 @@
+"""What the clinic's dashboard reads: its patients a page at a time, and one patient's record.
+Every query takes the clinic it acts for; a patient of another clinic is never found."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    Escalation,
+    EscalationStatus,
+    Patient,
+    PatientStatus,
+    Question,
+    Reminder,
+    ReminderStatus,
+    TreatmentSession,
+)
+
+
+@dataclass(frozen=True)
+class PatientFilter:
+    """Which of a clinic's patients a page lists. ``session_between``: only patients whose
+    latest session falls in these dates (inclusive), which is how a phase is chosen."""
+
+    search: str = ""
+    status: PatientStatus | None = None
+    session_between: tuple[date, date] | None = None
+    needs_attention: bool = False
+
+
+@dataclass(frozen=True)
+class PatientRow:
+    """One line of the patients table."""
+
+    patient: Patient
+    session: TreatmentSession | None
+    next_due: datetime | None
+    open_alerts: int
+
+
+class DashboardRepository:
+    """Reads for the dashboard, one clinic at a time."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        """Work inside ``session``."""
+        self.session = session
+
+    def _latest_session(self) -> Select[tuple[int, int]]:
+        return select(  # type: ignore[return-value]
+            TreatmentSession.patient_id, func.max(TreatmentSession.number).label("number")
+        ).group_by(TreatmentSession.patient_id)
+
+    async def patients_page(
+        self, *, clinic_id: int, where: PatientFilter, offset: int, limit: int
+    ) -> tuple[list[PatientRow], int]:
+        """A page of the clinic's patients (newest first) and how many match in all."""
+        latest = self._latest_session().subquery()
+        open_alerts = (
+            select(Escalation.patient_id, func.count(Escalation.id).label("open"))
+            .where(
+                Escalation.clinic_id == clinic_id,
+                Escalation.status == EscalationStatus.OPEN,
+            )
+            .group_by(Escalation.patient_id)
+            .subquery()
+        )
+        conditions: list[ColumnElement[bool]] = [Patient.clinic_id == clinic_id]
+        text = where.search.strip()
+        if text:
+            number = text.lstrip("#")
+            literal = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{literal}%"
+            matches: list[ColumnElement[bool]] = [
+                func.lower(Patient.clinic_label).like(pattern, escape="\\"),
+                func.lower(Patient.shared_name).like(pattern, escape="\\"),
+            ]
+            if number.isdigit() and len(number) <= 18:
+                matches.append(Patient.id == int(number))
+            conditions.append(or_(*matches))
+        if where.status is not None:
+            conditions.append(Patient.status == where.status)
+        if where.session_between is not None:
+            first, last = where.session_between
+            conditions.append(TreatmentSession.session_date.between(first, last))
+        if where.needs_attention:
+            conditions.append(open_alerts.c.open > 0)
+        base = (
+            select(Patient, TreatmentSession, func.coalesce(open_alerts.c.open, 0))
+            .outerjoin(latest, latest.c.patient_id == Patient.id)
+            .outerjoin(
+                TreatmentSession,
+                and_(
+                    TreatmentSession.patient_id == Patient.id,
+                    TreatmentSession.number == latest.c.number,
+                ),
+            )
+            .outerjoin(open_alerts, open_alerts.c.patient_id == Patient.id)
+            .where(*conditions)
+        )
+        total = await self.session.scalar(select(func.count()).select_from(base.subquery()))
+        result = await self.session.execute(
+            base.order_by(Patient.id.desc()).offset(offset).limit(limit)
+        )
+        rows = result.all()
+        next_due = await self._next_due([row[0].id for row in rows])
+        return (
+            [PatientRow(row[0], row[1], next_due.get(row[0].id), int(row[2])) for row in rows],
+            int(total or 0),
+        )
+
+    async def _next_due(self, patient_ids: list[int]) -> dict[int, datetime]:
+        """Each patient's next pending reminder."""
+        if not patient_ids:
+            return {}
+        result = await self.session.execute(
+            select(TreatmentSession.patient_id, func.min(Reminder.due_at))
+            .join(Reminder, Reminder.session_id == TreatmentSession.id)
+            .where(
+                TreatmentSession.patient_id.in_(patient_ids),
+                Reminder.status == ReminderStatus.PENDING,
+            )
+            .group_by(TreatmentSession.patient_id)
+        )
+        return {row[0]: row[1] for row in result.all()}
+
+    async def patient(self, *, clinic_id: int, patient_id: int) -> Patient | None:
+        """The clinic's patient with this id; None for anyone else's."""
+        result = await self.session.execute(
+            select(Patient).where(Patient.id == patient_id, Patient.clinic_id == clinic_id)
+        )
+        return result.scalar_one_or_none()
+
+    async def sessions(self, *, patient_id: int) -> Sequence[TreatmentSession]:
+        """A patient's sessions, first first."""
+        result = await self.session.execute(
+            select(TreatmentSession)
+            .where(TreatmentSession.patient_id == patient_id)
+            .order_by(TreatmentSession.number)
+        )
+        return result.scalars().all()
+
+    async def reminders(self, *, patient_id: int) -> Sequence[tuple[Reminder, int]]:
+        """A patient's reminders in due order, each with its session's number."""
+        result = await self.session.execute(
+            select(Reminder, TreatmentSession.number)
+            .join(TreatmentSession, TreatmentSession.id == Reminder.session_id)
+            .where(TreatmentSession.patient_id == patient_id)
+            .order_by(Reminder.due_at, Reminder.id)
+        )
+        return [(row[0], row[1]) for row in result.all()]
+
+    async def questions(self, *, patient_id: int) -> Sequence[Question]:
+        """A patient's questions (topic, level and day: never words), newest first."""
+        result = await self.session.execute(
+            select(Question)
+            .where(Question.patient_id == patient_id)
+            .order_by(Question.asked_at.desc(), Question.id.desc())
+        )
+        return result.scalars().all()
+
+    async def escalations(self, *, clinic_id: int, patient_id: int) -> Sequence[Escalation]:
+        """A patient's escalations with this clinic, newest first."""
+        result = await self.session.execute(
+            select(Escalation)
+            .where(Escalation.patient_id == patient_id, Escalation.clinic_id == clinic_id)
+            .order_by(Escalation.created_at.desc(), Escalation.id.desc())
+        )
+        return result.scalars().all()
+
+    async def set_label(self, *, clinic_id: int, patient_id: int, label: str | None) -> bool:
+        """Give the clinic's patient a label; False if the patient is not the clinic's."""
+        result = await self.session.execute(
+            update(Patient)
+            .where(Patient.id == patient_id, Patient.clinic_id == clinic_id)
+            .values(clinic_label=label)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -28,6 +28,8 @@ from bot.progress import TelegramBroadcastReporter
 from bot.ratelimit import PacedRateLimiter
 from bot.services import Services, build_services
 from bot.updates import PerChatUpdateProcessor
+from bot.web.app import Dashboard
+from bot.web.wiring import build_dashboard
 from content.loader import load_plan
 from content.texts import DEFAULT_LANGUAGE, available_languages, load_texts
 from scheduler.broadcasts import BroadcastSender
@@ -37,6 +39,7 @@ from scheduler.clock import Clock
 from scheduler.delivery import DeliveryPolicy
 from scheduler.metrics import Metrics
 from scheduler.runner import RunnerSettings, new_worker_id
+from scheduler.web_access import WebAccess
 from storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,7 @@ class BotRuntime:
     connection: Connection
     broadcaster: BroadcastSender
     capacity_watch: CapacityWatch
+    dashboard: Dashboard
 
     async def start(self, *, polling: bool = True) -> None:
         """Initialise the Bot, start the database and reminders, then take updates."""
@@ -204,6 +208,7 @@ def build_runtime(
         metrics=metrics,
     )
     data.wake_broadcasts = broadcaster.wake
+    data.web_access = WebAccess(database=services.database, clock=clock)
     data.settings = settings
     data.clock = clock
     data.texts = texts
@@ -224,4 +229,7 @@ def build_runtime(
         connection=connection,
         broadcaster=broadcaster,
         capacity_watch=capacity_watch,
+        dashboard=build_dashboard(
+            settings, database=services.database, clock=clock, access=data.web_access
+        ),
     )

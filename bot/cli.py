@@ -246,6 +246,40 @@ def run(
 
 
 @app.command()
+def web(
+    host: Annotated[str, typer.Option(help="Address the dashboard listens on.")] = "127.0.0.1",
+    port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="Port of the dashboard; default PORT (8080)."),
+    ] = None,
+) -> None:
+    """Serve the clinics' web dashboard at http://HOST:PORT/dashboard (staff sign in with
+    /web in chat, or `aftercare clinic login-link`). Runs beside `aftercare run`."""
+    settings = settings_or_exit()
+    configure_logging(settings)
+    connection = _connection(settings)
+    import uvicorn
+
+    from bot.application import build_runtime
+    from bot.webhook import create_dashboard_app
+    from scheduler.clock import SystemClock
+
+    if port is not None:
+        settings = settings.model_copy(update={"port": port})  # sign-in links point here
+    runtime = build_runtime(settings, clock=SystemClock(), connection=connection)
+    typer.echo(f"Dashboard at http://{host}:{settings.port}/dashboard", err=True)
+    uvicorn.run(
+        create_dashboard_app(runtime),
+        host=host,
+        port=settings.port,
+        log_config=None,
+        log_level=third_party_level(settings).lower(),
+        access_log=False,  # the sign-in link's token is in a query string
+        timeout_graceful_shutdown=30,
+    )
+
+
+@app.command()
 def demo(
     reset: Annotated[
         bool, typer.Option("--reset", help="Start the demo with an empty demo database.")

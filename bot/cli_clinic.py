@@ -587,3 +587,57 @@ def remove_staff(clinic_id: ClinicIdArgument, chat_id: ChatIdArgument) -> None:
         f"Removed {removed.name or 'member'} (chat {removed.chat_id}, {removed.role.value}) "
         f"from {clinic.name}: their staff commands and buttons no longer work."
     )
+
+
+@clinic_app.command("login-link")
+def login_link(
+    clinic_id: ClinicIdArgument,
+    staff: Annotated[
+        int | None,
+        typer.Option(
+            "--staff",
+            metavar="CHAT_ID",
+            help="For this member of staff; without it, for the first admin of a clinic "
+            "that has no admin yet.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print a one-time sign-in link to the clinic's web dashboard (10 minutes, one use)."""
+    from bot.web.app import sign_in_url
+    from scheduler.clock import SystemClock
+    from scheduler.web_access import SignInLink, WebAccess, WebAccessError
+
+    settings = settings_or_exit()
+
+    async def _make(service: ClinicService) -> SignInLink:
+        await _clinic(service, clinic_id)
+        access = WebAccess(database=service.database, clock=SystemClock())
+        try:
+            return await access.link_for(clinic_id=clinic_id, staff_chat_id=staff)
+        except WebAccessError as exc:
+            if staff is not None:
+                raise fail(
+                    f"chat {staff} is not on the staff of clinic {clinic_id}; "
+                    f"`aftercare clinic staff list {clinic_id}` shows them"
+                ) from None
+            raise fail(f"{exc}; add --staff CHAT_ID for a member's link") from None
+
+    made = _run(settings, _make)
+    url = sign_in_url(settings.dashboard_base(), made.token)
+    who = (
+        f"{made.staff.name or 'member'} (chat {made.staff.chat_id})"
+        if made.staff is not None
+        else "the first admin"
+    )
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {"clinic": made.clinic.name, "for": who, "url": url, "expires": made.expires_at_iso}
+            )
+        )
+        return
+    typer.echo(f"Sign-in link to the dashboard of {made.clinic.name}, for {who}:")
+    typer.echo(url)
+    typer.echo(f"It works once, until {made.expires_at_iso} (UTC). Give it to that person only.")

@@ -100,6 +100,15 @@ class Settings(BaseSettings):
         " redis://host:6379/0 (shared by every process of the deployment)",
     )
     port: int = Field(default=8080, ge=1, le=65535, description="webhook server port")
+    dashboard_url: str = Field(
+        default="",
+        description="where staff open the web dashboard (scheme and host); default: the"
+        " origin of WEBHOOK_URL, else http://127.0.0.1:PORT (`aftercare web`)",
+    )
+    dashboard_secret: SecretStr | None = Field(
+        default=None,
+        description="signs the dashboard's cookies; default: derived from the bot token",
+    )
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod
@@ -132,6 +141,25 @@ class Settings(BaseSettings):
         if problem:
             raise ValueError(problem)
         return value
+
+    @field_validator("dashboard_url")
+    @classmethod
+    def _check_dashboard_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value:
+            parts = urlsplit(value)
+            if parts.scheme not in {"http", "https"} or not parts.netloc:
+                raise ValueError(f"{value!r} is not a URL like https://clinic.example.org")
+        return value
+
+    def dashboard_base(self) -> str:
+        """The scheme and host sign-in links point at."""
+        if self.dashboard_url:
+            return self.dashboard_url
+        if self.webhook_url:
+            parts = urlsplit(self.webhook_url)
+            return f"{parts.scheme}://{parts.netloc}"
+        return f"http://127.0.0.1:{self.port}"
 
     @field_validator("telegram_budget_url")
     @classmethod

@@ -19,6 +19,7 @@ from scheduler.clinics import ClinicService
 from scheduler.clock import Clock, SystemClock
 from scheduler.questions import QuestionService
 from scheduler.sessions import CareService
+from scheduler.web_access import WebAccess
 
 LANGUAGE_KEY = "language"
 STAFF_LANGUAGE = DEFAULT_LANGUAGE  # staff-facing texts stay English (issue 13)
@@ -55,6 +56,7 @@ class BotData:
     catalogues: Callable[[str], Texts] = load_texts
     plans: Any = None
     flood: FloodGuard = field(default_factory=FloodGuard)
+    web_access: WebAccess | None = None
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
@@ -96,6 +98,13 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], B
         broadcasts = self.bot_data.broadcasts
         assert broadcasts is not None, "build_application wires the broadcast service"
         return broadcasts
+
+    @property
+    def web_access(self) -> WebAccess:
+        """Sign-in links to the clinic's web dashboard."""
+        access = self.bot_data.web_access
+        assert access is not None, "build_application wires the dashboard's access"
+        return access
 
     @property
     def language(self) -> str:

@@ -24,7 +24,7 @@ PATIENT_COMMANDS = (
     "language",
     "cancel",
 )
-STAFF_COMMANDS = ("patients", "alerts", "broadcast", "invite", "enrol", "staff")
+STAFF_COMMANDS = ("patients", "alerts", "broadcast", "invite", "enrol", "staff", "web")
 
 
 def patient_commands(texts: Texts) -> list[BotCommand]:

@@ -1,4 +1,5 @@
-"""Webhook mode: a small Starlette app that hands Telegram's updates to the Application.
+"""Webhook mode: a small Starlette app that hands Telegram's updates to the Application,
+and serves the clinic's dashboard under ``/dashboard``.
 
 Telegram retries a delivery on any answer but 2xx, so the endpoint only checks the secret
 header, parses the update and queues it: handlers run after the answer. ``/healthz`` says
@@ -22,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from telegram import Update
 
@@ -119,6 +120,28 @@ def create_web_app(
             Route(path, receive_update, methods=["POST"]),
             Route("/healthz", health, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            runtime.dashboard.mount(),
         ],
         lifespan=lifespan,
+    )
+
+
+def create_dashboard_app(runtime: BotRuntime) -> Starlette:
+    """``aftercare web``: the dashboard alone (the same paths under ``/dashboard``), with the
+    runtime started without polling, so a clinic on polling mode gets the dashboard too
+    (replies and broadcasts it starts go out through Telegram from this process)."""
+
+    async def root(request: Request) -> Response:
+        return RedirectResponse("/dashboard/patients", status_code=303)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await runtime.start(polling=False)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    return Starlette(
+        routes=[Route("/", root, methods=["GET"]), runtime.dashboard.mount()], lifespan=lifespan
     )

@@ -53,6 +53,7 @@ COMMANDS: dict[str, Any] = {
     "invite": clinic.send_invite,
     "enrol": clinic.enrol,
     "staff": clinic.manage_staff,
+    "web": clinic.send_web_link,
     "cancel": conversation.cancel,
 }
 

@@ -35,6 +35,7 @@ from bot.handlers.common import (
 )
 from bot.qr import invite_link, qr_png
 from bot.sending import send_html
+from bot.web.app import sign_in_url
 from content.texts import Markup
 from scheduler.budget import Priority
 from scheduler.clinics import (
@@ -477,6 +478,14 @@ async def cancel(update: Update, context: BotContext, staff: StaffView) -> None:
 
 
 # Invites
+
+
+@staff_only
+async def send_web_link(update: Update, context: BotContext, staff: StaffView) -> None:
+    """/web: a one-time sign-in link to the clinic's web dashboard (never logged)."""
+    link = await context.web_access.link_for(clinic_id=staff.clinic.id, staff_chat_id=staff.chat_id)
+    url = sign_in_url(context.settings.dashboard_base(), link.token)
+    await reply(update, context, "staff.web_link", clinic=staff.clinic.name, link=url)
 
 
 @staff_only

@@ -29,7 +29,8 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.mark.parametrize(
-    "path", [[], ["content"], ["db"], ["plan"], ["worker"], ["capacity"], ["content", "check"]]
+    "path",
+    [[], ["content"], ["db"], ["plan"], ["worker"], ["capacity"], ["web"], ["content", "check"]],
 )
 def test_help_on_every_level(path: list[str]) -> None:
     """--help works for the root and every group and command."""

@@ -22,6 +22,7 @@ from bot.standin import StandIn
 from content.loader import load_plan
 from scheduler.clinics import ClinicService, InviteError, InviteProblem, InviteView
 from scheduler.clock import SystemClock
+from scheduler.web_access import WebAccess
 from storage.database import Database
 from storage.models import InviteKind, StaffRole
 from tests.bot.test_qr import modules_of, read_png
@@ -106,7 +107,7 @@ def create(*extra: str, name: str = "North Clinic") -> tuple[int, str]:
 
 @pytest.mark.parametrize(
     "path",
-    [[], ["create"], ["list"], ["invite"], ["qr"], ["revoke"]],
+    [[], ["create"], ["list"], ["invite"], ["qr"], ["revoke"], ["login-link"]],
 )
 def test_help_on_every_command(path: list[str]) -> None:
     """--help works for the group and each command."""
@@ -449,3 +450,34 @@ def test_help_on_the_staff_commands(path: list[str]) -> None:
     result = runner.invoke(app, ["clinic", *path, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage" in result.output
+
+
+def test_login_link_is_for_the_first_admin_or_a_named_member(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new clinic's link is for its first admin; once it has an admin, links name a member
+    of its staff; the link points at DASHBOARD_URL and works once."""
+    monkeypatch.setenv("DASHBOARD_URL", "https://clinic.example.org/")
+    clinic_id, admin_code = create()
+    first = ok("login-link", str(clinic_id)).stdout
+    assert "for the first admin" in first
+    url = re.search(r"https://clinic\.example\.org/dashboard/login\?t=([A-Za-z0-9_-]{40,})", first)
+    assert url, first
+
+    join_staff(database_url, admin_code, 500, "Founder")
+    refused = runner.invoke(app, ["clinic", "login-link", str(clinic_id)])
+    assert refused.exit_code == 2 and "sign in from chat with /web" in refused.stderr
+    member = json.loads(ok("login-link", str(clinic_id), "--staff", "500", "--json").stdout)
+    assert member["for"] == "Founder (chat 500)" and member["url"].startswith(
+        "https://clinic.example.org/dashboard/login?t="
+    )
+    stranger = runner.invoke(app, ["clinic", "login-link", str(clinic_id), "--staff", "501"])
+    assert stranger.exit_code == 2 and "not on the staff of clinic" in stranger.stderr
+
+    async def spend(service: ClinicService) -> tuple[str | None, str | None]:
+        access = WebAccess(database=service.database, clock=SystemClock())
+        token = member["url"].rsplit("=", 1)[1]
+        return await access.sign_in(token), await access.sign_in(token)
+
+    once, twice = with_service(database_url, spend)
+    assert once is not None and twice is None

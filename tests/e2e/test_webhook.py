@@ -105,6 +105,18 @@ async def test_healthz_reports_the_database(served: Served) -> None:
     assert answer.json()["status"] == "ok"
 
 
+async def test_the_webhook_server_serves_the_dashboard(served: Served) -> None:
+    """The dashboard is mounted under /dashboard: without a session a page sends the browser
+    to the sign-in explanation, with the dashboard's security headers."""
+    base = served.url.replace("/telegram", "")
+    async with httpx.AsyncClient() as client:
+        page = await client.get(f"{base}/dashboard/patients")
+        explained = await client.get(f"{base}/dashboard/signed-out")
+    assert page.status_code == 303 and page.headers["location"] == "/dashboard/signed-out"
+    assert explained.status_code == 200 and "/web" in explained.text
+    assert "frame-ancestors 'none'" in explained.headers["content-security-policy"]
+
+
 async def test_metrics_count_a_delivered_reminder_and_the_queue_without_patient_text(
     served: Served, standin: StandIn, database: Database, clock: FakeClock
 ) -> None:

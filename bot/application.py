@@ -230,6 +230,6 @@ def build_runtime(
         broadcaster=broadcaster,
         capacity_watch=capacity_watch,
         dashboard=build_dashboard(
-            settings, database=services.database, clock=clock, access=data.web_access
+            settings, services=services, access=data.web_access, bot=application.bot
         ),
     )

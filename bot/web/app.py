@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from starlette.applications import Starlette
@@ -24,15 +24,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from bot.web.security import COOKIE, SecurityHeaders, same, sign, unsign
-from scheduler.dashboard import (
-    MAX_LABEL,
-    DashboardService,
-    LabelTooLong,
-    PatientQuery,
-)
+from scheduler.broadcasts import BroadcastService
+from scheduler.clinics import ClinicService
+from scheduler.dashboard import DashboardService
 from scheduler.planning import load_zone
+from scheduler.sessions import CareService
 from scheduler.web_access import SESSION_TTL, WebAccess, WebUser, csrf_token
-from storage.models import PatientStatus
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +40,37 @@ MAX_FORM = 10_000
 Page = Callable[[Request, WebUser], Awaitable[Response]]
 
 
+class Messenger(Protocol):
+    """How the dashboard writes to a patient in Telegram (the bot layer provides it)."""
+
+    async def to_patient(self, chat_id: int, html: str) -> int:
+        """Send ``html`` to the patient's chat; the sent message's id. Raises
+        ``scheduler.notifier.RecipientGoneError`` when the patient blocked the bot."""
+        ...
+
+
 @dataclass(frozen=True)
 class DashboardDeps:
-    """What the pages call: the use cases, and the secret that signs cookies."""
+    """What the pages call: the use cases, the secret that signs cookies, and the way to
+    Telegram (None where there is no bot, e.g. some tests: sending is then refused)."""
 
     access: WebAccess
     dashboard: DashboardService
     secret: bytes
+    clinics: ClinicService
+    care: CareService
+    broadcasts: BroadcastService
+    messenger: Messenger | None = None
+
+
+class PageGroup(Protocol):
+    """A set of pages (patients, alerts...): its routes and its entry in the navigation."""
+
+    nav: tuple[str, str] | None  # (path under the prefix, label), or None for no entry
+
+    def routes(self) -> list[BaseRoute]:
+        """The group's routes, relative to the prefix."""
+        ...
 
 
 def sign_in_url(base_url: str, token: str) -> str:
@@ -91,8 +112,11 @@ class Dashboard:
 
     def __init__(self, deps: DashboardDeps) -> None:
         """Bind the pages to ``deps``."""
+        from bot.web.patients import PatientPages
+
         self.deps = deps
         self.templates = _templates()
+        self.groups: list[PageGroup] = [PatientPages(self)]
 
     # Plumbing
 
@@ -104,13 +128,7 @@ class Dashboard:
             Route("/login", self.login, methods=["POST"]),
             Route("/signed-out", self.signed_out, methods=["GET"]),
             Route("/logout", self.signed(self.logout), methods=["POST"]),
-            Route("/patients", self.signed(self.patients), methods=["GET"]),
-            Route("/patients/{patient_id:int}", self.signed(self.patient), methods=["GET"]),
-            Route(
-                "/patients/{patient_id:int}/label",
-                self.signed(self.label),
-                methods=["POST"],
-            ),
+            *(route for group in self.groups for route in group.routes()),
             Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
         ]
 
@@ -162,6 +180,7 @@ class Dashboard:
         user = values.get("user")
         context = {
             "prefix": PREFIX,
+            "nav": [group.nav for group in self.groups if group.nav is not None],
             "now": self.deps.access.clock.now(),
             "csrf": self.csrf(user) if isinstance(user, WebUser) else "",
             "zone": user.clinic.timezone if isinstance(user, WebUser) else "UTC",
@@ -219,84 +238,3 @@ class Dashboard:
         response = RedirectResponse(f"{PREFIX}/signed-out", status_code=303)
         response.delete_cookie(COOKIE, path=PREFIX)
         return response
-
-    # Patients
-
-    async def patients(self, request: Request, user: WebUser) -> Response:
-        """The searchable, filterable, paginated table of the clinic's patients."""
-        params = request.query_params
-        status_text = params.get("status", "")
-        status = (
-            PatientStatus(status_text) if status_text in {s.value for s in PatientStatus} else None
-        )
-        try:
-            page_number = max(1, min(int(params.get("page", "1")), 100_000))
-        except ValueError:
-            page_number = 1
-        query = PatientQuery(
-            search=params.get("q", "")[:MAX_LABEL],
-            status=status,
-            phase=params.get("phase") or None,
-            needs_attention=params.get("attention") == "1",
-            page=page_number,
-        )
-        page = await self.deps.dashboard.patients(user.clinic, query)
-
-        def page_link(number: int) -> str:
-            values = {
-                "q": query.search,
-                "status": status_text if status else "",
-                "phase": query.phase or "",
-                "attention": "1" if query.needs_attention else "",
-                "page": str(number),
-            }
-            return "?" + urlencode({k: v for k, v in values.items() if v})
-
-        return self.render(
-            request,
-            "patients.html",
-            {
-                "title": "Patients",
-                "user": user,
-                "page": page,
-                "phases": self.deps.dashboard.phases(user.clinic),
-                "statuses": [s.value for s in PatientStatus],
-                "page_link": page_link,
-            },
-        )
-
-    async def patient(self, request: Request, user: WebUser) -> Response:
-        """One patient: the plan as a timeline, questions, alerts, and the label form."""
-        patient_id = int(request.path_params["patient_id"])
-        record = await self.deps.dashboard.patient(user.clinic, patient_id)
-        if record is None:
-            return self.render(request, "error.html", {"title": "Not found", "user": user}, 404)
-        saved = request.query_params.get("saved") == "1"
-        return self.render(
-            request,
-            "patient.html",
-            {
-                "title": record.line.display,
-                "user": user,
-                "record": record,
-                "saved": saved,
-                "max_label": MAX_LABEL,
-            },
-        )
-
-    async def label(self, request: Request, user: WebUser) -> Response:
-        """Give the patient the clinic's label."""
-        patient_id = int(request.path_params["patient_id"])
-        form = await request.form(max_fields=50, max_files=0)
-        text = form.get("label")
-        try:
-            changed = await self.deps.dashboard.set_label(
-                user.clinic, patient_id, text if isinstance(text, str) else ""
-            )
-        except LabelTooLong:
-            return self.render(
-                request, "error.html", {"title": "Label too long", "user": user}, 400
-            )
-        if not changed:
-            return self.render(request, "error.html", {"title": "Not found", "user": user}, 404)
-        return RedirectResponse(f"{PREFIX}/patients/{patient_id}?saved=1", status_code=303)

@@ -6,14 +6,20 @@ import hashlib
 import hmac
 import logging
 import secrets
+from typing import Any
+
+from telegram.error import Forbidden
+from telegram.ext import ExtBot
 
 from bot.config import Settings
+from bot.sending import send_html
+from bot.services import Services
 from bot.web.app import Dashboard, DashboardDeps
 from content.loader import load_plan
-from scheduler.clock import Clock
+from scheduler.budget import Priority
 from scheduler.dashboard import DashboardService
+from scheduler.notifier import RecipientGoneError
 from scheduler.web_access import WebAccess
-from storage.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +36,37 @@ def dashboard_secret(settings: Settings) -> bytes:
     return secrets.token_bytes(32)
 
 
+class TelegramMessenger:
+    """Writes to patients for the dashboard through the bot (as a staff relay: after
+    replies in conversation, before reminders, in the shared Telegram budget)."""
+
+    def __init__(self, bot: ExtBot[Any]) -> None:
+        """Send with ``bot``."""
+        self.bot = bot
+
+    async def to_patient(self, chat_id: int, html: str) -> int:
+        """Send ``html``; RecipientGoneError when the patient blocked the bot."""
+        try:
+            message = await send_html(self.bot, chat_id, html, priority=Priority.ALERT)
+        except Forbidden as exc:
+            raise RecipientGoneError(type(exc).__name__) from None
+        return message.message_id
+
+
 def build_dashboard(
-    settings: Settings, *, database: Database, clock: Clock, access: WebAccess
+    settings: Settings, *, services: Services, access: WebAccess, bot: ExtBot[Any] | None
 ) -> Dashboard:
-    """The dashboard's pages over ``database``."""
+    """The dashboard's pages over the product's services; ``bot`` sends what staff write."""
     return Dashboard(
         DashboardDeps(
             access=access,
-            dashboard=DashboardService(database=database, clock=clock, plans=load_plan),
+            dashboard=DashboardService(
+                database=services.database, clock=services.clock, plans=load_plan
+            ),
             secret=dashboard_secret(settings),
+            clinics=services.clinics,
+            care=services.care,
+            broadcasts=services.broadcasts,
+            messenger=TelegramMessenger(bot) if bot is not None else None,
         )
     )

@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 
 from bot.web.app import Dashboard, DashboardDeps
 from content.loader import load_plan
+from scheduler.broadcasts import BroadcastService
 from scheduler.clinics import ClinicService, ClinicView
 from scheduler.clock import FakeClock
 from scheduler.dashboard import DashboardService
@@ -99,6 +100,9 @@ async def site(database: Database, clock: FakeClock) -> AsyncIterator[Site]:
             access=access,
             dashboard=DashboardService(database=database, clock=clock, plans=load_plan),
             secret=SECRET,
+            clinics=clinics,
+            care=care,
+            broadcasts=BroadcastService(database=database, clock=clock, plans=load_plan),
         )
     )
     quiet = QuietHours.parse("21:00-08:00")

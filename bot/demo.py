@@ -17,24 +17,29 @@ and edited keyboards (a calendar's month change) are printed as Telegram would s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import uvicorn
 from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
+from starlette.applications import Starlette
 
 from bot.application import BotRuntime, Connection, build_runtime
 from bot.config import Settings
 from bot.qr import invite_link
 from bot.ratelimit import PacedRateLimiter
 from bot.standin import ChatHandle, SentMessage, StandIn
+from bot.web.app import sign_in_url
 from scheduler.clock import FakeClock
 from scheduler.timetravel import travel
 from storage.models import InviteKind, StaffRole
@@ -63,6 +68,7 @@ DEMO_HELP = """\
   [cyan]/clinic[/]           create a demo clinic, with you as its admin in a second chat
   [cyan]/join[/]             open the clinic's patient link, as the patient
   [cyan]/as clinic[/], [cyan]/as patient[/]  type as the clinic's admin, or as the patient again
+  [cyan]/dashboard[/]        a sign-in link to the clinic's web dashboard, {dashboard}
   [cyan]/quit[/]             leave (data and demo clock are kept; [i]--reset[/] starts over)
 Start with [b]/start[/]. The bot's commands ([i]/status[/], [i]/plan[/]...) work too."""
 
@@ -267,6 +273,9 @@ class DemoChat:
         if command == "/join" and not argument:
             await self.join_clinic()
             return True
+        if command == "/dashboard" and not argument:
+            await self.dashboard_link()
+            return True
         if text.isdigit():
             self.press(int(text))
         elif command == "/sticker":
@@ -358,6 +367,20 @@ class DemoChat:
         self.patient.start(code)
         await self.settle()
 
+    async def dashboard_link(self) -> None:
+        """``/dashboard``: a one-time sign-in link to the demo clinic's web dashboard, for
+        its admin (as /web in the admin's chat gives)."""
+        clinic_id = await self._demo_clinic_id()
+        access = self.runtime.application.bot_data.web_access
+        assert access is not None
+        made = await access.link_for(clinic_id=clinic_id, staff_chat_id=DEMO_STAFF_CHAT_ID)
+        base = (self.settings or Settings()).dashboard_base()
+        self.console.print(
+            f"[magenta]🖥  Open this in a browser, as the admin of {DEMO_CLINIC} "
+            "(it works once, for 10 minutes of the demo's clock):[/]\n"
+            f"   {sign_in_url(base, made.token)}"
+        )
+
     async def _patient_code(self, clinic_id: int) -> str:
         invite = await self.runtime.services.clinics.invite(
             clinic_id=clinic_id, kind=InviteKind.PATIENT
@@ -391,6 +414,51 @@ class DemoChat:
     async def settle_quickly(self) -> None:
         await asyncio.sleep(0.05)
         self.show_new()
+
+
+def _dashboard_socket(port: int) -> socket.socket:
+    """A listening socket for the demo's dashboard: on ``port`` (PORT, 8080) when it is free,
+    else on any free port (a second demo, or something else on 8080)."""
+    for candidate in (port, 0):
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            listener.bind(("127.0.0.1", candidate))
+        except OSError:
+            listener.close()
+            continue
+        listener.listen(64)
+        return listener
+    raise OSError("no free port for the dashboard")
+
+
+class _InnerServer(uvicorn.Server):
+    """uvicorn inside the demo's loop: Ctrl+C stays the demo's (it leaves the demo)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Leave the signal handlers alone."""
+        yield
+
+
+def _serve_dashboard(
+    runtime: BotRuntime, listener: socket.socket
+) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    """The dashboard of the demo's runtime, served on ``listener`` in this event loop."""
+    app = Starlette(routes=[runtime.dashboard.mount()])
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
+    server = _InnerServer(config)
+    task = asyncio.get_running_loop().create_task(server.serve(sockets=[listener]))
+    return server, task
+
+
+async def _stop_dashboard(served: tuple[uvicorn.Server, asyncio.Task[None]]) -> None:
+    server, task = served
+    server.should_exit = True
+    try:
+        async with asyncio.timeout(5):
+            await task
+    except TimeoutError:
+        task.cancel()
 
 
 def _load_clock(path: Path, reset: bool) -> FakeClock:
@@ -432,6 +500,11 @@ async def run_demo(
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     clock = _load_clock(clock_path, reset)
+    listener = _dashboard_socket(settings.port)
+    port = listener.getsockname()[1]
+    demo_settings = demo_settings.model_copy(
+        update={"dashboard_url": f"http://127.0.0.1:{port}", "port": port}
+    )
     # The stand-in is ours, so the demo may go faster than Telegram allows one chat; the
     # bot's limiter is set to the stand-in's limit and never sees a 429.
     async with StandIn(per_chat_rate=10.0, per_chat_burst=10) as standin:
@@ -443,15 +516,17 @@ async def run_demo(
             rate_limiter=PacedRateLimiter(per_chat_burst=10, per_chat_interval=0.11),
         )
         runtime = build_runtime(demo_settings, clock=clock, connection=connection)
+        dashboard_at = f"http://127.0.0.1:{port}/dashboard"
         console.print(
             Panel(
-                Text.from_markup(DEMO_HELP),
+                Text.from_markup(DEMO_HELP.format(dashboard=dashboard_at)),
                 title="[b]Aftercare Bot[/b] · offline demo",
                 subtitle=f"data: {database_path}",
                 border_style="magenta",
             )
         )
         await runtime.start(polling=True)
+        server = _serve_dashboard(runtime, listener)
         zone = settings.default_timezone
         chat = standin.private_chat(DEMO_CHAT_ID, first_name="Amina")
 
@@ -483,6 +558,7 @@ async def run_demo(
                     break
         finally:
             clock_path.write_text(json.dumps({"now": clock.now().isoformat()}))
+            await _stop_dashboard(server)
             await runtime.stop()
     console.print("[magenta]Bye! Your demo data is kept; `aftercare demo --reset` starts over.[/]")
     return 0

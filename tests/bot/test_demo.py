@@ -133,3 +133,58 @@ def test_the_demo_speaks_urdu_and_roman_urdu(
     done = load_texts("ur" if button == "2" else "ur-Latn").plain("buttons.done")
     assert out.count(done) >= 2, out  # reminders with their "Done" buttons arrived
     assert "All set" not in out and "day 1 of your healing" not in out  # not in English
+
+
+def test_the_demo_serves_its_clinics_dashboard(tmp_path: Path) -> None:
+    """The demo says where the dashboard is; /dashboard gives the demo clinic's admin a link
+    that signs in once, while the demo runs, and shows the patient who joined."""
+    import re
+    import socket
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, COLUMNS="200", DATA_DIR=str(tmp_path / "data"), PORT=str(port))
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    env.pop("DATABASE_URL", None)
+    demo = subprocess.Popen(
+        [Path(sys.executable).parent / "aftercare"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert demo.stdin is not None and demo.stdout is not None
+    try:
+        demo.stdin.write("/join\n1\n1\ntoday\n/dashboard\n")
+        demo.stdin.flush()
+        seen = ""
+        link = None
+        while link is None:
+            line = demo.stdout.readline()
+            assert line, f"the demo ended early: {seen}"
+            seen += line
+            found = re.search(rf"http://127\.0\.0\.1:{port}/dashboard/login\?t=\S+", line)
+            link = found.group(0) if found else None
+        assert f"http://127.0.0.1:{port}/dashboard" in seen  # said in the help panel
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as browser:
+            token = link.split("t=", 1)[1]
+            page = browser.get(link)
+            assert page.status_code == 200 and "Sign in" in page.text
+            signed = browser.post("/dashboard/login", data={"t": token})
+            assert signed.status_code == 303
+            patients = browser.get("/dashboard/patients")
+            assert "Demo Clinic" in patients.text
+            assert patients.text.count('href="/dashboard/patients/') == 1
+            assert browser.post("/dashboard/login", data={"t": token}).status_code == 400
+        demo.stdin.write("/quit\n")
+        demo.stdin.flush()
+        assert demo.wait(timeout=60) == 0
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()

@@ -24,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from bot.web.security import COOKIE, SecurityHeaders, same, sign, unsign
+from content.texts import load_texts
 from scheduler.broadcasts import BroadcastService
 from scheduler.clinics import ClinicService
 from scheduler.dashboard import DashboardService
@@ -85,6 +86,7 @@ def _templates() -> Jinja2Templates:
     env.autoescape = True
     env.filters["local"] = _local
     env.filters["ago"] = _ago
+    env.filters["language"] = _language
     return templates
 
 
@@ -92,6 +94,14 @@ def _local(value: datetime | None, zone: str, fmt: str = "%d %b %Y %H:%M") -> st
     if value is None:
         return "—"
     return value.astimezone(load_zone(zone)).strftime(fmt)
+
+
+def _language(code: str) -> str:
+    """A language by its own name (English, اردو, Roman Urdu), as staff see it in chat."""
+    try:
+        return load_texts(code).plain("language_name")
+    except (KeyError, LookupError, OSError):
+        return code
 
 
 def _ago(value: datetime | None, now: datetime) -> str:

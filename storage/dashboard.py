@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.models import (
     Escalation,
@@ -50,25 +51,16 @@ class DashboardRepository:
         """Work inside ``session``."""
         self.session = session
 
-    def _latest_session(self) -> Select[tuple[int, int]]:
-        return select(  # type: ignore[return-value]
-            TreatmentSession.patient_id, func.max(TreatmentSession.number).label("number")
-        ).group_by(TreatmentSession.patient_id)
-
     async def patients_page(
         self, *, clinic_id: int, where: PatientFilter, offset: int, limit: int
     ) -> tuple[list[PatientRow], int]:
-        """A page of the clinic's patients (newest first) and how many match in all."""
-        latest = self._latest_session().subquery()
-        open_alerts = (
-            select(Escalation.patient_id, func.count(Escalation.id).label("open"))
-            .where(
-                Escalation.clinic_id == clinic_id,
-                Escalation.status == EscalationStatus.OPEN,
-            )
-            .group_by(Escalation.patient_id)
-            .subquery()
-        )
+        """A page of the clinic's patients (newest first) and how many match in all.
+
+        The filters are conditions on the patient row (a correlated subquery picks the latest
+        session, EXISTS finds open alerts), so the count and the page use the clinic's index
+        and nothing is grouped over the whole table; the page's 50 rows then get their latest
+        session, next reminder and open alerts in three small queries.
+        """
         conditions: list[ColumnElement[bool]] = [Patient.clinic_id == clinic_id]
         text = where.search.strip()
         if text:
@@ -86,32 +78,73 @@ class DashboardRepository:
             conditions.append(Patient.status == where.status)
         if where.session_between is not None:
             first, last = where.session_between
-            conditions.append(TreatmentSession.session_date.between(first, last))
-        if where.needs_attention:
-            conditions.append(open_alerts.c.open > 0)
-        base = (
-            select(Patient, TreatmentSession, func.coalesce(open_alerts.c.open, 0))
-            .outerjoin(latest, latest.c.patient_id == Patient.id)
-            .outerjoin(
-                TreatmentSession,
-                and_(
-                    TreatmentSession.patient_id == Patient.id,
-                    TreatmentSession.number == latest.c.number,
-                ),
+            other = aliased(TreatmentSession)
+            latest = (
+                select(func.max(other.number))
+                .where(other.patient_id == Patient.id)
+                .scalar_subquery()
             )
-            .outerjoin(open_alerts, open_alerts.c.patient_id == Patient.id)
-            .where(*conditions)
-        )
-        total = await self.session.scalar(select(func.count()).select_from(base.subquery()))
+            conditions.append(
+                exists().where(
+                    TreatmentSession.patient_id == Patient.id,
+                    TreatmentSession.number == latest,
+                    TreatmentSession.session_date.between(first, last),
+                )
+            )
+        if where.needs_attention:
+            conditions.append(
+                exists().where(
+                    Escalation.patient_id == Patient.id,
+                    Escalation.clinic_id == clinic_id,
+                    Escalation.status == EscalationStatus.OPEN,
+                )
+            )
+        total = await self.session.scalar(select(func.count(Patient.id)).where(*conditions))
         result = await self.session.execute(
-            base.order_by(Patient.id.desc()).offset(offset).limit(limit)
+            select(Patient)
+            .where(*conditions)
+            .order_by(Patient.id.desc())
+            .offset(offset)
+            .limit(limit)
         )
-        rows = result.all()
-        next_due = await self._next_due([row[0].id for row in rows])
+        patients = list(result.scalars().all())
+        ids = [p.id for p in patients]
+        sessions = await self._latest_sessions(ids)
+        next_due = await self._next_due(ids)
+        alerts = await self._open_alerts(clinic_id, ids)
         return (
-            [PatientRow(row[0], row[1], next_due.get(row[0].id), int(row[2])) for row in rows],
+            [
+                PatientRow(p, sessions.get(p.id), next_due.get(p.id), alerts.get(p.id, 0))
+                for p in patients
+            ],
             int(total or 0),
         )
+
+    async def _latest_sessions(self, patient_ids: list[int]) -> dict[int, TreatmentSession]:
+        """Each patient's latest session."""
+        if not patient_ids:
+            return {}
+        result = await self.session.execute(
+            select(TreatmentSession)
+            .where(TreatmentSession.patient_id.in_(patient_ids))
+            .order_by(TreatmentSession.patient_id, TreatmentSession.number)
+        )
+        return {s.patient_id: s for s in result.scalars().all()}  # the last number wins
+
+    async def _open_alerts(self, clinic_id: int, patient_ids: list[int]) -> dict[int, int]:
+        """How many open alerts each patient has with the clinic."""
+        if not patient_ids:
+            return {}
+        result = await self.session.execute(
+            select(Escalation.patient_id, func.count(Escalation.id))
+            .where(
+                Escalation.patient_id.in_(patient_ids),
+                Escalation.clinic_id == clinic_id,
+                Escalation.status == EscalationStatus.OPEN,
+            )
+            .group_by(Escalation.patient_id)
+        )
+        return {row[0]: int(row[1]) for row in result.all()}
 
     async def _next_due(self, patient_ids: list[int]) -> dict[int, datetime]:
         """Each patient's next pending reminder."""

@@ -179,6 +179,21 @@ class _Fault:
 
 
 @dataclass
+class _Outage:
+    until: float  # monotonic
+    status: int | None
+    hang: bool
+
+
+OUTAGE_WORDS = {
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+@dataclass
 class _File:
     file_id: str
     unique_id: str
@@ -308,6 +323,7 @@ class StandIn:
         self._files: dict[str, _File] = {}
         self._paths: dict[str, _File] = {}
         self._faults: list[_Fault] = []
+        self._outage: _Outage | None = None
         self._limits_key: tuple[Any, ...] = ()
         self._global: SlidingWindow | None = None
         self._buckets: dict[int, TokenBucket] = {}
@@ -510,6 +526,39 @@ class StandIn:
         """The next ``count`` calls of ``method`` lose their connection before the answer
         (PTB raises NetworkError); with ``applied`` the call took effect first."""
         self._faults.append(_Fault(method.lower(), chat_id, count, drop=True, applied=applied))
+
+    def outage(self, *, seconds: float, status: int | None = 502, hang: bool = False) -> None:
+        """For ``seconds`` the Bot API is down: every call (getUpdates too) fails and takes
+        no effect. It answers ``status`` (a 5xx) at once, or with ``hang`` only when the
+        outage ends, so a client whose read timeout is shorter times out first; a ``status``
+        of None drops the connection instead of answering. A new outage replaces the old."""
+        if status is not None and not 500 <= status < 600:
+            raise ValueError("an outage answers a 5xx status (or None: the connection drops)")
+        self._outage = _Outage(time.monotonic() + seconds, status, hang)
+        self._notify()
+
+    def end_outage(self) -> None:
+        """The Bot API is back: calls hanging in the outage get its answer now."""
+        self._outage = None
+        self._notify()
+
+    @property
+    def in_outage(self) -> bool:
+        """Whether an outage is under way."""
+        return self._outage is not None and time.monotonic() < self._outage.until
+
+    async def _outage_answer(self, outage: _Outage) -> Response:
+        """What a call gets in ``outage`` (after hanging until it ends, if it hangs)."""
+        if outage.hang:
+            await self._wait(
+                lambda: (
+                    self._stopping or self._outage is not outage or time.monotonic() >= outage.until
+                ),
+                max(0.0, outage.until - time.monotonic()),
+            )
+        if outage.status is None:
+            return _DroppedResponse()
+        raise ApiError(outage.status, OUTAGE_WORDS.get(outage.status, "Server Error"))
 
     async def wait_until(
         self,
@@ -718,6 +767,14 @@ class StandIn:
         status, description = 200, None
         response: Response
         try:
+            outage = self._outage
+            if outage is not None and at < outage.until:
+                values = await self._read(request)
+                response = await self._outage_answer(outage)
+                status, description = 0, "connection dropped (outage)"
+                self.calls.append(CallRecord(name, values, status, at, description))
+                self._notify()
+                return response
             if request.path_params["token"] != self.token:
                 raise ApiError(401, "Unauthorized")
             handler = self._handlers.get(key)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -91,12 +91,13 @@ class DashboardRepository:
                     TreatmentSession.session_date.between(first, last),
                 )
             )
-        if where.needs_attention:
+        if where.needs_attention:  # the clinic's open alerts are few: one IN list
             conditions.append(
-                exists().where(
-                    Escalation.patient_id == Patient.id,
-                    Escalation.clinic_id == clinic_id,
-                    Escalation.status == EscalationStatus.OPEN,
+                Patient.id.in_(
+                    select(Escalation.patient_id).where(
+                        Escalation.clinic_id == clinic_id,
+                        Escalation.status == EscalationStatus.OPEN,
+                    )
                 )
             )
         total = await self.session.scalar(select(func.count(Patient.id)).where(*conditions))
@@ -147,19 +148,39 @@ class DashboardRepository:
         return {row[0]: int(row[1]) for row in result.all()}
 
     async def _next_due(self, patient_ids: list[int]) -> dict[int, datetime]:
-        """Each patient's next pending reminder."""
+        """Each patient's next pending reminder: the sessions first, then their reminders by
+        session (the index on ``session_id``, not a scan of every pending reminder)."""
         if not patient_ids:
             return {}
-        result = await self.session.execute(
-            select(TreatmentSession.patient_id, func.min(Reminder.due_at))
-            .join(Reminder, Reminder.session_id == TreatmentSession.id)
-            .where(
-                TreatmentSession.patient_id.in_(patient_ids),
-                Reminder.status == ReminderStatus.PENDING,
+        owners = dict(
+            (
+                await self.session.execute(
+                    select(TreatmentSession.id, TreatmentSession.patient_id).where(
+                        TreatmentSession.patient_id.in_(patient_ids)
+                    )
+                )
             )
-            .group_by(TreatmentSession.patient_id)
+            .tuples()
+            .all()
         )
-        return {row[0]: row[1] for row in result.all()}
+        if not owners:
+            return {}
+        # The status is tested inside the MIN, not in WHERE: with it in WHERE, SQLite walks
+        # the (status, due_at) index over every pending reminder of every patient.
+        pending_due = case((Reminder.status == ReminderStatus.PENDING, Reminder.due_at))
+        result = await self.session.execute(
+            select(Reminder.session_id, func.min(pending_due))
+            .where(Reminder.session_id.in_(list(owners)))
+            .group_by(Reminder.session_id)
+        )
+        first: dict[int, datetime] = {}
+        for session_id, due in result.tuples().all():
+            if due is None:
+                continue
+            patient_id = owners[session_id]
+            if patient_id not in first or due < first[patient_id]:
+                first[patient_id] = due
+        return first
 
     async def patient(self, *, clinic_id: int, patient_id: int) -> Patient | None:
         """The clinic's patient with this id; None for anyone else's."""

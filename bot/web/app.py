@@ -119,12 +119,15 @@ class Dashboard:
         """Bind the pages to ``deps``."""
         from bot.web.broadcasts import BroadcastPages
         from bot.web.patients import PatientPages
+        from bot.web.team import InvitePages, StaffPages
 
         self.deps = deps
         self.templates = _templates()
         self.groups: list[PageGroup] = [
             PatientPages(self),
             BroadcastPages(self),
+            InvitePages(self),
+            StaffPages(self),
         ]
 
     # Plumbing

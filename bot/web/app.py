@@ -119,6 +119,7 @@ class Dashboard:
         """Bind the pages to ``deps``."""
         from bot.web.broadcasts import BroadcastPages
         from bot.web.patients import PatientPages
+        from bot.web.plan import PlanPages
         from bot.web.team import InvitePages, StaffPages
 
         self.deps = deps
@@ -128,6 +129,7 @@ class Dashboard:
             BroadcastPages(self),
             InvitePages(self),
             StaffPages(self),
+            PlanPages(self),
         ]
 
     # Plumbing

@@ -118,6 +118,7 @@ class Dashboard:
     def __init__(self, deps: DashboardDeps) -> None:
         """Bind the pages to ``deps``."""
         from bot.web.broadcasts import BroadcastPages
+        from bot.web.figures import FigurePages
         from bot.web.patients import PatientPages
         from bot.web.plan import PlanPages
         from bot.web.team import InvitePages, StaffPages
@@ -130,6 +131,7 @@ class Dashboard:
             InvitePages(self),
             StaffPages(self),
             PlanPages(self),
+            FigurePages(self),
         ]
 
     # Plumbing

@@ -35,7 +35,7 @@ from scheduler.broadcasts import (
     UnknownPhase,
     text_limit,
 )
-from scheduler.planning import load_zone
+from scheduler.planning import load_zone, to_utc
 from scheduler.web_access import WebUser
 from storage.models import BroadcastStatus
 
@@ -385,7 +385,8 @@ class BroadcastPages:
             return None
         if naive.tzinfo is not None:
             return None
-        return naive.replace(tzinfo=load_zone(user.clinic.timezone)).astimezone(UTC)
+        # A time in a spring-forward gap moves past it; one that exists twice is the first.
+        return to_utc(naive, load_zone(user.clinic.timezone))
 
     async def cancel(self, request: Request, user: WebUser) -> Response:
         """Cancel a draft, a scheduled broadcast, or one being sent (what went stays sent)."""

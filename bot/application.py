@@ -230,6 +230,10 @@ def build_runtime(
         broadcaster=broadcaster,
         capacity_watch=capacity_watch,
         dashboard=build_dashboard(
-            settings, services=services, access=data.web_access, bot=application.bot
+            settings,
+            services=services,
+            access=data.web_access,
+            bot=application.bot,
+            wake_broadcasts=broadcaster.wake,
         ),
     )

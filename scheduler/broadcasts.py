@@ -36,6 +36,7 @@ from scheduler.planning import QuietHours, load_zone
 from storage.batching import GroupCommit
 from storage.broadcasts import (
     EXPIRED,
+    BroadcastLine,
     BroadcastRepository,
     Candidate,
     ClaimedRecipient,
@@ -245,6 +246,7 @@ class BroadcastReport:
     photo: str | None = None
     held: int = 0  # pending, waiting for the patient's quiet hours to end
     expired: int = 0  # of the skipped: quiet hours lasted past the broadcast's expiry
+    audience: str = "all"  # the ``Broadcast.audience`` string
 
 
 class BroadcastTransport(Protocol):
@@ -294,6 +296,7 @@ async def _report(
         photo=broadcast.photo,
         held=held,
         expired=expired,
+        audience=broadcast.audience,
     )
 
 
@@ -429,10 +432,11 @@ class BroadcastService:
         self,
         broadcast_id: int,
         clinic_id: int,
-        report_chat_id: int,
+        report_chat_id: int | None,
         at: datetime | None = None,
     ) -> int:
-        """Schedule a draft for ``at`` (None: now).
+        """Schedule a draft for ``at`` (None: now); ``report_chat_id`` gets the final report
+        in Telegram (None: nobody, e.g. the dashboard's first admin, who has no chat yet).
 
         ``at`` must be ahead, within ``MAX_AHEAD``, and outside the clinic's quiet hours
         (``BroadcastTimeError`` otherwise, with the next allowed time where there is one).
@@ -504,6 +508,11 @@ class BroadcastService:
             if broadcast is None:
                 raise BroadcastNotFound(broadcast_id)
             return await _report(repo, broadcast, self.clock.now())
+
+    async def history(self, clinic_id: int, limit: int = 50) -> list[BroadcastLine]:
+        """The clinic's latest broadcasts, newest first, with their copies counted by state."""
+        async with self.database.session() as session:
+            return await BroadcastRepository(session).history(clinic_id=clinic_id, limit=limit)
 
     async def set_progress_message(
         self, broadcast_id: int, clinic_id: int, message_id: int

@@ -163,7 +163,7 @@ class InviteProblem(StrEnum):
 
 
 class StaffProblem(StrEnum):
-    """Why a member of staff cannot be removed."""
+    """Why a member of staff cannot be removed (or have their role changed)."""
 
     NOT_FOUND = "not_found"
     LAST_ADMIN = "last_admin"
@@ -171,7 +171,7 @@ class StaffProblem(StrEnum):
 
 
 class StaffError(Exception):
-    """A member of staff who cannot be removed, and why."""
+    """A member of staff who cannot be removed (or have their role changed), and why."""
 
     def __init__(self, problem: StaffProblem) -> None:
         """Carry the reason."""
@@ -207,6 +207,22 @@ class NewInvite:
     code: str
     kind: InviteKind
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class InviteLine:
+    """An invite that still works, as the clinic's list of links shows it (never its code:
+    only the hash is stored)."""
+
+    id: int
+    kind: InviteKind
+    role: StaffRole | None
+    session_date: date | None
+    uses: int
+    max_uses: int | None
+    expires_at: datetime
+    created_at: datetime
+    created_by: int | None
 
 
 @dataclass(frozen=True)
@@ -399,6 +415,27 @@ class ClinicService:
             await session.commit()
             return count
 
+    async def invites(self, *, clinic_id: int) -> list[InviteLine]:
+        """The clinic's invites that still work, newest first."""
+        async with self.database.session() as session:
+            rows = await ClinicRepository(session).live_invites(
+                clinic_id=clinic_id, now=self.clock.now()
+            )
+            return [
+                InviteLine(
+                    id=row.id,
+                    kind=row.kind,
+                    role=row.role,
+                    session_date=row.session_date,
+                    uses=row.uses,
+                    max_uses=row.max_uses,
+                    expires_at=row.expires_at,
+                    created_at=row.created_at,
+                    created_by=row.created_by,
+                )
+                for row in rows
+            ]
+
     async def peek(self, *, code: str) -> InviteView:
         """What a code is for, without using it; InviteError if it cannot be used."""
         async with self.database.session() as session:
@@ -558,6 +595,41 @@ class ClinicService:
                 raise StaffError(StaffProblem.NOT_FOUND)  # removed meanwhile
             await session.commit()
             return view
+
+    async def set_role(
+        self, *, clinic_id: int, staff_id: int, role: StaffRole, by_staff_id: int | None = None
+    ) -> StaffView:
+        """Make a member of the clinic's staff an admin or plain staff, at once. The last
+        admin stays an admin, and ``by_staff_id`` (the member asking) cannot change their own
+        role; StaffError says why not."""
+        async with self.database.session() as session:
+            repo = ClinicRepository(session)
+            team = list(await repo.staff_of(clinic_id=clinic_id))
+            target = next((s for s in team if s.id == staff_id), None)
+            if target is None:
+                raise StaffError(StaffProblem.NOT_FOUND)
+            if by_staff_id is not None and target.id == by_staff_id:
+                raise StaffError(StaffProblem.SELF)
+            admins = [s for s in team if s.role is StaffRole.ADMIN]
+            if target.role is StaffRole.ADMIN and role is not StaffRole.ADMIN and len(admins) <= 1:
+                raise StaffError(StaffProblem.LAST_ADMIN)
+            if not await repo.set_role(clinic_id=clinic_id, staff_id=target.id, role=role):
+                raise StaffError(StaffProblem.NOT_FOUND)  # removed meanwhile
+            clinic = await repo.get(clinic_id=clinic_id)
+            assert clinic is not None
+            view = ClinicView.of(clinic)
+            await session.commit()
+            return StaffView(target.id, target.chat_id, role, target.name, target.step, view)
+
+    async def languages(self, *, clinic_id: int) -> list[str]:
+        """The languages a clinic uses: its own first, then its patients' (most used first)."""
+        async with self.database.session() as session:
+            repo = ClinicRepository(session)
+            clinic = await repo.get(clinic_id=clinic_id)
+            if clinic is None:
+                return []
+            found = await repo.patient_languages(clinic_id=clinic_id)
+        return list(dict.fromkeys([clinic.language, *found]))
 
     async def staff_chats(self, *, clinic_id: int) -> list[int]:
         """The chats of every member of a clinic's staff."""

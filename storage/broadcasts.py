@@ -22,6 +22,7 @@ from storage.models import (
     Patient,
     PatientStatus,
     RecipientStatus,
+    Staff,
     TreatmentSession,
 )
 
@@ -92,6 +93,28 @@ class ReadyRecipient:
     quiet_start: time
     quiet_end: time
     scheduled_at: datetime | None
+
+
+@dataclass(frozen=True)
+class BroadcastLine:
+    """One of a clinic's broadcasts as its list shows it: what, to whom, when, by whom, and
+    how many copies are in each state."""
+
+    id: int
+    status: BroadcastStatus
+    text: str
+    photo: bool
+    audience: str
+    created_at: datetime
+    scheduled_at: datetime | None
+    finished_at: datetime | None
+    created_by: str | None
+    counts: dict[RecipientStatus, int]
+
+    @property
+    def total(self) -> int:
+        """Every copy, whatever its state."""
+        return sum(self.counts.values())
 
 
 def _recipients() -> Table:
@@ -572,6 +595,44 @@ class BroadcastRepository:
             counts[RecipientStatus(status)] = int(count)
         return counts
 
+    async def history(self, *, clinic_id: int, limit: int) -> list[BroadcastLine]:
+        """The clinic's latest ``limit`` broadcasts, newest first, with their copies counted
+        by state (two queries, whatever the number of broadcasts or copies)."""
+        result = await self.session.execute(
+            select(Broadcast, Staff.name)
+            .outerjoin(Staff, Staff.id == Broadcast.created_by)
+            .where(Broadcast.clinic_id == clinic_id)
+            .order_by(Broadcast.id.desc())
+            .limit(limit)
+        )
+        rows = result.all()
+        counts: dict[int, dict[RecipientStatus, int]] = {
+            broadcast.id: dict.fromkeys(RecipientStatus, 0) for broadcast, _ in rows
+        }
+        if counts:
+            grouped = await self.session.execute(
+                select(BroadcastRecipient.broadcast_id, BroadcastRecipient.status, func.count())
+                .where(BroadcastRecipient.broadcast_id.in_(list(counts)))
+                .group_by(BroadcastRecipient.broadcast_id, BroadcastRecipient.status)
+            )
+            for broadcast_id, status, count in grouped.all():
+                counts[broadcast_id][RecipientStatus(status)] = int(count)
+        return [
+            BroadcastLine(
+                id=broadcast.id,
+                status=broadcast.status,
+                text=broadcast.text,
+                photo=bool(broadcast.photo),
+                audience=broadcast.audience,
+                created_at=broadcast.created_at,
+                scheduled_at=broadcast.scheduled_at,
+                finished_at=broadcast.finished_at,
+                created_by=name,
+                counts=counts[broadcast.id],
+            )
+            for broadcast, name in rows
+        ]
+
     async def held_and_expired(self, *, broadcast_id: int, now: datetime) -> tuple[int, int]:
         """How many copies wait for their patient's quiet hours to end, and how many were
         skipped because those lasted past the broadcast's expiry."""
@@ -611,6 +672,7 @@ class BroadcastRepository:
 
 
 __all__ = [
+    "BroadcastLine",
     "BroadcastRepository",
     "Candidate",
     "ClaimedRecipient",

@@ -208,6 +208,41 @@ class ClinicRepository:
         )
         return int(getattr(result, "rowcount", 0))
 
+    async def live_invites(self, *, clinic_id: int, now: datetime) -> Sequence[Invite]:
+        """The clinic's invites that still work (not revoked, not expired, uses left),
+        newest first."""
+        result = await self.session.execute(
+            select(Invite)
+            .where(
+                Invite.clinic_id == clinic_id,
+                Invite.revoked_at.is_(None),
+                Invite.expires_at > now,
+                or_(Invite.max_uses.is_(None), Invite.uses < Invite.max_uses),
+            )
+            .order_by(Invite.id.desc())
+        )
+        return result.scalars().all()
+
+    async def set_role(self, *, clinic_id: int, staff_id: int, role: StaffRole) -> bool:
+        """Give a member of the clinic's staff ``role``; False if they are not the clinic's."""
+        result = await self.session.execute(
+            update(Staff)
+            .where(Staff.id == staff_id, Staff.clinic_id == clinic_id)
+            .values(role=role)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def patient_languages(self, *, clinic_id: int) -> list[str]:
+        """The languages the clinic's patients chose, most used first."""
+        result = await self.session.execute(
+            select(Patient.language, func.count())
+            .where(Patient.clinic_id == clinic_id)
+            .group_by(Patient.language)
+            .order_by(func.count().desc(), Patient.language)
+        )
+        return [language for language, _ in result.all()]
+
     # Patients and escalations, always of one clinic
 
     async def has_session(self, *, patient_id: int) -> bool:

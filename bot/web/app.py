@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -62,6 +62,11 @@ class DashboardDeps:
     care: CareService
     broadcasts: BroadcastService
     messenger: Messenger | None = None
+    # Wakes the bot's broadcast sender once a broadcast is confirmed (no bot: nothing to wake;
+    # a sender still finds it on its next poll).
+    wake_broadcasts: Callable[[], None] = field(default=lambda: None)
+    # The t.me link of an invite code (it needs the bot's username); None: no links made here.
+    invite_link: Callable[[str], str] | None = None
 
 
 class PageGroup(Protocol):
@@ -122,11 +127,22 @@ class Dashboard:
 
     def __init__(self, deps: DashboardDeps) -> None:
         """Bind the pages to ``deps``."""
+        from bot.web.broadcasts import BroadcastPages
+        from bot.web.figures import FigurePages
         from bot.web.patients import PatientPages
+        from bot.web.plan import PlanPages
+        from bot.web.team import InvitePages, StaffPages
 
         self.deps = deps
         self.templates = _templates()
-        self.groups: list[PageGroup] = [PatientPages(self)]
+        self.groups: list[PageGroup] = [
+            PatientPages(self),
+            BroadcastPages(self),
+            InvitePages(self),
+            StaffPages(self),
+            PlanPages(self),
+            FigurePages(self),
+        ]
 
     # Plumbing
 

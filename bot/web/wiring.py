@@ -6,12 +6,14 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from telegram.error import Forbidden
 from telegram.ext import ExtBot
 
 from bot.config import Settings
+from bot.qr import invite_link
 from bot.sending import send_html
 from bot.services import Services
 from bot.web.app import Dashboard, DashboardDeps
@@ -53,10 +55,29 @@ class TelegramMessenger:
         return message.message_id
 
 
+def _invite_links(settings: Settings, bot: ExtBot[Any] | None) -> Callable[[str], str] | None:
+    """The t.me link of a code: the configured username, else the bot's own (known once the
+    bot is initialised, before the first request)."""
+    configured = settings.telegram_bot_username.strip().removeprefix("@")
+    if not configured and bot is None:
+        return None
+
+    def link(code: str) -> str:
+        return invite_link(configured or (bot.username if bot is not None else ""), code)
+
+    return link
+
+
 def build_dashboard(
-    settings: Settings, *, services: Services, access: WebAccess, bot: ExtBot[Any] | None
+    settings: Settings,
+    *,
+    services: Services,
+    access: WebAccess,
+    bot: ExtBot[Any] | None,
+    wake_broadcasts: Callable[[], None] | None = None,
 ) -> Dashboard:
-    """The dashboard's pages over the product's services; ``bot`` sends what staff write."""
+    """The dashboard's pages over the product's services; ``bot`` sends what staff write,
+    ``wake_broadcasts`` starts the bot's broadcast sender on a confirmed broadcast."""
     return Dashboard(
         DashboardDeps(
             access=access,
@@ -68,5 +89,7 @@ def build_dashboard(
             care=services.care,
             broadcasts=services.broadcasts,
             messenger=TelegramMessenger(bot) if bot is not None else None,
+            wake_broadcasts=wake_broadcasts or (lambda: None),
+            invite_link=_invite_links(settings, bot),
         )
     )

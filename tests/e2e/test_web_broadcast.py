@@ -1,0 +1,67 @@
+"""A broadcast composed and sent from the dashboard reaches the patients' chats through the
+real bot: signed in with /web, to a phase, only the clinic's patients in it, the progress
+reaching 100 % and the final report in the sender's chat, as from the chat wizard."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from tests.e2e.harness import WAIT, BotHarness, say
+from tests.e2e.test_clinics import join, make_clinic, patient_link
+from tests.web.conftest import CSRF
+
+pytestmark = pytest.mark.fast_chat
+URL = re.compile(r"(http://127\.0\.0\.1:\d+)/dashboard/login\?t=([A-Za-z0-9_-]+)")
+
+
+async def test_a_broadcast_from_the_dashboard_reaches_the_phase_in_telegram(
+    bot: BotHarness,
+) -> None:
+    assert bot.runtime is not None
+    glow = await make_clinic(bot, "Glow", admin_chat=9001)
+    other = await make_clinic(bot, "Other", admin_chat=9002)
+    glow_link = await patient_link(glow)
+    first = await join(bot, 1001, glow_link)
+    second = await join(bot, 1002, glow_link)
+    outsider = await join(bot, 2001, await patient_link(other))
+
+    (message,) = await say(glow.admin, "/web")
+    found = URL.search(message.text or "")
+    assert found, message.text
+    app = Starlette(routes=[bot.runtime.dashboard.mount()])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=found.group(1)
+    ) as browser:
+        assert (await browser.post("/dashboard/login", data={"t": found.group(2)})).is_redirect
+        page = await browser.get("/dashboard/broadcasts")
+        csrf = CSRF.search(page.text)
+        assert csrf
+        composed = await browser.post(
+            "/dashboard/broadcasts",
+            data={
+                "csrf": csrf.group(1),
+                "text": "We are open on Saturday <10-14>",
+                "audience": "phase",
+                "phase": "first_48h",
+            },
+        )
+        assert composed.status_code == 303
+        url = composed.headers["location"]
+        preview = await browser.get(url)
+        assert "Send now to 2 patients" in preview.text
+        sent = await browser.post(f"{url}/send", data={"csrf": csrf.group(1), "when": "now"})
+        assert sent.status_code == 303
+
+        for chat in (first, second):
+            (copy,) = await chat.wait_for(1, timeout=WAIT)
+            assert copy.text == "📣 Message from Glow\n\nWe are open on Saturday <10-14>"
+        (report,) = await glow.admin.wait_for(1, timeout=WAIT)
+        assert "Sent 2" in (report.text or ""), report.text
+        progress = await browser.get(f"{url}/progress")
+        assert 'data-final="1"' in progress.text and "100 %" in progress.text
+        assert '<dd class="sent">2</dd>' in progress.text
+    assert not [m for m in outsider.messages if "Saturday" in (m.text or "")], "Other's patient"

@@ -112,11 +112,12 @@ class Dashboard:
 
     def __init__(self, deps: DashboardDeps) -> None:
         """Bind the pages to ``deps``."""
+        from bot.web.alerts import AlertPages
         from bot.web.patients import PatientPages
 
         self.deps = deps
         self.templates = _templates()
-        self.groups: list[PageGroup] = [PatientPages(self)]
+        self.groups: list[PageGroup] = [PatientPages(self), AlertPages(self)]
 
     # Plumbing
 

@@ -675,8 +675,9 @@ class ClinicService:
             return True
 
     async def reply_target(self, *, clinic_id: int, escalation_id: int) -> Alert | None:
-        """One of the clinic's alerts (open or not) to reply to, counting the reply; None if
-        it is not the clinic's or its patient has stopped the bot."""
+        """One of the clinic's alerts (open or not) to reply to; None if it is not the
+        clinic's or its patient has stopped the bot. The reply counts once it is relayed
+        (``record_relay``): one that never reached the patient (a block) is not counted."""
         async with self.database.session() as session:
             found = await ClinicRepository(session).escalation(
                 clinic_id=clinic_id, escalation_id=escalation_id
@@ -690,8 +691,6 @@ class ClinicService:
                 or patient.clinic_id != clinic_id
             ):
                 return None
-            escalation.replies += 1
-            await session.commit()
             return _alert(escalation, patient)
 
     async def record_relay(
@@ -705,11 +704,13 @@ class ClinicService:
     ) -> None:
         """Remember which Telegram message carried a staff reply of one of the clinic's
         alerts, so the patient's reply to it finds its thread; with its text and writer, so
-        the dashboard shows the thread."""
+        the dashboard shows the thread. The alert counts one more reply."""
         async with self.database.session() as session:
             repo = ClinicRepository(session)
-            if await repo.escalation(clinic_id=clinic_id, escalation_id=escalation_id) is None:
+            found = await repo.escalation(clinic_id=clinic_id, escalation_id=escalation_id)
+            if found is None:
                 return
+            found[0].replies += 1
             await repo.add_clinic_message(
                 escalation_id=escalation_id,
                 message_id=message_id,

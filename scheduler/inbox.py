@@ -117,6 +117,11 @@ def cleaned_message(text: str) -> str:
     return cleaned
 
 
+def _why_stopped(patient: Patient) -> InboxProblem:
+    """A stopped patient: stopped by a block of the bot, or by their own /stop."""
+    return InboxProblem.BLOCKED if patient.blocked_from is not None else InboxProblem.STOPPED
+
+
 class InboxService:
     """Use cases of the dashboard's inbox and threads; each call acts for one clinic."""
 
@@ -177,7 +182,7 @@ class InboxService:
             raise InboxError(InboxProblem.MOVED)
         target = await self.clinics.reply_target(clinic_id=clinic.id, escalation_id=alert_id)
         if target is None:
-            raise InboxError(InboxProblem.STOPPED)
+            raise InboxError(await self._unreachable(alert.patient_id))
         message_id = await self._send(clinic, target.chat_id, target.language, cleaned, relay)
         await self.clinics.record_relay(
             clinic_id=clinic.id,
@@ -236,7 +241,7 @@ class InboxService:
             if patient is None:
                 raise InboxError(InboxProblem.NOT_FOUND)
             if patient.status is PatientStatus.STOPPED:
-                raise InboxError(InboxProblem.STOPPED)
+                raise InboxError(_why_stopped(patient))
             chat_id, language, zone = patient.chat_id, patient.language, patient.timezone
         message_id = await self._send(clinic, chat_id, language, cleaned, relay)
         async with self.database.session() as session:
@@ -259,7 +264,6 @@ class InboxService:
                         replies=0,
                     )
                 )
-            await repo.count_reply(escalation_id=thread.id)
             alert_id = thread.id
             await session.commit()
         await self.clinics.record_relay(
@@ -286,6 +290,17 @@ class InboxService:
             )
             for row in rows
         ]
+
+    async def _unreachable(self, patient_id: int) -> InboxProblem:
+        """Why a patient of the clinic cannot be written to: they blocked or stopped the
+        bot (or, in a race, moved clinic)."""
+        async with self.database.session() as session:
+            patient = await session.get(Patient, patient_id)
+            if patient is None:
+                return InboxProblem.NOT_FOUND
+            if patient.status is PatientStatus.STOPPED:
+                return _why_stopped(patient)
+            return InboxProblem.MOVED
 
     async def _send(
         self, clinic: ClinicView, chat_id: int, language: str, text: str, relay: Relay

@@ -124,14 +124,5 @@ class InboxRepository:
         )
         return result.scalars().all()
 
-    async def count_reply(self, *, escalation_id: int) -> None:
-        """One more staff reply on an alert."""
-        await self.session.execute(
-            update(Escalation)
-            .where(Escalation.id == escalation_id)
-            .values(replies=Escalation.replies + 1)
-            .execution_options(synchronize_session=False)
-        )
-
 
 __all__ = ["InboxRepository", "InboxRow", "ThreadRow"]

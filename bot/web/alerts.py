@@ -26,8 +26,8 @@ NOTICES = {
     InboxProblem.MOVED.value: "This patient has moved to another clinic: you cannot write to "
     "them from here any more. Resolve the alert when you are done with it.",
     InboxProblem.STOPPED.value: "This patient has stopped the bot: they cannot be written to.",
-    InboxProblem.BLOCKED.value: "Not delivered: the patient has blocked the bot. Their "
-    "reminders are stopped too; call them if you need to reach them.",
+    InboxProblem.BLOCKED.value: "Not delivered: the patient has blocked the bot, so nothing "
+    "can reach them there (their reminders are stopped too). Call them if you need to.",
     InboxProblem.NOT_SENT.value: "Not sent: Telegram did not take the message just now. "
     "Nothing was recorded; try again in a moment.",
     InboxProblem.EMPTY.value: "Nothing was sent: the message was empty.",

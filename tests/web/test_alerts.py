@@ -163,12 +163,27 @@ async def test_a_blocked_patient_is_explained_and_nothing_is_recorded(site: Site
     assert await thread_rows(site) == []
     view = await site.care.view(chat_id=101)
     assert view is not None and view.status is PatientStatus.STOPPED
-    # Stopped now: a second try is refused before anything is sent.
+    # Known blocked now: a second try is refused, saying so, before anything is sent.
     again = await browser.post(
         f"/dashboard/alerts/{alert_id}/reply", data={"csrf": csrf, "text": "Hello?"}
     )
-    assert again.headers["location"].startswith("/dashboard/alerts?notice=stopped")
-    assert site.messenger.sent == []
+    assert again.headers["location"].startswith("/dashboard/alerts?notice=blocked")
+    assert site.messenger.sent == [] and (await alert_row(site, alert_id)).replies == 0
+
+
+async def test_a_patient_who_stopped_the_bot_is_not_written_to(site: Site) -> None:
+    await site.patient(site.glow, 101, SESSION_DAY)
+    alert_id = await raise_alert(site, 101)
+    await site.care.stop(chat_id=101)
+    browser = await site.signed_in(site.glow, 9001)
+    csrf = await csrf_of(browser, "/dashboard/alerts")
+    answer = await browser.post(
+        f"/dashboard/alerts/{alert_id}/reply", data={"csrf": csrf, "text": "Hello?"}
+    )
+    assert answer.headers["location"].startswith("/dashboard/alerts?notice=stopped")
+    page = await browser.get(answer.headers["location"])
+    assert "This patient has stopped the bot" in page.text
+    assert site.messenger.sent == [] and (await alert_row(site, alert_id)).replies == 0
 
 
 async def test_a_moved_patient_is_refused_as_in_chat(site: Site) -> None:

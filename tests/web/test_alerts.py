@@ -294,3 +294,42 @@ async def test_inbox_forms_without_the_csrf_token_change_nothing(site: Site) -> 
     assert site.messenger.sent == []
     signed_out = site.client()
     assert (await signed_out.get("/dashboard/alerts/fragment")).status_code == 303
+
+
+async def test_only_what_the_patient_addresses_to_the_clinic_is_kept(site: Site) -> None:
+    """A patient's message is kept only when it answers the clinic (a Telegram reply to a
+    clinic message, or within 24 hours of the clinic's last one); their own messages never
+    open or extend a conversation."""
+    await site.patient(site.glow, 101, SESSION_DAY)
+    alert_id = await raise_alert(site, 101)
+    # Nothing from the clinic yet: the patient's words are the triage's, and not kept.
+    assert (
+        await site.clinics.patient_reply(
+            chat_id=101, reply_to_message_id=None, text="is this normal?", message_id=1
+        )
+        is None
+    )
+    assert await thread_rows(site) == []
+    browser = await site.signed_in(site.glow, 9001)
+    csrf = await csrf_of(browser, "/dashboard/alerts")
+    await browser.post(f"/dashboard/alerts/{alert_id}/reply", data={"csrf": csrf, "text": "Hi"})
+    site.clock.advance(timedelta(hours=23))
+    assert await site.clinics.patient_reply(
+        chat_id=101, reply_to_message_id=None, text="still sore", message_id=2
+    )
+    # The patient's own message a day later does not extend the clinic's window.
+    site.clock.advance(timedelta(hours=2))
+    assert (
+        await site.clinics.patient_reply(
+            chat_id=101, reply_to_message_id=None, text="new question", message_id=3
+        )
+        is None
+    )
+    assert (
+        await site.clinics.patient_reply(
+            chat_id=101, reply_to_message_id=2, text="replying to myself", message_id=4
+        )
+        is None
+    )
+    rows = await thread_rows(site)
+    assert [(r.from_patient, r.text) for r in rows] == [(False, "Hi"), (True, "still sore")]

@@ -731,7 +731,7 @@ class ClinicService:
             rows = await ClinicRepository(session).escalations(clinic_id=clinic_id)
             return [_alert(e, p) for e, p in rows]
 
-    async def resolve(self, *, clinic_id: int, escalation_id: int, staff_id: int) -> bool:
+    async def resolve(self, *, clinic_id: int, escalation_id: int, staff_id: int | None) -> bool:
         """Mark one of the clinic's open escalations resolved; False if it is not one."""
         async with self.database.session() as session:
             found = await ClinicRepository(session).escalation(
@@ -747,8 +747,9 @@ class ClinicService:
             return True
 
     async def reply_target(self, *, clinic_id: int, escalation_id: int) -> Alert | None:
-        """One of the clinic's alerts (open or not) to reply to, counting the reply; None if
-        it is not the clinic's or its patient has stopped the bot."""
+        """One of the clinic's alerts (open or not) to reply to; None if it is not the
+        clinic's or its patient has stopped the bot. The reply counts once it is relayed
+        (``record_relay``): one that never reached the patient (a block) is not counted."""
         async with self.database.session() as session:
             found = await ClinicRepository(session).escalation(
                 clinic_id=clinic_id, escalation_id=escalation_id
@@ -762,29 +763,49 @@ class ClinicService:
                 or patient.clinic_id != clinic_id
             ):
                 return None
-            escalation.replies += 1
-            await session.commit()
             return _alert(escalation, patient)
 
-    async def record_relay(self, *, clinic_id: int, escalation_id: int, message_id: int) -> None:
+    async def record_relay(
+        self,
+        *,
+        clinic_id: int,
+        escalation_id: int,
+        message_id: int,
+        text: str | None = None,
+        staff_id: int | None = None,
+    ) -> None:
         """Remember which Telegram message carried a staff reply of one of the clinic's
-        alerts, so the patient's reply to it finds its thread."""
+        alerts, so the patient's reply to it finds its thread; with its text and writer, so
+        the dashboard shows the thread. The alert counts one more reply."""
         async with self.database.session() as session:
             repo = ClinicRepository(session)
-            if await repo.escalation(clinic_id=clinic_id, escalation_id=escalation_id) is None:
+            found = await repo.escalation(clinic_id=clinic_id, escalation_id=escalation_id)
+            if found is None:
                 return
+            found[0].replies += 1
             await repo.add_clinic_message(
-                escalation_id=escalation_id, message_id=message_id, now=self.clock.now()
+                escalation_id=escalation_id,
+                message_id=message_id,
+                now=self.clock.now(),
+                text=text,
+                sent_by=staff_id,
             )
             await session.commit()
 
     async def patient_reply(
-        self, *, chat_id: int, reply_to_message_id: int | None
+        self,
+        *,
+        chat_id: int,
+        reply_to_message_id: int | None,
+        text: str | None = None,
+        message_id: int | None = None,
     ) -> PatientReply | None:
         """The thread a patient's message continues, if it is a reply to their clinic: a
         Telegram reply to a message their clinic sent them, or any message within
         CONVERSATION_WINDOW of the clinic's last one. A resolved alert opens again. None
-        when the message is not for the clinic (then it is the triage's)."""
+        when the message is not for the clinic (then it is the triage's). With ``text`` and
+        ``message_id``, a message that is the clinic's joins the thread the dashboard shows
+        (a message that is not for the clinic is never kept)."""
         now = self.clock.now()
         async with self.database.session() as session:
             patient = await PatientRepository(session).get_by_chat(chat_id=chat_id)
@@ -817,6 +838,14 @@ class ClinicService:
                 escalation.status = EscalationStatus.OPEN
                 escalation.resolved_at = None
                 escalation.resolved_by = None
+            if text is not None and message_id is not None:
+                await repo.add_clinic_message(
+                    escalation_id=escalation.id,
+                    message_id=message_id,
+                    now=now,
+                    text=text,
+                    from_patient=True,
+                )
             reply = PatientReply(_alert(escalation, patient), ClinicView.of(clinic), reopened)
             await session.commit()
             return reply

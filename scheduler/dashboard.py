@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
 
 from content.plan import CarePlan, day_of_healing
 from scheduler.clinics import ClinicView
 from scheduler.clock import Clock
 from scheduler.delivery import PlanSource
 from scheduler.planning import catch_up_phase, load_zone
+from scheduler.sessions import CareService
 from storage.dashboard import DashboardRepository, PatientFilter, PatientRow
 from storage.database import Database
 from storage.models import EscalationStatus, PatientStatus, Reminder, ReminderStatus
@@ -268,3 +271,52 @@ def _entry(reminder: Reminder, number: int, plan: CarePlan) -> TimelineEntry:
         snoozes=reminder.snoozes,
         reason=reminder.last_error if reminder.status is not ReminderStatus.SENT else None,
     )
+
+
+class PatientAction(StrEnum):
+    """What staff can do to a patient's care from the patient page."""
+
+    PAUSE = "pause"
+    RESUME = "resume"
+    BOOKED = "booked"
+
+
+class PatientActions:
+    """The patient page's actions, each on the clinic's patient only: the patient is looked
+    up inside the clinic first, then the care service acts on their chat as the patient's
+    own command would (/pause, /resume, "Already booked", /export)."""
+
+    def __init__(self, *, care: CareService) -> None:
+        """Act through ``care``."""
+        self.care = care
+        self.database = care.database
+
+    async def _chat_of(self, clinic: ClinicView, patient_id: int) -> int | None:
+        async with self.database.session() as session:
+            patient = await DashboardRepository(session).patient(
+                clinic_id=clinic.id, patient_id=patient_id
+            )
+            return None if patient is None else patient.chat_id
+
+    async def act(self, clinic: ClinicView, patient_id: int, action: PatientAction) -> bool:
+        """Pause or resume the patient's reminders, or mark their next session booked;
+        False if the patient is not the clinic's. Pausing a stopped patient, or resuming an
+        active one, changes nothing; a patient who stopped the bot is not resumed by the
+        clinic (that is theirs to do)."""
+        chat_id = await self._chat_of(clinic, patient_id)
+        if chat_id is None:
+            return False
+        if action is PatientAction.PAUSE:
+            await self.care.pause(chat_id=chat_id)
+        elif action is PatientAction.RESUME:
+            view = await self.care.view(chat_id=chat_id)
+            if view is not None and view.status is PatientStatus.PAUSED:
+                await self.care.resume(chat_id=chat_id)
+        else:
+            await self.care.mark_next_booked(chat_id=chat_id)
+        return True
+
+    async def export(self, clinic: ClinicView, patient_id: int) -> dict[str, Any] | None:
+        """The patient's /export document; None if the patient is not the clinic's."""
+        chat_id = await self._chat_of(clinic, patient_id)
+        return None if chat_id is None else await self.care.export(chat_id=chat_id)

@@ -29,6 +29,7 @@ from scheduler.prompts import Prompt, PromptKind, new_prompt, stored_prompt
 from storage.batching import GroupCommit
 from storage.broadcasts import BroadcastRepository
 from storage.database import Database
+from storage.inbox import InboxRepository
 from storage.models import (
     Clinic,
     Patient,
@@ -657,6 +658,31 @@ class CareService:
             await session.commit()
         return cancelled
 
+    async def mark_next_booked(self, *, chat_id: int) -> int | None:
+        """The clinic says the patient's next session is booked (the dashboard): note it on
+        the latest session, as "Already booked" does, and cancel every rebooking nudge of
+        that session still pending. Returns how many were cancelled; None without a session.
+        Marking it twice changes nothing more."""
+        now = self.clock.now()
+        async with self.database.session() as session:
+            patient = await PatientRepository(session).get_by_chat(chat_id=chat_id)
+            if patient is None:
+                return None
+            treatment = await SessionRepository(session).latest(patient_id=patient.id)
+            if treatment is None:
+                return None
+            treatment.booked_at = treatment.booked_at or now
+            plan: CarePlan = self.plans(treatment.plan_id)
+            nudges = [m.id for m in plan.milestones if ButtonAction.BOOKED in m.buttons]
+            cancelled = await ReminderRepository(session).settle_pending(
+                status=ReminderStatus.CANCELLED,
+                reason="already booked",
+                session_ids=[treatment.id],
+                milestone_ids=nudges,
+            )
+            await session.commit()
+        return cancelled
+
     async def mark_blocked(self, *, chat_id: int) -> bool:
         """The user blocked the bot: stop them and cancel what was pending (an unblock gives
         back the status the block took, see ``mark_unblocked``)."""
@@ -718,6 +744,7 @@ class CareService:
             raised = await questions.escalations(patient_id=patient.id)
             clinic = await session.get(Clinic, patient.clinic_id) if patient.clinic_id else None
             news = await BroadcastRepository(session).for_patient(patient_id=patient.id)
+            thread = await InboxRepository(session).patients_messages(patient_id=patient.id)
 
         def instant(value: datetime | None) -> str | None:
             return value.isoformat() if value else None
@@ -786,6 +813,14 @@ class CareService:
             ],
             "clinic_messages": [
                 {"status": n.status.value, "sent_at": instant(n.sent_at)} for n in news
+            ],
+            "conversation_with_clinic": [
+                {
+                    "at": instant(m.sent_at),
+                    "from": "patient" if m.from_patient else "clinic",
+                    "text": m.text,
+                }
+                for m in thread
             ],
         }
 

@@ -320,11 +320,26 @@ class ClinicRepository:
         return int(getattr(result, "rowcount", 0))
 
     async def add_clinic_message(
-        self, *, escalation_id: int, message_id: int, now: datetime
+        self,
+        *,
+        escalation_id: int,
+        message_id: int,
+        now: datetime,
+        text: str | None = None,
+        sent_by: int | None = None,
+        from_patient: bool = False,
     ) -> None:
-        """Remember the Telegram message a staff reply went out as (never its text)."""
+        """Remember a message of the thread: the Telegram message a staff reply went out as
+        (with its text and who wrote it), or the patient's answer passed on to the clinic."""
         self.session.add(
-            ClinicMessage(escalation_id=escalation_id, message_id=message_id, sent_at=now)
+            ClinicMessage(
+                escalation_id=escalation_id,
+                message_id=message_id,
+                sent_at=now,
+                text=text,
+                sent_by=sent_by,
+                from_patient=from_patient,
+            )
         )
         await self.session.flush()
 
@@ -346,6 +361,7 @@ class ClinicRepository:
                 Escalation.patient_id == patient_id,
                 Escalation.clinic_id == clinic_id,
                 Escalation.moved_at.is_(None),
+                ClinicMessage.from_patient.is_(False),  # only the clinic's messages open a thread
             )
             .order_by(ClinicMessage.sent_at.desc(), ClinicMessage.id.desc())
             .limit(1)

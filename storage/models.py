@@ -314,11 +314,18 @@ class Escalation(Base):
     moved_at: Mapped[datetime | None] = mapped_column(
         default=None, doc="when the patient switched to another clinic while it was open"
     )
+    assigned_to: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"),
+        default=None,
+        doc="the member of the clinic's staff who looks after it (the dashboard's inbox)",
+    )
 
 
 class ClinicMessage(Base):
-    """A staff reply relayed to a patient: its Telegram message, so that the patient's
-    reply to it finds its thread. Holds no text."""
+    """A message of a clinic's thread with a patient. A staff reply relayed to the patient
+    (its Telegram message, so that the patient's reply to it finds its thread, and since the
+    dashboard its text), or (``from_patient``) the patient's answer that was passed on to the
+    clinic: only messages the patient addressed to the clinic are ever kept here."""
 
     __tablename__ = "clinic_messages"
 
@@ -328,6 +335,15 @@ class ClinicMessage(Base):
     )
     message_id: Mapped[int] = mapped_column(BigInteger)
     sent_at: Mapped[datetime]
+    text: Mapped[str | None] = mapped_column(
+        Text, default=None, doc="what was said (None for staff replies relayed before 0009)"
+    )
+    from_patient: Mapped[bool] = mapped_column(
+        default=False, server_default=false(), doc="the patient's answer, not the clinic's"
+    )
+    sent_by: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"), default=None, doc="who of the staff wrote"
+    )
 
 
 class StaffRole(StrEnum):

@@ -327,7 +327,11 @@ async def _relay(
         await reply(update, context, "staff.reply_gone")
         return
     await context.clinics.record_relay(
-        clinic_id=staff.clinic.id, escalation_id=escalation_id, message_id=sent.message_id
+        clinic_id=staff.clinic.id,
+        escalation_id=escalation_id,
+        message_id=sent.message_id,
+        text=text,
+        staff_id=staff.id,
     )
     await reply(update, context, "staff.reply_sent", patient=alert.patient_id)
 
@@ -349,6 +353,8 @@ async def relay_to_clinic(
     found = await context.clinics.patient_reply(
         chat_id=view.chat_id,
         reply_to_message_id=replied_to.message_id if replied_to is not None else None,
+        text=text,
+        message_id=message.message_id if message is not None else None,
     )
     if found is None:
         return False

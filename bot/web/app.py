@@ -127,6 +127,7 @@ class Dashboard:
 
     def __init__(self, deps: DashboardDeps) -> None:
         """Bind the pages to ``deps``."""
+        from bot.web.alerts import AlertPages
         from bot.web.broadcasts import BroadcastPages
         from bot.web.figures import FigurePages
         from bot.web.patients import PatientPages
@@ -137,6 +138,7 @@ class Dashboard:
         self.templates = _templates()
         self.groups: list[PageGroup] = [
             PatientPages(self),
+            AlertPages(self),
             BroadcastPages(self),
             InvitePages(self),
             StaffPages(self),

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.web.alerts import NOTICES, PROBLEM_NOTICES
 from bot.web.app import PREFIX, Dashboard
-from scheduler.dashboard import MAX_LABEL, LabelTooLong, PatientQuery
+from bot.web.relay import MessengerRelay
+from scheduler.dashboard import (
+    MAX_LABEL,
+    LabelTooLong,
+    PatientAction,
+    PatientActions,
+    PatientQuery,
+)
+from scheduler.inbox import MAX_MESSAGE, InboxError, InboxProblem, InboxService
 from scheduler.web_access import WebUser
 from storage.models import PatientStatus
+
+PATIENT_NOTICES = {
+    PatientAction.PAUSE.value: "Reminders paused: nothing is sent until they are resumed.",
+    PatientAction.RESUME.value: "Reminders resumed: what is still fresh will be sent.",
+    PatientAction.BOOKED.value: "Noted: the next session is booked, so no more booking "
+    "reminders for this one.",
+}
 
 
 class PatientPages:
@@ -23,6 +40,9 @@ class PatientPages:
         """Pages of ``site``."""
         self.site = site
         self.deps = site.deps
+        self.inbox = InboxService(clinics=site.deps.clinics, care=site.deps.care)
+        self.actions = PatientActions(care=site.deps.care)
+        self.relay = MessengerRelay(site.deps.messenger)
 
     def routes(self) -> list[BaseRoute]:
         """The routes of the patients' pages."""
@@ -31,6 +51,9 @@ class PatientPages:
             Route("/patients", signed(self.patients), methods=["GET"]),
             Route("/patients/{patient_id:int}", signed(self.patient), methods=["GET"]),
             Route("/patients/{patient_id:int}/label", signed(self.label), methods=["POST"]),
+            Route("/patients/{patient_id:int}/message", signed(self.message), methods=["POST"]),
+            Route("/patients/{patient_id:int}/care", signed(self.care), methods=["POST"]),
+            Route("/patients/{patient_id:int}/export", signed(self.export), methods=["GET"]),
         ]
 
     def render(
@@ -89,6 +112,8 @@ class PatientPages:
         if record is None:
             return self.render(request, "error.html", {"title": "Not found", "user": user}, 404)
         saved = request.query_params.get("saved") == "1"
+        code = request.query_params.get("notice", "")
+        notice = PATIENT_NOTICES.get(code) or NOTICES.get(code)
         return self.render(
             request,
             "patient.html",
@@ -98,6 +123,64 @@ class PatientPages:
                 "record": record,
                 "saved": saved,
                 "max_label": MAX_LABEL,
+                "thread": await self.inbox.thread(user.clinic, patient_id),
+                "notice": notice,
+                "problem": code in PROBLEM_NOTICES,
+                "max_message": MAX_MESSAGE,
+                "can_send": self.deps.messenger is not None,
+            },
+        )
+
+    def _back(self, patient_id: int, notice: str) -> Response:
+        return RedirectResponse(f"{PREFIX}/patients/{patient_id}?notice={notice}", status_code=303)
+
+    def _not_found(self, request: Request, user: WebUser) -> Response:
+        return self.render(request, "error.html", {"title": "Not found", "user": user}, 404)
+
+    async def message(self, request: Request, user: WebUser) -> Response:
+        """Write to the patient in the bot; their answer reaches the clinic's staff."""
+        patient_id = int(request.path_params["patient_id"])
+        form = await request.form(max_fields=50, max_files=0)
+        text = form.get("text")
+        try:
+            await self.inbox.message_patient(
+                user.clinic,
+                patient_id=patient_id,
+                staff_id=user.staff.id if user.staff else None,
+                text=text if isinstance(text, str) else "",
+                relay=self.relay,
+            )
+        except InboxError as error:
+            if error.problem is InboxProblem.NOT_FOUND:
+                return self._not_found(request, user)
+            return self._back(patient_id, error.problem.value)
+        return self._back(patient_id, "sent")
+
+    async def care(self, request: Request, user: WebUser) -> Response:
+        """Pause or resume the patient's reminders, or mark their next session booked."""
+        patient_id = int(request.path_params["patient_id"])
+        form = await request.form(max_fields=50, max_files=0)
+        chosen = form.get("action")
+        try:
+            action = PatientAction(chosen if isinstance(chosen, str) else "")
+        except ValueError:
+            return self.render(request, "error.html", {"title": "Not found", "user": user}, 400)
+        if not await self.actions.act(user.clinic, patient_id, action):
+            return self._not_found(request, user)
+        return self._back(patient_id, action.value)
+
+    async def export(self, request: Request, user: WebUser) -> Response:
+        """The patient's /export document, as a file to save."""
+        patient_id = int(request.path_params["patient_id"])
+        document = await self.actions.export(user.clinic, patient_id)
+        if document is None:
+            return self._not_found(request, user)
+        return Response(
+            json.dumps(document, ensure_ascii=False, indent=2),
+            media_type="application/json",
+            headers={
+                "Content-Disposition": f'attachment; filename="patient-{patient_id}.json"',
+                "Cache-Control": "no-store",
             },
         )
 

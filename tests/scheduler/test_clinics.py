@@ -569,6 +569,10 @@ async def test_another_clinics_escalation_cannot_be_resolved_or_answered(world: 
     # Its own clinic can.
     target = await world.clinics.reply_target(clinic_id=south.id, escalation_id=theirs)
     assert target is not None and target.chat_id == 3
+    # The reply counts once it went out (a send to a blocked patient never counts).
+    found = await world.clinics.alert(clinic_id=south.id, escalation_id=theirs)
+    assert found is not None and found.replies == 0
+    await world.clinics.record_relay(clinic_id=south.id, escalation_id=theirs, message_id=7)
     found = await world.clinics.alert(clinic_id=south.id, escalation_id=theirs)
     assert found is not None and found.replies == 1
 

@@ -17,6 +17,7 @@ from scheduler.broadcasts import BroadcastService
 from scheduler.clinics import ClinicService, ClinicView
 from scheduler.clock import FakeClock
 from scheduler.dashboard import DashboardService
+from scheduler.notifier import RecipientGoneError
 from scheduler.planning import QuietHours
 from scheduler.sessions import CareService
 from scheduler.web_access import WebAccess
@@ -26,6 +27,22 @@ from storage.models import InviteKind, StaffRole
 SECRET = b"test-dashboard-secret"
 BASE = "http://clinic.test"
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
+
+
+@dataclass
+class FakeMessenger:
+    """The dashboard's way to Telegram, offline: what was sent to whom; ``blocked`` chats
+    refuse as Telegram does for a user who blocked the bot."""
+
+    sent: list[tuple[int, str]]
+    blocked: set[int]
+
+    async def to_patient(self, chat_id: int, html: str) -> int:
+        """Record the message; its id."""
+        if chat_id in self.blocked:
+            raise RecipientGoneError("Forbidden")
+        self.sent.append((chat_id, html))
+        return 10_000 + len(self.sent)
 
 
 @dataclass
@@ -40,6 +57,7 @@ class Site:
     app: Starlette
     glow: ClinicView
     other: ClinicView
+    messenger: FakeMessenger
 
     def client(self) -> httpx.AsyncClient:
         """A browser: keeps cookies, does not follow redirects."""
@@ -95,6 +113,7 @@ async def site(database: Database, clock: FakeClock) -> AsyncIterator[Site]:
         default_quiet_hours=QuietHours.parse("21:00-08:00"),
     )
     access = WebAccess(database=database, clock=clock)
+    messenger = FakeMessenger(sent=[], blocked=set())
     dashboard = Dashboard(
         DashboardDeps(
             access=access,
@@ -103,6 +122,7 @@ async def site(database: Database, clock: FakeClock) -> AsyncIterator[Site]:
             clinics=clinics,
             care=care,
             broadcasts=BroadcastService(database=database, clock=clock, plans=load_plan),
+            messenger=messenger,
         )
     )
     quiet = QuietHours.parse("21:00-08:00")
@@ -123,4 +143,5 @@ async def site(database: Database, clock: FakeClock) -> AsyncIterator[Site]:
         app=Starlette(routes=[dashboard.mount()]),
         glow=glow,
         other=other,
+        messenger=messenger,
     )

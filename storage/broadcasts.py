@@ -403,7 +403,7 @@ class BroadcastRepository:
                 Patient.id.in_({row.patient_id for row in rows})
             )
         )
-        languages: dict[int, str] = dict(found.tuples().all())
+        languages: dict[int, str] = {row[0]: row[1] for row in found.all()}
         return sorted(
             (ClaimedRecipient(*row, language=languages.get(row.patient_id, "en")) for row in rows),
             key=lambda r: r.id,

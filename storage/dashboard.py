@@ -152,17 +152,12 @@ class DashboardRepository:
         session (the index on ``session_id``, not a scan of every pending reminder)."""
         if not patient_ids:
             return {}
-        owners = dict(
-            (
-                await self.session.execute(
-                    select(TreatmentSession.id, TreatmentSession.patient_id).where(
-                        TreatmentSession.patient_id.in_(patient_ids)
-                    )
-                )
+        sessions = await self.session.execute(
+            select(TreatmentSession.id, TreatmentSession.patient_id).where(
+                TreatmentSession.patient_id.in_(patient_ids)
             )
-            .tuples()
-            .all()
         )
+        owners: dict[int, int] = {row[0]: row[1] for row in sessions.all()}
         if not owners:
             return {}
         # The status is tested inside the MIN, not in WHERE: with it in WHERE, SQLite walks
@@ -174,7 +169,7 @@ class DashboardRepository:
             .group_by(Reminder.session_id)
         )
         first: dict[int, datetime] = {}
-        for session_id, due in result.tuples().all():
+        for session_id, due in result.all():
             if due is None:
                 continue
             patient_id = owners[session_id]

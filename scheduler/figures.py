@@ -53,6 +53,7 @@ class Figures:
     by_day: dict[int, dict[str, int]]  # day of healing -> level -> questions
     by_topic: dict[str, dict[str, int]]  # topic -> level -> questions
     questions: int
+    computed_at: datetime | None = None
 
 
 def week_bounds(today: date, zone_name: str, weeks: int) -> list[datetime]:
@@ -77,17 +78,39 @@ def median(values: list[timedelta]) -> timedelta | None:
     return (ordered[middle - 1] + ordered[middle]) / 2
 
 
+FRESH_FOR = timedelta(minutes=1)
+MAX_CACHED = 1_000
+
+
 class FigureService:
     """Figures of one clinic at a time."""
 
-    def __init__(self, *, database: Database, clock: Clock) -> None:
-        """Read ``database``; weeks end with the clock's current week."""
+    def __init__(
+        self, *, database: Database, clock: Clock, fresh_for: timedelta = FRESH_FOR
+    ) -> None:
+        """Read ``database``; weeks end with the clock's current week. Figures are weekly
+        counts: each clinic's are computed at most once per ``fresh_for`` (a big clinic's
+        year of reminders is a scan of its own), and say when they were computed."""
         self.database = database
         self.clock = clock
+        self.fresh_for = fresh_for
+        self._cache: dict[tuple[int, int], tuple[datetime, Figures]] = {}
 
     async def figures(self, clinic: ClinicView, weeks: int = WEEKS) -> Figures:
-        """The clinic's figures over the last ``weeks`` weeks (this one included)."""
+        """The clinic's figures over the last ``weeks`` weeks (this one included), as
+        computed within the last ``fresh_for``."""
         weeks = max(1, min(weeks, MAX_WEEKS))
+        now = self.clock.now()
+        cached = self._cache.get((clinic.id, weeks))
+        if cached is not None and now - cached[0] < self.fresh_for:
+            return cached[1]
+        figures = await self._compute(clinic, weeks)
+        if len(self._cache) > MAX_CACHED:
+            self._cache.clear()
+        self._cache[(clinic.id, weeks)] = (now, figures)
+        return figures
+
+    async def _compute(self, clinic: ClinicView, weeks: int) -> Figures:
         today = self.clock.now().astimezone(load_zone(clinic.timezone)).date()
         bounds = week_bounds(today, clinic.timezone, weeks)
         since, until = bounds[0], bounds[-1]
@@ -132,4 +155,5 @@ class FigureService:
                 sorted(by_topic.items(), key=lambda item: (-sum(item[1].values()), item[0]))
             ),
             questions=sum(count for *_, count in asked),
+            computed_at=self.clock.now(),
         )

@@ -27,6 +27,7 @@ from storage.repositories import SessionRepository
 
 MAX_MESSAGE = 3000  # the relay's wording and the clinic's name stay within Telegram's 4,096
 RESOLVED_SHOWN = 100
+ALERTS_PAGE = 50
 # A conversation the clinic starts from a patient's page, when no alert of theirs is open:
 # an alert of its own, resolved at once, so the patient's answer opens it in the inbox.
 MESSAGE_TOPIC = "message"
@@ -133,13 +134,24 @@ class InboxService:
         self.database = clinics.database
         self.clock = clinics.clock
 
-    async def alerts(self, clinic: ClinicView, *, resolved: bool = False) -> list[InboxAlert]:
-        """The clinic's open alerts, urgent first, then the longest waiting first; or its
-        latest resolved ones."""
+    async def open_count(self, clinic: ClinicView) -> int:
+        """How many alerts of the clinic are open."""
+        async with self.database.session() as session:
+            return await InboxRepository(session).count(
+                clinic_id=clinic.id, status=EscalationStatus.OPEN
+            )
+
+    async def alerts(
+        self, clinic: ClinicView, *, resolved: bool = False, page: int = 1
+    ) -> list[InboxAlert]:
+        """A page of the clinic's open alerts, urgent first, then the longest waiting first
+        (``ALERTS_PAGE`` a page); or its latest resolved ones."""
         status = EscalationStatus.RESOLVED if resolved else EscalationStatus.OPEN
+        limit = RESOLVED_SHOWN if resolved else ALERTS_PAGE
+        offset = 0 if resolved else (max(page, 1) - 1) * ALERTS_PAGE
         async with self.database.session() as session:
             rows = await InboxRepository(session).alerts(
-                clinic_id=clinic.id, status=status, limit=RESOLVED_SHOWN if resolved else 1000
+                clinic_id=clinic.id, status=status, limit=limit, offset=offset
             )
         return [
             InboxAlert(

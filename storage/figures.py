@@ -3,10 +3,11 @@ the database (one scan per figure, whatever the number of rows), always of one c
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Integer, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -29,6 +30,32 @@ def _per_bucket(
         func.coalesce(func.sum(case((and_(column >= start, column < end), 1), else_=0)), 0)
         for start, end in zip(bounds, bounds[1:], strict=False)
     ]
+
+
+# No plan keeps a reminder fresh longer than this after its due time (the default plan's
+# longest is 7 days); it bounds which due times can have been sent or gone stale in a period.
+LONGEST_EXPIRY = timedelta(days=60)
+QUARTER_HOUR = 900  # seconds: every time zone's offset is a whole number of them
+
+
+def _quarter_hour(
+    column: InstrumentedAttribute[datetime] | InstrumentedAttribute[datetime | None], dialect: str
+) -> ColumnElement[int]:
+    """Quarter hours since the epoch of a UTC instant (SQLite stores it naive, in UTC)."""
+    if dialect == "postgresql":
+        return func.floor(func.extract("epoch", column) / QUARTER_HOUR).cast(Integer)
+    return func.cast(func.strftime("%s", column), Integer).op("/")(QUARTER_HOUR)
+
+
+def _into_buckets(counts: Sequence[tuple[int, int]], bounds: Sequence[datetime]) -> list[int]:
+    """Counts per quarter hour summed into the buckets ``[bounds[i], bounds[i+1])``."""
+    edges = [int(b.timestamp()) // QUARTER_HOUR for b in bounds]
+    totals = [0] * (len(bounds) - 1)
+    for quarter, count in counts:
+        index = bisect_right(edges, quarter) - 1
+        if 0 <= index < len(totals):
+            totals[index] += count
+    return totals
 
 
 class FigureRepository:
@@ -55,30 +82,45 @@ class FigureRepository:
         self, *, clinic_id: int, bounds: Sequence[datetime]
     ) -> tuple[list[int], list[int]]:
         """The clinic's reminders sent (by when they went) and expired (by when they went
-        stale) in each bucket."""
-        sent = and_(Reminder.status == ReminderStatus.SENT, Reminder.sent_at.is_not(None))
-        expired = Reminder.status == ReminderStatus.EXPIRED
-        start, end = bounds[0], bounds[-1]
-        row = (
-            await self.session.execute(
-                select(
-                    *_per_bucket(case((sent, Reminder.sent_at), else_=None), bounds),
-                    *_per_bucket(case((expired, Reminder.expires_at), else_=None), bounds),
-                )
-                .join(TreatmentSession, TreatmentSession.id == Reminder.session_id)
-                .join(Patient, Patient.id == TreatmentSession.patient_id)
-                .where(
-                    Patient.clinic_id == clinic_id,
-                    or_(
-                        and_(sent, Reminder.sent_at >= start, Reminder.sent_at < end),
-                        and_(expired, Reminder.expires_at >= start, Reminder.expires_at < end),
-                    ),
-                )
+        stale) in each bucket: counted per quarter hour in the database (a GROUP BY on an
+        integer, not a sum per week per row), then put in their weeks here."""
+        sent = await self._quarter_hours(
+            clinic_id, Reminder.sent_at, ReminderStatus.SENT, bounds[0], bounds[-1]
+        )
+        expired = await self._quarter_hours(
+            clinic_id, Reminder.expires_at, ReminderStatus.EXPIRED, bounds[0], bounds[-1]
+        )
+        return _into_buckets(sent, bounds), _into_buckets(expired, bounds)
+
+    async def _quarter_hours(
+        self,
+        clinic_id: int,
+        column: InstrumentedAttribute[datetime] | InstrumentedAttribute[datetime | None],
+        status: ReminderStatus,
+        start: datetime,
+        end: datetime,
+    ) -> list[tuple[int, int]]:
+        """(quarter hours since the epoch, how many) of the clinic's reminders in ``status``
+        whose ``column`` falls in ``[start, end)``."""
+        bucket = _quarter_hour(column, self.session.get_bind().dialect.name)
+        result = await self.session.execute(
+            select(bucket, func.count())
+            .select_from(Reminder)
+            .join(TreatmentSession, TreatmentSession.id == Reminder.session_id)
+            .join(Patient, Patient.id == TreatmentSession.patient_id)
+            .where(
+                Patient.clinic_id == clinic_id,
+                Reminder.status == status,
+                # Sent and stale come after the due time, within its expiry: this bounds the
+                # scan to the (status, due_at) index's range around the period.
+                Reminder.due_at >= start - LONGEST_EXPIRY,
+                Reminder.due_at < end,
+                column >= start,
+                column < end,
             )
-        ).one()
-        weeks = len(bounds) - 1
-        values = [int(value) for value in row]
-        return values[:weeks], values[weeks:]
+            .group_by(bucket)
+        )
+        return [(int(row[0]), int(row[1])) for row in result.all()]
 
     async def questions(
         self, *, clinic_id: int, since: datetime, until: datetime

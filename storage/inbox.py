@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -38,8 +38,17 @@ class InboxRepository:
         """Work inside ``session``."""
         self.session = session
 
+    async def count(self, *, clinic_id: int, status: EscalationStatus) -> int:
+        """How many of the clinic's alerts are in ``status``."""
+        found = await self.session.scalar(
+            select(func.count(Escalation.id)).where(
+                Escalation.clinic_id == clinic_id, Escalation.status == status
+            )
+        )
+        return int(found or 0)
+
     async def alerts(
-        self, *, clinic_id: int, status: EscalationStatus, limit: int
+        self, *, clinic_id: int, status: EscalationStatus, limit: int, offset: int = 0
     ) -> list[InboxRow]:
         """The clinic's alerts in ``status``: open ones urgent first, then oldest first (the
         longest waiting); resolved ones the latest resolved first."""
@@ -59,7 +68,7 @@ class InboxRepository:
             )
         else:
             query = query.order_by(Escalation.resolved_at.desc(), Escalation.id.desc())
-        result = await self.session.execute(query.limit(limit))
+        result = await self.session.execute(query.offset(offset).limit(limit))
         return [InboxRow(row[0], row[1], row[2]) for row in result]
 
     async def member(self, *, clinic_id: int, staff_id: int) -> Staff | None:

@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.web.app import PREFIX, Dashboard
 from bot.web.relay import MessengerRelay
-from scheduler.inbox import MAX_MESSAGE, InboxError, InboxProblem, InboxService
+from scheduler.inbox import ALERTS_PAGE, MAX_MESSAGE, InboxError, InboxProblem, InboxService
 from scheduler.web_access import WebUser
 
 REFRESH_SECONDS = 5
@@ -69,10 +69,20 @@ class AlertPages:
 
     async def _values(self, request: Request, user: WebUser) -> dict[str, object]:
         resolved = request.query_params.get("show") == "resolved"
+        try:
+            page = max(1, min(int(request.query_params.get("page", "1")), 10_000))
+        except ValueError:
+            page = 1
+        total = 0 if resolved else await self.inbox.open_count(user.clinic)
+        pages = max(1, -(-total // ALERTS_PAGE))
+        page = min(page, pages)
         return {
             "title": "Alerts",
             "user": user,
-            "alerts": await self.inbox.alerts(user.clinic, resolved=resolved),
+            "alerts": await self.inbox.alerts(user.clinic, resolved=resolved, page=page),
+            "total": total,
+            "page": page,
+            "pages": pages,
             "team": await self.inbox.team(user.clinic),
             "show": "resolved" if resolved else "open",
             "max_message": MAX_MESSAGE,

@@ -5,6 +5,7 @@ the live fragment; and one clinic never reaching another's alerts or staff."""
 from __future__ import annotations
 
 import html
+import re
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -333,3 +334,25 @@ async def test_only_what_the_patient_addresses_to_the_clinic_is_kept(site: Site)
     )
     rows = await thread_rows(site)
     assert [(r.from_patient, r.text) for r in rows] == [(False, "Hi"), (True, "still sore")]
+
+
+async def test_a_full_inbox_comes_in_pages_of_fifty_urgent_first(site: Site) -> None:
+    """55 open alerts: page one holds the 5 urgent and the 45 oldest of the others, page two
+    the newest 5; the live list of page two refreshes page two."""
+    await site.patient(site.glow, 1, date(2026, 11, 17))
+    ids = []
+    for n in range(55):
+        ids.append(await raise_alert(site, 1, level="urgent" if n >= 50 else "clinic"))
+        site.clock.advance(timedelta(minutes=1))
+    browser = await site.signed_in(site.glow, 9001)
+    first = (await browser.get("/dashboard/alerts")).text
+    assert "55 open alerts, page 1 of 2" in first
+    shown = [int(found) for found in re.findall(r'id="alert-(\d+)"', first)]
+    assert shown == ids[50:] + ids[:45]
+    second = (await browser.get("/dashboard/alerts", params={"page": "2"})).text
+    assert [int(found) for found in re.findall(r'id="alert-(\d+)"', second)] == ids[45:50]
+    assert 'data-fragment="/dashboard/alerts/fragment?page=2"' in second
+    live = (await browser.get("/dashboard/alerts/fragment", params={"page": "2"})).text
+    assert [int(found) for found in re.findall(r'id="alert-(\d+)"', live)] == ids[45:50]
+    past = (await browser.get("/dashboard/alerts", params={"page": "9"})).text
+    assert "page 2 of 2" in past

@@ -166,3 +166,17 @@ def test_weeks_begin_on_local_mondays_across_a_clock_change() -> None:
     ]
     assert median([]) is None
     assert median([timedelta(minutes=m) for m in (30, 10, 20, 40)]) == timedelta(minutes=25)
+
+
+async def test_figures_are_counted_at_most_once_a_minute(site: Site) -> None:
+    """A new patient shows within a minute, not at once: the page says when it counted."""
+    await seed(site, site.glow.id, 1001, created=THIS_WEEK)
+    browser = await site.signed_in(site.glow, 9001)
+    first = await browser.get("/dashboard/figures")
+    assert row_of(first.text, "16 Nov 2026")[0] == "1" and "Counted at 09:00" in first.text
+    await seed(site, site.glow.id, 1002, created=THIS_WEEK)
+    site.clock.advance(timedelta(seconds=59))
+    assert row_of((await browser.get("/dashboard/figures")).text, "16 Nov 2026")[0] == "1"
+    site.clock.advance(timedelta(seconds=1))
+    again = await browser.get("/dashboard/figures")
+    assert row_of(again.text, "16 Nov 2026")[0] == "2" and "Counted at 09:01" in again.text

@@ -134,8 +134,7 @@ def main() -> None:
     parser.add_argument(
         "--concurrency",
         default=f"1,{TARGET_CONCURRENCY}",
-        help="updates handled at once, comma-separated; the targets apply at "
-        f"{TARGET_CONCURRENCY}",
+        help=f"updates handled at once, comma-separated; the targets apply at {TARGET_CONCURRENCY}",
     )
     parser.add_argument("--no-check", action="store_true", help="print figures only")
     args = parser.parse_args()

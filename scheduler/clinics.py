@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from content.plan import CarePlan, day_of_healing
 from scheduler.clock import Clock
 from scheduler.delivery import PlanSource
@@ -241,6 +243,23 @@ class PatientReply:
     alert: Alert
     clinic: ClinicView
     reopened: bool
+
+
+def staff_view(staff: Staff, clinic: ClinicView) -> StaffView:
+    """A member of staff and their clinic, detached from the database."""
+    return StaffView(staff.id, staff.chat_id, staff.role, staff.name, staff.step, clinic)
+
+
+async def load_staff(session: AsyncSession, *, chat_id: int) -> StaffView | None:
+    """The member of staff of a chat (with their clinic), read in ``session`` (a unit of work
+    the caller owns), or None."""
+    repo = ClinicRepository(session)
+    staff = await repo.staff_by_chat(chat_id=chat_id)
+    if staff is None:
+        return None
+    clinic = await repo.get(clinic_id=staff.clinic_id)
+    assert clinic is not None
+    return staff_view(staff, ClinicView.of(clinic))
 
 
 class ClinicService:
@@ -480,18 +499,12 @@ class ClinicService:
     # Staff
 
     def _staff_view(self, staff: Staff, clinic: ClinicView) -> StaffView:
-        return StaffView(staff.id, staff.chat_id, staff.role, staff.name, staff.step, clinic)
+        return staff_view(staff, clinic)
 
     async def staff(self, *, chat_id: int) -> StaffView | None:
         """The member of staff of a chat (with their clinic), or None."""
         async with self.database.session() as session:
-            repo = ClinicRepository(session)
-            staff = await repo.staff_by_chat(chat_id=chat_id)
-            if staff is None:
-                return None
-            clinic = await repo.get(clinic_id=staff.clinic_id)
-            assert clinic is not None
-            return self._staff_view(staff, ClinicView.of(clinic))
+            return await load_staff(session, chat_id=chat_id)
 
     async def set_staff_step(self, *, chat_id: int, step: str | None) -> None:
         """Remember what the bot waits for from a member of staff (it survives restarts)."""

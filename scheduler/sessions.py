@@ -345,6 +345,7 @@ class CareService:
         latest = await SessionRepository(session).latest_of(
             patient_ids=(p.id for p in patients.values())
         )
+        last = {requests[index].chat_id: index for index in done}
         finished = list(outcomes)
         for index in done:
             outcome = outcomes[index]
@@ -353,6 +354,12 @@ class CareService:
             view = view_of(patient, latest.get(patient.id))
             if index in closed:  # the conditional UPDATE left the loaded row as it was
                 view = replace(view, step=None, prompt=None)
+            if last[requests[index].chat_id] != index:  # a later request of this batch moved it
+                view = replace(
+                    view,
+                    session_date=outcome.session_date,
+                    session_number=outcome.session_number,
+                )
             finished[index] = replace(outcome, view=view)
         return finished
 

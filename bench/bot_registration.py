@@ -1,12 +1,23 @@
-"""1,000 patients registering at once through the Bot API stand-in.
+"""Patients registering through the Bot API stand-in, one update at a time and 32 at once.
 
-    .venv/bin/python -m bench.bot_registration [--patients 1000] [--no-check]
+    .venv/bin/python -m bench.bot_registration [--patients 1000] [--concurrency 1,32]
+                                               [--no-check]
 
-Each patient sends /start, presses "Yes, that's fine" and presses "Today": three updates,
-handled by the real python-telegram-bot Application (polling the stand-in over HTTP) on a
-SQLite file, with every reminder row written. Reported: updates handled per second over the
-whole run, and handler latency (from the moment a handler starts to when its last reply was
-accepted by the stand-in), p50 / p99 / max. Target: p99 at most 50 ms on SQLite.
+Each patient sends /start, picks English, presses "Yes, that's fine" and presses "Today":
+four updates, handled by the real python-telegram-bot Application (polling the stand-in over
+HTTP) on a SQLite file, with every reminder row written. Every patient's first update is
+queued at once, then every patient's second, and so on; the bot handles up to
+``--concurrency`` updates at once (different chats in parallel, one chat's in order).
+
+Reported per concurrency: updates handled per second over the whole run; handler latency
+(from the moment an update's handlers start to when its last reply was accepted by the
+stand-in), p50 / p99 / max; database transactions per update (every BEGIN the engine ran
+during the run, the reminder loop's included, divided by the updates); and the process's CPU
+time per update (bot, stand-in and SQLite together), which, unlike the wall-clock figures,
+does not move when other programs share the machine.
+
+Targets (issue 14), at 32 at once on SQLite: at least 200 updates/s and p99 at most 100 ms.
+The figures at 1 at once are printed for comparison. Exits 1 on a miss unless --no-check.
 
 Telegram's rate limits are switched off on both sides here (the stand-in accepts everything
 and the bot does not pace itself): with them, latency would measure the 30 messages a second
@@ -26,6 +37,8 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import event
+
 from bot.application import Connection, build_runtime
 from bot.config import load_settings
 from bot.ratelimit import PacedRateLimiter
@@ -33,7 +46,11 @@ from bot.standin import StandIn
 from bot.updates import PerChatUpdateProcessor
 from scheduler.clock import SystemClock
 
-TARGET_P99_MS = 50.0
+TARGET_CONCURRENCY = 32
+TARGET_UPDATES_PER_S = 200.0
+TARGET_P99_MS = 100.0
+# /start, the language (the pre-selected first button), consent, the session date
+STEPS: tuple[str | int, ...] = ("start", 0, "Yes, that's fine", "Today")
 
 
 class TimedProcessor(PerChatUpdateProcessor):
@@ -53,6 +70,7 @@ class TimedProcessor(PerChatUpdateProcessor):
 
 
 async def run(patients: int, concurrency: int) -> dict[str, float]:
+    """Register ``patients`` with ``concurrency`` updates handled at once; the figures."""
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(
             data_dir=Path(tmp), telegram_bot_token=None, quiet_hours="off", log_level="WARNING"
@@ -72,10 +90,19 @@ async def run(patients: int, concurrency: int) -> dict[str, float]:
             processor = TimedProcessor(concurrency)
             runtime.application._update_processor = processor  # measure every update
             await runtime.start(polling=True)
+            transactions = 0
+
+            def count(*_: object) -> None:
+                nonlocal transactions
+                transactions += 1
+
+            engine = runtime.services.database.engine.sync_engine
+            event.listen(engine, "begin", count)
             chats = [standin.private_chat(100_000 + i) for i in range(patients)]
             started = time.perf_counter()
+            cpu_started = time.process_time()
             expected = 0
-            for step in ("start", "Yes, that's fine", "Today"):
+            for step in STEPS:
                 for chat in chats:
                     if step == "start":
                         chat.start()
@@ -86,6 +113,8 @@ async def run(patients: int, concurrency: int) -> dict[str, float]:
                 # the bot does
                 await standin.wait_until(lambda n=expected: len(standin.messages) >= n, 300)
             elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
+            event.remove(engine, "begin", count)
             rows = await runtime.services.care.reminders(chat_id=chats[-1].chat_id)
             await runtime.stop()
     durations = sorted(d * 1000 for d in processor.durations)
@@ -95,46 +124,59 @@ async def run(patients: int, concurrency: int) -> dict[str, float]:
         "elapsed_s": elapsed,
         "updates_per_s": len(durations) / elapsed,
         "p50_ms": statistics.median(durations),
-        "p99_ms": durations[int(len(durations) * 0.99) - 1],
+        "p99_ms": durations[max(0, int(len(durations) * 0.99) - 1)],
         "max_ms": durations[-1],
+        "transactions_per_update": transactions / len(durations),
+        "cpu_ms_per_update": cpu * 1000 / len(durations),
         "reminders_of_last_patient": len(rows),
     }
 
 
 def main() -> None:
+    """Run each concurrency level, print the figures, exit 1 on a missed target."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--patients", type=int, default=1000)
     parser.add_argument(
         "--concurrency",
-        default="1,4,32",
-        help="updates handled at once (comma-separated to compare); the target applies to the "
-        "first",
+        default=f"1,{TARGET_CONCURRENCY}",
+        help=f"updates handled at once, comma-separated; the targets apply at {TARGET_CONCURRENCY}",
     )
     parser.add_argument("--no-check", action="store_true", help="print figures only")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     levels = [int(c) for c in args.concurrency.split(",")]
-    print(f"Registration through the stand-in, SQLite, {args.patients} patients at once")
     print(
-        f"  {'concurrency':>11} {'updates':>8} {'upd/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
-        f" {'max ms':>8}"
+        f"Registration through the stand-in, SQLite, {args.patients} patients, "
+        f"{len(STEPS)} updates each"
     )
-    results = []
+    print(
+        f"  {'at once':>8} {'updates':>8} {'upd/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
+        f" {'max ms':>8} {'tx/upd':>7} {'cpu ms/upd':>10}"
+    )
+    results: dict[int, dict[str, float]] = {}
     for level in levels:
         figures = asyncio.run(run(args.patients, level))
-        results.append(figures)
+        results[level] = figures
         print(
-            f"  {level:>11} {figures['updates']:>8.0f} {figures['updates_per_s']:>8.1f} "
+            f"  {level:>8} {figures['updates']:>8.0f} {figures['updates_per_s']:>8.1f} "
             f"{figures['p50_ms']:>8.1f} {figures['p99_ms']:>8.1f} {figures['max_ms']:>8.1f}"
+            f" {figures['transactions_per_update']:>7.2f} {figures['cpu_ms_per_update']:>10.2f}",
+            flush=True,
         )
-    ok = results[0]["p99_ms"] <= TARGET_P99_MS
+    target = results.get(TARGET_CONCURRENCY)
+    if target is None:
+        print(f"  no run at {TARGET_CONCURRENCY} at once: targets not checked")
+        return
+    rate_ok = target["updates_per_s"] >= TARGET_UPDATES_PER_S
+    p99_ok = target["p99_ms"] <= TARGET_P99_MS
     print(
-        f"  p99 target <= {TARGET_P99_MS:.0f} ms at concurrency {levels[0]}: "
-        f"{'PASS' if ok else 'FAIL'}"
+        f"  at {TARGET_CONCURRENCY} at once: updates/s >= {TARGET_UPDATES_PER_S:.0f}: "
+        f"{'PASS' if rate_ok else 'FAIL'}; p99 <= {TARGET_P99_MS:.0f} ms: "
+        f"{'PASS' if p99_ok else 'FAIL'}"
     )
     print("  (bot, stand-in and SQLite share one process and one core: more concurrency only")
     print("   interleaves the same CPU work, so each handler's wall time grows with it)")
-    if not ok and not args.no_check:
+    if not (rate_ok and p99_ok) and not args.no_check:
         sys.exit(1)
 
 

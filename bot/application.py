@@ -197,6 +197,7 @@ def build_runtime(
     data.questions = services.questions
     data.clinics = services.clinics
     data.broadcasts = services.broadcasts
+    data.visits = services.visits
     broadcaster = BroadcastSender(
         database=services.database,
         transport=BotBroadcastTransport(application.bot, load_texts),

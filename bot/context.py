@@ -15,10 +15,11 @@ from bot.flood import FloodGuard
 from content.plan import CarePlan
 from content.texts import DEFAULT_LANGUAGE, Texts, available_languages, load_texts
 from scheduler.broadcasts import BroadcastService
-from scheduler.clinics import ClinicService
+from scheduler.clinics import ClinicService, StaffView
 from scheduler.clock import Clock, SystemClock
 from scheduler.questions import QuestionService
-from scheduler.sessions import CareService
+from scheduler.sessions import CareService, PatientView
+from scheduler.visits import Visit, VisitService
 from scheduler.web_access import WebAccess
 
 LANGUAGE_KEY = "language"
@@ -49,6 +50,7 @@ class BotData:
     questions: QuestionService | None = None
     clinics: ClinicService | None = None
     broadcasts: BroadcastService | None = None
+    visits: VisitService | None = None
     wake_broadcasts: Callable[[], None] = field(default=lambda: None)
     settings: Settings | None = None
     clock: Clock = field(default_factory=SystemClock)
@@ -70,6 +72,33 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], B
     ) -> None:
         """Standard construction; see python-telegram-bot's contexttypesbot example."""
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+        self._visit: Visit | None = None
+
+    async def visit(self, *, end_prompt: bool = False) -> Visit:
+        """The chat as this update found it (its patient and member of staff), read once per
+        update: python-telegram-bot hands every handler of one update the same context.
+        ``bot.handlers.visit.open_visit`` reads it before any other handler runs."""
+        if self._visit is None:
+            visits = self.bot_data.visits
+            assert visits is not None, "build_application wires the visit service"
+            assert self._chat_id is not None, "a visit needs a chat"
+            self._visit = await visits.open(chat_id=self._chat_id, end_prompt=end_prompt)
+        return self._visit
+
+    async def patient(self) -> PatientView | None:
+        """This chat's patient as this update found them (or as a write of this update left
+        them, see ``revisit``); None for a stranger."""
+        return (await self.visit()).patient
+
+    async def staff(self) -> StaffView | None:
+        """This chat's member of staff (with their clinic) as this update found them."""
+        return (await self.visit()).staff
+
+    def revisit(self, patient: PatientView | None) -> None:
+        """A use case of this update changed the patient and returned them: later handlers
+        read that instead of the state the update started with."""
+        if self._visit is not None:
+            self._visit = self._visit.with_patient(patient)
 
     @property
     def care(self) -> CareService:

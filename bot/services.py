@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from scheduler.clinics import ClinicService
     from scheduler.questions import QuestionService
     from scheduler.sessions import CareService
+    from scheduler.visits import VisitService
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class Services:
     questions: QuestionService
     clinics: ClinicService
     broadcasts: BroadcastService
+    visits: VisitService
     dispatcher: Dispatcher
     runner: ReminderRunner
     metrics: Metrics
@@ -134,6 +136,7 @@ def build_services(
     from scheduler.clinics import ClinicService
     from scheduler.questions import QuestionService
     from scheduler.sessions import CareService
+    from scheduler.visits import VisitService
 
     delivery = build_delivery(
         settings,
@@ -163,6 +166,7 @@ def build_services(
         questions=questions,
         clinics=clinics,
         broadcasts=BroadcastService(database=database, clock=clock, plans=load_plan),
+        visits=VisitService(database=database),
         dispatcher=dispatcher,
         runner=runner,
         metrics=metrics,

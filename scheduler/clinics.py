@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from content.plan import CarePlan, day_of_healing
 from scheduler.clock import Clock
 from scheduler.delivery import PlanSource
@@ -268,6 +270,18 @@ class PatientReply:
     reopened: bool
 
 
+async def load_staff(session: AsyncSession, *, chat_id: int) -> StaffView | None:
+    """The member of staff of a chat (with their clinic), read in ``session`` (a unit of work
+    the caller owns), or None."""
+    repo = ClinicRepository(session)
+    staff = await repo.staff_by_chat(chat_id=chat_id)
+    if staff is None:
+        return None
+    clinic = await repo.get(clinic_id=staff.clinic_id)
+    assert clinic is not None
+    return StaffView.of(staff, ClinicView.of(clinic))
+
+
 class ClinicService:
     """Use cases of clinics and their staff; each method is one unit of work."""
 
@@ -482,7 +496,7 @@ class ClinicService:
                 )
             if not await repo.use_invite(invite_id=invite.id, now=now):
                 raise InviteError(InviteProblem.USED)  # someone else was faster
-            view = self._staff_view(staff, invite.clinic)
+            view = StaffView.of(staff, invite.clinic)
             await session.commit()
             return view
 
@@ -525,19 +539,10 @@ class ClinicService:
 
     # Staff
 
-    def _staff_view(self, staff: Staff, clinic: ClinicView) -> StaffView:
-        return StaffView.of(staff, clinic)
-
     async def staff(self, *, chat_id: int) -> StaffView | None:
         """The member of staff of a chat (with their clinic), or None."""
         async with self.database.session() as session:
-            repo = ClinicRepository(session)
-            staff = await repo.staff_by_chat(chat_id=chat_id)
-            if staff is None:
-                return None
-            clinic = await repo.get(clinic_id=staff.clinic_id)
-            assert clinic is not None
-            return self._staff_view(staff, ClinicView.of(clinic))
+            return await load_staff(session, chat_id=chat_id)
 
     async def set_staff_step(self, *, chat_id: int, step: str | None) -> None:
         """Remember what the bot waits for from a member of staff (it survives restarts)."""
@@ -555,7 +560,7 @@ class ClinicService:
             if clinic is None:
                 raise LookupError(f"no clinic {clinic_id}")
             view = ClinicView.of(clinic)
-            return [self._staff_view(s, view) for s in await repo.staff_of(clinic_id=clinic_id)]
+            return [StaffView.of(s, view) for s in await repo.staff_of(clinic_id=clinic_id)]
 
     async def remove_staff(
         self,
@@ -590,7 +595,7 @@ class ClinicService:
                 raise StaffError(StaffProblem.LAST_ADMIN)
             clinic = await repo.get(clinic_id=clinic_id)
             assert clinic is not None
-            view = self._staff_view(target, ClinicView.of(clinic))
+            view = StaffView.of(target, ClinicView.of(clinic))
             if not await repo.remove_staff(clinic_id=clinic_id, staff_id=target.id):
                 raise StaffError(StaffProblem.NOT_FOUND)  # removed meanwhile
             await session.commit()

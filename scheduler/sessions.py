@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -134,8 +134,28 @@ class Snooze:
 
 
 @dataclass(frozen=True)
+class Upcoming:
+    """A pending reminder as the patient is told of it: what, and when."""
+
+    milestone_id: str
+    due_at: datetime
+
+
+UPCOMING_LIMIT = 3
+
+
+def upcoming_of(rows: Iterable[PlannedReminder | Reminder]) -> tuple[Upcoming, ...]:
+    """The first of ``rows`` (pending reminders, given in the order they are stored) by due
+    time: the order ``CareService.upcoming`` reads them in."""
+    ordered = sorted(rows, key=lambda row: row.due_at)  # stable: ties keep their row order
+    return tuple(Upcoming(r.milestone_id, r.due_at) for r in ordered[:UPCOMING_LIMIT])
+
+
+@dataclass(frozen=True)
 class Registration:
-    """What registering or moving a session did."""
+    """What registering or moving a session did; with ``view`` (where the patient is now,
+    the prompt the date answered closed) and ``upcoming`` (the next pending reminders), read
+    in the same transaction, so the confirmation needs no other query."""
 
     patient_id: int
     session_id: int
@@ -145,6 +165,8 @@ class Registration:
     expired: int
     catch_up: bool
     unchanged: bool = False
+    view: PatientView | None = None
+    upcoming: tuple[Upcoming, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,6 +179,38 @@ class _RegistrationRequest:
     next_in_series: bool
     plan_id: str | None
     now: datetime
+    close_token: str | None = None
+
+
+async def load_view(session: AsyncSession, *, chat_id: int) -> PatientView | None:
+    """The patient of a chat and their latest session, read in ``session`` (a unit of work
+    the caller owns), or None if there is no patient."""
+    patient = await PatientRepository(session).get_by_chat(chat_id=chat_id)
+    if patient is None:
+        return None
+    latest = await SessionRepository(session).latest(patient_id=patient.id)
+    return view_of(patient, latest)
+
+
+def view_of(patient: Patient, latest: TreatmentSession | None) -> PatientView:
+    """A patient and their latest session, detached from the database."""
+    return PatientView(
+        chat_id=patient.chat_id,
+        status=patient.status,
+        timezone=patient.timezone,
+        quiet_hours=QuietHours(patient.quiet_start, patient.quiet_end),
+        step=patient.step,
+        consented=patient.consented_at is not None,
+        start_payload=patient.start_payload,
+        session_date=latest.session_date if latest else None,
+        session_number=latest.number if latest else None,
+        plan_id=latest.plan_id if latest else None,
+        clinic_id=patient.clinic_id,
+        news_opt_out=patient.news_opt_out,
+        patient_id=patient.id,
+        prompt=stored_prompt(patient.step, patient.prompt_token, patient.prompt_expires_at),
+        language=patient.language,
+    )
 
 
 class CareService:
@@ -196,8 +250,11 @@ class CareService:
         timezone: str | None = None,
         next_in_series: bool = False,
         plan_id: str | None = None,
+        close_token: str | None = None,
     ) -> Registration:
-        """Record a session date and plan its reminders, all in one transaction.
+        """Record a session date and plan its reminders, all in one transaction; in that
+        transaction too, close the prompt that carries ``close_token`` (the one this date
+        answers) and read the patient's view and upcoming reminders for the confirmation.
 
         Registrations arriving while one is written are committed together, each in its own
         savepoint (``storage.batching.GroupCommit``): a failing one raises for its caller
@@ -215,6 +272,7 @@ class CareService:
                 next_in_series=next_in_series,
                 plan_id=plan_id,
                 now=self.clock.now(),
+                close_token=close_token,
             )
         )
 
@@ -232,7 +290,9 @@ class CareService:
         through ``_register`` (the reference the bulk path is tested against).
         """
         if len(requests) == 1:  # alone: step by step, its errors are the transaction's
-            return [await self._register(session, requests[0])]
+            return await self._finish(
+                session, requests, [await self._register(session, requests[0])]
+            )
         outcomes: dict[int, Registration | Exception] = {}
         patients = await PatientRepository(session).by_chats(chat_ids=(r.chat_id for r in requests))
         latest = await SessionRepository(session).latest_of(
@@ -260,7 +320,49 @@ class CareService:
                     outcomes[index] = await self._register(session, request)
             except Exception as error:
                 outcomes[index] = error
-        return [outcomes[index] for index in range(len(requests))]
+        return await self._finish(session, requests, [outcomes[i] for i in range(len(requests))])
+
+    async def _finish(
+        self,
+        session: AsyncSession,
+        requests: Sequence[_RegistrationRequest],
+        outcomes: list[Registration | Exception],
+    ) -> list[Registration | Exception]:
+        """Close the prompts the registrations answered and read where their patients now
+        are, in the batch's transaction: two queries for the whole batch, and one
+        conditional UPDATE per prompt (a prompt opened since stays open)."""
+        done = [i for i, outcome in enumerate(outcomes) if isinstance(outcome, Registration)]
+        if not done:
+            return outcomes
+        repo = PatientRepository(session)
+        closed: set[int] = set()
+        for index in done:
+            token = requests[index].close_token
+            if token is not None and await repo.clear_prompt(
+                chat_id=requests[index].chat_id, token=token
+            ):
+                closed.add(index)
+        patients = await repo.by_chats(chat_ids=(requests[i].chat_id for i in done))
+        latest = await SessionRepository(session).latest_of(
+            patient_ids=(p.id for p in patients.values())
+        )
+        last = {requests[index].chat_id: index for index in done}
+        finished = list(outcomes)
+        for index in done:
+            outcome = outcomes[index]
+            assert isinstance(outcome, Registration)
+            patient = patients[requests[index].chat_id]
+            view = view_of(patient, latest.get(patient.id))
+            if index in closed:  # the conditional UPDATE left the loaded row as it was
+                view = replace(view, step=None, prompt=None)
+            if last[requests[index].chat_id] != index:  # a later request of this batch moved it
+                view = replace(
+                    view,
+                    session_date=outcome.session_date,
+                    session_number=outcome.session_number,
+                )
+            finished[index] = replace(outcome, view=view)
+        return finished
 
     async def _register_fresh(
         self,
@@ -343,6 +445,7 @@ class CareService:
                 created=len(ahead),
                 expired=0,
                 catch_up=catch_up is not None,
+                upcoming=upcoming_of(ahead),
             )
         await ReminderRepository(session).add_for_sessions(planned=rows)
         return outcomes
@@ -391,15 +494,24 @@ class CareService:
         )
         return await self._plan_new(session, patient, treatment)
 
-    async def change_session_date(self, *, chat_id: int, session_date: date) -> Registration:
-        """Move the latest session to a new date, recomputing its pending reminders."""
+    async def change_session_date(
+        self, *, chat_id: int, session_date: date, close_token: str | None = None
+    ) -> Registration:
+        """Move the latest session to a new date, recomputing its pending reminders (and, in
+        the same transaction, close the prompt carrying ``close_token`` and read the view and
+        upcoming reminders for the confirmation, as ``register_session`` does)."""
         now = self.clock.now()
         async with self.database.session() as session:
             patient, latest = await self._patient_and_latest(session, chat_id)
             check_session_date(
                 session_date, today=now.astimezone(load_zone(patient.timezone)).date()
             )
-            result = await self._move(session, patient, latest, session_date)
+            moved = await self._move(session, patient, latest, session_date)
+            request = _RegistrationRequest(
+                chat_id, session_date, None, False, None, now, close_token=close_token
+            )
+            (result,) = await self._finish(session, [request], [moved])
+            assert isinstance(result, Registration)
             await session.commit()
         await self._changed()
         return result
@@ -480,10 +592,16 @@ class CareService:
         return cancelled
 
     async def consent(
-        self, *, chat_id: int, start_payload: str | None = None, language: str | None = None
+        self,
+        *,
+        chat_id: int,
+        start_payload: str | None = None,
+        language: str | None = None,
+        ask: PromptKind | None = None,
     ) -> PatientView:
         """The patient agreed to keep their treatment date: create or re-activate them (in
-        ``language``, the one they picked before consenting, when given)."""
+        ``language``, the one they picked before consenting, when given), and with ``ask``
+        open that prompt (what the bot asks next), all in one transaction."""
         now = self.clock.now()
         async with self.database.session() as session:
             patients = PatientRepository(session)
@@ -500,35 +618,20 @@ class CareService:
             patient.start_payload = start_payload or patient.start_payload
             if language is not None:
                 patient.language = language
+            if ask is not None:
+                prompt = new_prompt(ask, now)
+                patient.step = prompt.kind.value
+                patient.prompt_token = prompt.token
+                patient.prompt_expires_at = prompt.expires_at
+            latest = await SessionRepository(session).latest(patient_id=patient.id)
+            view = view_of(patient, latest)
             await session.commit()
-        view = await self.view(chat_id=chat_id)
-        assert view is not None
         return view
 
     async def view(self, *, chat_id: int) -> PatientView | None:
         """The patient of a chat and their latest session, or None if there is no patient."""
         async with self.database.session() as session:
-            patient = await PatientRepository(session).get_by_chat(chat_id=chat_id)
-            if patient is None:
-                return None
-            latest = await SessionRepository(session).latest(patient_id=patient.id)
-            return PatientView(
-                chat_id=patient.chat_id,
-                status=patient.status,
-                timezone=patient.timezone,
-                quiet_hours=QuietHours(patient.quiet_start, patient.quiet_end),
-                step=patient.step,
-                consented=patient.consented_at is not None,
-                start_payload=patient.start_payload,
-                session_date=latest.session_date if latest else None,
-                session_number=latest.number if latest else None,
-                plan_id=latest.plan_id if latest else None,
-                clinic_id=patient.clinic_id,
-                news_opt_out=patient.news_opt_out,
-                patient_id=patient.id,
-                prompt=stored_prompt(patient.step, patient.prompt_token, patient.prompt_expires_at),
-                language=patient.language,
-            )
+            return await load_view(session, chat_id=chat_id)
 
     async def language_of(self, *, chat_id: int) -> str | None:
         """The language a patient chose; None when the chat has no patient."""
@@ -912,6 +1015,7 @@ class CareService:
             created=len(rows),
             expired=0,
             catch_up=catch_up is not None,
+            upcoming=upcoming_of(rows),
         )
 
     def _plan(
@@ -1006,6 +1110,7 @@ class CareService:
             created=len(fresh),
             expired=expired,
             catch_up=catch_up is not None and catch_up.milestone_id not in existing,
+            upcoming=_pending_upcoming(existing.values(), fresh),
         )
 
     async def _replan_latest(
@@ -1158,3 +1263,14 @@ class CareService:
                 await self.on_schedule_changed()
             except Exception:  # the data is committed; the periodic refill will catch up
                 log.exception("refill after a schedule change failed")
+
+
+def _pending_upcoming(
+    stored: Iterable[Reminder], added: Sequence[PlannedReminder]
+) -> tuple[Upcoming, ...]:
+    """The next pending reminders of a session: its stored rows still pending (by id), then
+    those just added (their ids come after)."""
+    rows: list[Reminder | PlannedReminder] = [
+        r for r in sorted(stored, key=lambda r: r.id) if r.status is ReminderStatus.PENDING
+    ]
+    return upcoming_of([*rows, *added])

@@ -25,6 +25,7 @@ from bot.handlers import (
     onboarding,
     other,
     triage,
+    visit,
 )
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -100,14 +101,14 @@ def handlers() -> list[BaseHandler[Any, Any, Any]]:
     return found
 
 
-# Before any command is handled, the prompt that was pending ends (group -1 runs first and
-# does not stop the update from reaching its command in group 0).
-LEAVE_PROMPT = MessageHandler(NEW_PRIVATE_MESSAGE & filters.COMMAND, conversation.leave_prompt)
-
-
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Add the handlers and the error handler to ``application``."""
+    """Add the handlers and the error handler to ``application``.
+
+    Before the handlers (group 0), each update first reads its chat once (group -3: the
+    patient and member of staff; a command also ends the pending prompt there), then
+    remembers the chat's language from that (group -2). Neither stops the update.
+    """
+    application.add_handler(TypeHandler(Update, visit.open_visit), group=-3)
     application.add_handler(TypeHandler(Update, language.remember), group=-2)
-    application.add_handler(LEAVE_PROMPT, group=-1)
     application.add_handlers(handlers())
     application.add_error_handler(other.report_error)

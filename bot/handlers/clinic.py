@@ -70,7 +70,7 @@ StaffHandler = Callable[[Update, BotContext, StaffView], Awaitable[None]]
 
 async def staff_of(update: Update, context: BotContext) -> StaffView | None:
     """The member of staff of this chat, or None."""
-    return await context.clinics.staff(chat_id=chat_id_of(update))
+    return await context.staff()
 
 
 def staff_only(handler: StaffHandler) -> Callable[[Update, BotContext], Awaitable[None]]:
@@ -448,7 +448,7 @@ async def take_switch_choice(update: Update, context: BotContext) -> str | None:
     assert query is not None
     parts = (query.data or "").split(":")
     offer = chat_state(context).get(SWITCH_KEY)
-    view = await context.care.view(chat_id=chat_id_of(update))
+    view = await context.patient()
     valid = (
         len(parts) == 4
         and parts[1] in {"go", "stay"}

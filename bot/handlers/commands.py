@@ -40,14 +40,14 @@ async def show_help(update: Update, context: BotContext) -> None:
     clinic = await context.clinics.clinic_of_patient(chat_id=chat_id_of(update))
     news = "\n" + context.texts.render("help_news", clinic=clinic.name) if clinic else ""
     await reply(update, context, "help", news=Markup(news))
-    staff = await context.clinics.staff(chat_id=chat_id_of(update))
+    staff = await context.staff()
     if staff is not None:
         admin = context.texts.render("staff.admin_extra") if staff.is_admin else ""
         await reply(update, context, "staff.help", clinic=staff.clinic.name, admin=admin)
 
 
 async def _with_session(update: Update, context: BotContext) -> PatientView | None:
-    view = await context.care.view(chat_id=chat_id_of(update))
+    view = await context.patient()
     if view is None or not view.consented:
         await reply(update, context, "no_patient")
         return None
@@ -169,7 +169,7 @@ async def answer_resume_button(update: Update, context: BotContext) -> None:
     """The offer to resume after coming back from /stop or a block."""
     query = update.callback_query
     assert query is not None
-    view = await context.care.view(chat_id=chat_id_of(update))
+    view = await context.patient()
     if view is None or view.status is not PatientStatus.STOPPED:  # answered already
         await query.answer(context.texts.plain("button_expired"), show_alert=True)
         return
@@ -181,7 +181,7 @@ async def answer_resume_button(update: Update, context: BotContext) -> None:
 
 async def stop(update: Update, context: BotContext) -> None:
     """No more messages; the data stays until /delete."""
-    view = await context.care.view(chat_id=chat_id_of(update))
+    view = await context.patient()
     if view is None:
         await reply(update, context, "delete.nothing")
         return
@@ -191,7 +191,7 @@ async def stop(update: Update, context: BotContext) -> None:
 
 async def delete(update: Update, context: BotContext) -> None:
     """Ask before erasing everything."""
-    view = await context.care.view(chat_id=chat_id_of(update))
+    view = await context.patient()
     if view is None:
         await reply(update, context, "delete.nothing")
         return
@@ -237,7 +237,7 @@ async def export(update: Update, context: BotContext) -> None:
 
 async def toggle_news(update: Update, context: BotContext) -> None:
     """``/news``: switch clinic news off or on (``/news off``, ``/news on``); reminders stay."""
-    view = await context.care.view(chat_id=chat_id_of(update))
+    view = await context.patient()
     if view is None or not view.consented:
         await reply(update, context, "no_patient")
         return

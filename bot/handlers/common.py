@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -17,8 +18,10 @@ from bot.zones import describe_zone
 from content.plan import CarePlan, day_of_healing
 from scheduler.planning import catch_up_phase
 from scheduler.prompts import Prompt, PromptKind
-from scheduler.sessions import PatientView, Registration
+from scheduler.sessions import PatientView, Registration, Upcoming
 from storage.models import Reminder
+
+Coming = Reminder | Upcoming  # a stored reminder, or one a registration just planned
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +90,9 @@ async def prompt_of_button(
     button is out of date (changing nothing)."""
     body, token = keyboards.unstamp(query.data or "")
     chat_id = query.from_user.id
-    view = await context.care.view(chat_id=chat_id)
+    chat = query.message.chat if query.message is not None else None
+    private = chat is not None and chat.id == chat_id
+    view = await context.patient() if private else await context.care.view(chat_id=chat_id)
     prompt = view.prompt if view is not None and view.consented else None
     if prompt is None or token is None or token != prompt.token or prompt.kind not in kinds:
         await query.answer(context.texts.plain("button_expired"), show_alert=True)
@@ -137,7 +142,7 @@ def reminder_title(plan: CarePlan, milestone_id: str) -> str:
         return milestone_id
 
 
-def upcoming_lines(context: BotContext, plan: CarePlan, rows: list[Reminder], zone: str) -> str:
+def upcoming_lines(context: BotContext, plan: CarePlan, rows: Sequence[Coming], zone: str) -> str:
     """The "coming up" list, one line per reminder."""
     if not rows:
         return context.texts.render("registered.nothing_upcoming")
@@ -170,9 +175,9 @@ def before_session_advice(plan: CarePlan, day: int) -> str:
 async def confirm_registration(
     update: Update, context: BotContext, registration: Registration
 ) -> None:
-    """Say where the patient is now and what comes next, with the time zone to check."""
-    chat_id = chat_id_of(update)
-    view = await context.care.view(chat_id=chat_id)
+    """Say where the patient is now and what comes next, with the time zone to check (all
+    of it read by the registration's own transaction)."""
+    view = registration.view
     assert view is not None and view.session_date is not None
     if registration.unchanged:
         today = local_today(context, view.timezone)
@@ -186,15 +191,13 @@ async def confirm_registration(
     await send(
         update,
         context,
-        confirmation_html(
-            context, view, registration.catch_up, await context.care.upcoming(chat_id=chat_id)
-        ),
+        confirmation_html(context, view, registration.catch_up, registration.upcoming),
         keyboards.change_timezone(context.texts),
     )
 
 
 def confirmation_html(
-    context: BotContext, view: PatientView, catch_up: bool, upcoming: list[Reminder]
+    context: BotContext, view: PatientView, catch_up: bool, upcoming: Sequence[Coming]
 ) -> str:
     """The confirmation message of a registered session."""
     assert view.session_date is not None

@@ -38,7 +38,7 @@ async def take_text(update: Update, context: BotContext) -> None:
     chat_id = chat_id_of(update)
     if await staff_input(update, context, message.text, None):
         return
-    view = await context.care.view(chat_id=chat_id)
+    view = await context.patient()
     if view is None or not view.consented:
         await _take_stranger_text(update, context, text)
         return
@@ -109,27 +109,18 @@ async def _take_stranger_text(update: Update, context: BotContext, text: str) ->
         return
     if consent_pending(context):
         await reply(update, context, "start.consent_pending")
-    elif await context.clinics.staff(chat_id=chat_id_of(update)) is not None:
+    elif await context.staff() is not None:
         await reply(update, context, "staff.outside_step")
     else:
         await reply(update, context, "no_patient")
 
 
-CLOSED_KEY = "prompt_closed_by_command"
-
-
-async def leave_prompt(update: Update, context: BotContext) -> None:
-    """Any command ends the prompt that was pending (the command may then open its own); the
-    chat notes whether one was, for ``/cancel``'s answer."""
-    closed = await context.care.close_prompt(chat_id=chat_id_of(update))
-    if context.chat_data is not None:
-        context.chat_data[CLOSED_KEY] = closed
-
-
 async def cancel(update: Update, context: BotContext) -> None:
-    """``/cancel``: stop waiting, for patients and staff alike."""
-    closed = context.chat_data.pop(CLOSED_KEY, False) if context.chat_data is not None else False
-    staff = await context.clinics.staff(chat_id=chat_id_of(update))
+    """``/cancel``: stop waiting, for patients and staff alike (the command itself ended the
+    patient's prompt, see ``bot.handlers.visit``)."""
+    visit = await context.visit()
+    closed = visit.prompt_closed
+    staff = visit.staff
     if staff is not None and staff.step:
         await clinic.cancel(update, context)
         return

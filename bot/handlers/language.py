@@ -5,9 +5,9 @@ changes it with /language; a clinic's invite link pre-selects the clinic's defau
 before anything is chosen the first message's script (or Telegram's language setting) does.
 
 Every handler reads the chat's language from ``context.language``: ``remember`` (group -2,
-before everything) keeps it in the chat's memory, read from the patient's record at most once
-a minute, so a change made by another process is seen within a minute and a conversation
-costs no extra query per message.
+before every handler) keeps it in the chat's memory, taken from the patient's record that
+the update's visit read anyway (``bot.handlers.visit``), so a change made by another process
+is seen at the next message and a conversation costs no extra query per message.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from bot.menu import patient_commands, staff_commands
 from content.texts import DEFAULT_LANGUAGE, available_languages
 from scheduler.sessions import NoSessionError
 
-REFRESH_SECONDS = 60.0
 CHOSEN = "✓ "
 
 
@@ -46,19 +45,17 @@ def guess(update: Update) -> str:
 
 
 async def remember(update: Update, context: BotContext) -> None:
-    """Keep the chat's language in its memory (group -2: runs before every handler)."""
+    """Keep the chat's language in its memory (group -2: runs before every handler, after
+    the visit read the chat's patient and member of staff, so this costs no query)."""
     chat = update.effective_chat
     data = context.chat_data
     if chat is None or chat.type != ChatType.PRIVATE or data is None:
         return
     cached = data.get(LANGUAGE_KEY)
     now = time.monotonic()
-    if isinstance(cached, CachedLanguage) and now - cached.read_at < REFRESH_SECONDS:
-        if not cached.chosen and _has_urdu_script(_words(update)):
-            data[LANGUAGE_KEY] = CachedLanguage.of("ur", chosen=False, read_at=cached.read_at)
-        return
-    stored = await context.care.language_of(chat_id=chat.id)
-    if stored is None and await context.clinics.staff(chat_id=chat.id) is not None:
+    visit = await context.visit()
+    stored = visit.patient.language if visit.patient is not None else None
+    if stored is None and visit.staff is not None:
         stored = STAFF_LANGUAGE  # a member of staff who is not also a patient
     if stored is not None:
         data[LANGUAGE_KEY] = CachedLanguage.of(stored, chosen=True, read_at=now)
@@ -113,10 +110,8 @@ async def ask(update: Update, context: BotContext, preselected: str | None = Non
 async def ask_language(update: Update, context: BotContext) -> None:
     """/language: the buttons, the current language ticked (a member of staff who is not
     also a patient is told that staff messages stay English)."""
-    chat_id = chat_id_of(update)
-    if await context.care.language_of(chat_id=chat_id) is None and await context.clinics.staff(
-        chat_id=chat_id
-    ):
+    visit = await context.visit()
+    if visit.patient is None and visit.staff is not None:
         await send(update, context, context.staff_texts.render("staff.language_english"))
         return
     await ask(update, context)
@@ -137,7 +132,7 @@ async def answer_language(update: Update, context: BotContext) -> None:
     await query.answer()
     await drop_buttons(query)
     chat_id = chat_id_of(update)
-    view = await context.care.view(chat_id=chat_id)
+    view = await context.patient()
     if view is None or not view.consented:
         choose(context, code)
         if onboarding.consent_pending(context):  # picked at /start: the consent follows
@@ -163,7 +158,7 @@ async def set_menu(context: BotContext, chat_id: int) -> None:
     """This chat's command menu in its language (a member of staff keeps the staff menu,
     its patient commands in their language)."""
     texts = context.texts
-    staff = await context.clinics.staff(chat_id=chat_id)
+    staff = await context.staff()
     commands = staff_commands(texts) if staff is not None else patient_commands(texts)
     try:
         await context.bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id))

@@ -66,7 +66,6 @@ async def start(update: Update, context: BotContext) -> None:
     A clinic's invite code in the deep link (``/start <code>``) makes a member of staff of
     a staff invite at once; a patient invite is kept until the patient consents.
     """
-    chat_id = chat_id_of(update)
     payload = " ".join(context.args or [])[:DEEP_LINK_PAYLOAD_MAX] or None
     state = chat_state(context)
     invite: InviteView | None = None
@@ -79,7 +78,7 @@ async def start(update: Update, context: BotContext) -> None:
             state[INVITE_KEY] = payload
     elif payload:
         state["start_payload"] = payload
-    view = await context.care.view(chat_id=chat_id)
+    view = await context.patient()
     if view is not None and view.consented:
         if invite is not None and view.clinic_id not in (None, invite.clinic.id):
             code = state.pop(INVITE_KEY)  # the question keeps it; no old button redeems it
@@ -153,7 +152,7 @@ async def _welcome_back(update: Update, context: BotContext, view: PatientView) 
 async def answer_consent(update: Update, context: BotContext) -> None:
     """Yes creates the patient and asks for the date; No stores nothing."""
     query = _query(update)
-    view = await context.care.view(chat_id=chat_id_of(update))
+    view = await context.patient()
     if view is not None and view.consented:  # an old consent message: already answered
         await query.answer(context.texts.plain("button_expired"), show_alert=True)
         return
@@ -164,15 +163,20 @@ async def answer_consent(update: Update, context: BotContext) -> None:
         await reply(update, context, "start.declined")
         return
     payload = chat_state(context).pop("start_payload", None)
-    await context.care.consent(
-        chat_id=chat_id_of(update), start_payload=payload, language=context.language
+    joining = INVITE_KEY in chat_state(context)
+    view = await context.care.consent(
+        chat_id=chat_id_of(update),
+        start_payload=payload,
+        language=context.language,
+        ask=None if joining else PromptKind.DATE,  # the date question, in the same write
     )
+    context.revisit(view)
     await language.set_menu(context, chat_id_of(update))
     await drop_buttons(query)
-    if INVITE_KEY in chat_state(context):
+    if joining:
         await join_clinic(update, context)
         return
-    await ask_date(update, context, PromptKind.DATE)
+    await ask_date(update, context, PromptKind.DATE, prompt=view.prompt)
 
 
 def consent_pending(context: BotContext) -> bool:
@@ -283,10 +287,17 @@ async def set_staff_menu(context: BotContext, chat_id: int) -> None:
 
 
 async def ask_date(
-    update: Update, context: BotContext, kind: PromptKind, number: int | None = None
+    update: Update,
+    context: BotContext,
+    kind: PromptKind,
+    number: int | None = None,
+    *,
+    prompt: Prompt | None = None,
 ) -> None:
-    """Ask when the session was, with Today / Yesterday / Pick a date."""
-    prompt = await context.care.open_prompt(chat_id=chat_id_of(update), kind=kind)
+    """Ask when the session was, with Today / Yesterday / Pick a date (under ``prompt`` when
+    the caller opened it already, else a new one)."""
+    if prompt is None or prompt.kind is not kind:
+        prompt = await context.care.open_prompt(chat_id=chat_id_of(update), kind=kind)
     if prompt is None:
         await reply(update, context, "no_patient")
         return
@@ -479,16 +490,23 @@ async def apply_date(
         else None
     )
     plan_id = clinic.plan_id if clinic else None
+    token = prompt.token  # closed in the registration's own transaction
     try:
         if prompt.kind is PromptKind.NEXT:
             result = await care.register_session(
-                chat_id=chat_id, session_date=chosen, next_in_series=True, plan_id=plan_id
+                chat_id=chat_id,
+                session_date=chosen,
+                next_in_series=True,
+                plan_id=plan_id,
+                close_token=token,
             )
         elif view.session_date is not None and prompt.kind is PromptKind.CHANGE:
-            result = await care.change_session_date(chat_id=chat_id, session_date=chosen)
+            result = await care.change_session_date(
+                chat_id=chat_id, session_date=chosen, close_token=token
+            )
         elif view.session_date is None:
             result = await care.register_session(
-                chat_id=chat_id, session_date=chosen, plan_id=plan_id
+                chat_id=chat_id, session_date=chosen, plan_id=plan_id, close_token=token
             )
         else:  # a first-date prompt of a patient who has registered since: nothing to do
             await care.close_prompt(chat_id=chat_id, token=prompt.token)
@@ -505,7 +523,7 @@ async def apply_date(
             date=describe_date(chosen, today=today, language=context.language),
         )
         return
-    await care.close_prompt(chat_id=chat_id, token=prompt.token)
+    context.revisit(result.view)
     await confirm_registration(update, context, result)
 
 
@@ -665,7 +683,7 @@ async def _apply_quiet(
 
 async def _consented(update: Update, context: BotContext) -> PatientView | None:
     """The patient, or None after telling a stranger to /start first."""
-    view = await context.care.view(chat_id=chat_id_of(update))
+    view = await context.patient()
     if view is None or not view.consented:
         await reply(update, context, "no_patient")
         return None

@@ -76,6 +76,8 @@ def outcome(result: Registration | BaseException) -> object:
         return type(result).__name__
     fields = asdict(result)
     del fields["patient_id"], fields["session_id"]
+    if fields["view"] is not None:  # the two runs use other chats
+        del fields["view"]["patient_id"], fields["view"]["chat_id"]
     return fields
 
 

@@ -1,0 +1,56 @@
+"""One read per update: the chat's patient and member of staff, loaded together at its start.
+
+Every update a chat sends used to cost a transaction for each thing a handler wanted to know
+(is this staff, the patient's language, the patient and their session, then again after the
+first write). A visit reads all of it in one transaction, the way a web app resolves its
+current user once per request; handlers read it from there, and the use cases that write
+return what they changed, so nothing is read twice.
+
+A command ends the prompt that was pending (the command may open its own): that conditional
+UPDATE runs in the same transaction as the read, so the visit never shows a prompt that the
+command has just ended.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from scheduler.clinics import StaffView, load_staff
+from scheduler.sessions import PatientView, load_view
+from storage.database import Database
+from storage.repositories import PatientRepository
+
+
+@dataclass(frozen=True)
+class Visit:
+    """What one update found about its chat when it started."""
+
+    chat_id: int
+    patient: PatientView | None
+    staff: StaffView | None
+    prompt_closed: bool = False
+
+    def with_patient(self, patient: PatientView | None) -> Visit:
+        """The same visit after a write changed the patient (the use case returned them)."""
+        return replace(self, patient=patient)
+
+
+class VisitService:
+    """Opens visits: one transaction per update."""
+
+    def __init__(self, *, database: Database) -> None:
+        """Read through ``database``."""
+        self.database = database
+
+    async def open(self, *, chat_id: int, end_prompt: bool = False) -> Visit:
+        """The chat's patient and member of staff, in one transaction; with ``end_prompt``
+        (a command arrived) the pending prompt ends first, in the same transaction."""
+        async with self.database.session() as session:
+            closed = False
+            if end_prompt:
+                closed = await PatientRepository(session).clear_prompt(chat_id=chat_id)
+            patient = await load_view(session, chat_id=chat_id)
+            staff = await load_staff(session, chat_id=chat_id)
+            if closed:
+                await session.commit()
+        return Visit(chat_id=chat_id, patient=patient, staff=staff, prompt_closed=closed)

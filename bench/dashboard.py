@@ -229,6 +229,7 @@ async def measure(backend: str, args: argparse.Namespace, directory: Path) -> li
                     [
                         BACKEND_NAMES[backend],
                         path,
+                        timings[0],
                         percentile(timings, 50),
                         percentile(timings, 95),
                         max(timings),
@@ -256,17 +257,20 @@ async def main_async(args: argparse.Namespace, backends: list[str]) -> None:
             rows += await measure(backend, args, Path(tmp))
     print_table(
         f"Dashboard pages, {args.requests} requests each (ms)",
-        ["Database", "Page", "p50", "p95", "max"],
+        ["Database", "Page", "first", "p50", "p95", "max"],
         rows,
-        notes=["In process over httpx's ASGI transport: Starlette, the template and the queries."],
+        notes=[
+            "In process over httpx's ASGI transport: Starlette, the template and the queries.",
+            "first: the first request (figures are counted then, and kept for a minute).",
+        ],
         decimals=1,
     )
     targets = [
         Target(
             f"p95 ≤ {TARGET_P95_MS:.0f} ms",
             f"{row[0]} {row[1]}",
-            f"{row[3]:.1f} ms",
-            float(str(row[3])) <= TARGET_P95_MS,
+            f"{row[4]:.1f} ms",
+            float(str(row[4])) <= TARGET_P95_MS,
         )
         for row in rows
     ]

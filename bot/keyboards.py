@@ -157,6 +157,23 @@ def offer_resume(texts: Texts) -> InlineKeyboardMarkup:
     )
 
 
+def share_name(texts: Texts, clinic_id: int) -> InlineKeyboardMarkup:
+    """Show the patient's first name to the clinic they joined, or not (the clinic's id in
+    the data: an old question after a switch to another clinic changes nothing)."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    texts.plain("buttons.share_yes"), callback_data=f"name:yes:{clinic_id}"
+                ),
+                InlineKeyboardButton(
+                    texts.plain("buttons.share_no"), callback_data=f"name:no:{clinic_id}"
+                ),
+            ]
+        ]
+    )
+
+
 def enrol_confirm(texts: Texts, iso_date: str) -> InlineKeyboardMarkup:
     """The date the clinic filled in is right, or pick another."""
     return InlineKeyboardMarkup(

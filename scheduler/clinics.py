@@ -149,6 +149,9 @@ class StaffView:
         return self.role is StaffRole.ADMIN
 
 
+MAX_SHARED_NAME = 64  # the column's width
+
+
 class ClinicDetailsError(ValueError):
     """A clinic's name or contact detail that does not fit; the message says which."""
 
@@ -529,6 +532,9 @@ class ClinicService:
                     patient_id=patient.id, clinic_id=invite.clinic.id, moved_at=None
                 )
                 patient.clinic_id = invite.clinic.id
+                # The old clinic's label and the name shared with it are not the new one's.
+                patient.clinic_label = None
+                patient.shared_name = None
                 if not await repo.has_session(patient_id=patient.id):
                     patient.timezone = invite.clinic.timezone
                     patient.quiet_start = invite.clinic.quiet_hours.start
@@ -536,6 +542,20 @@ class ClinicService:
                 patient.updated_at = now
             await session.commit()
             return invite
+
+    async def share_name(self, *, chat_id: int, clinic_id: int, name: str | None) -> int | None:
+        """The patient agrees to show their first name to the clinic they joined (None:
+        not, or no longer). Returns the patient's number, or None when the patient is not
+        that clinic's (an old question from before a switch)."""
+        cleaned = " ".join(name.split())[:MAX_SHARED_NAME] if name else None
+        async with self.database.session() as session:
+            patient = await PatientRepository(session).get_by_chat(chat_id=chat_id)
+            if patient is None or patient.clinic_id != clinic_id:
+                return None
+            patient.shared_name = cleaned or None
+            patient.updated_at = self.clock.now()
+            await session.commit()
+            return patient.id
 
     # Staff
 

@@ -70,6 +70,7 @@ CALLBACKS: tuple[tuple[str, Any], ...] = (
     (r"^resume:(yes|no)$", commands.answer_resume_button),
     (r"^tri:", triage.answer_triage_button),
     (r"^enrol:", onboarding.answer_enrol),
+    (r"^name:", onboarding.answer_share_name),
     (r"^cl:", clinic.answer_button),
     (r"^sw:", onboarding.answer_switch),
     (r"^bc:", broadcast.answer_button),

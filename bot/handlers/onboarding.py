@@ -223,7 +223,15 @@ async def join_clinic(update: Update, context: BotContext) -> None:
         except InviteError as error:
             await reply(update, context, f"start.invite_{error.problem.value}")
     if joined is not None:
-        await reply(update, context, "start.joined_clinic", clinic=joined.clinic.name)
+        texts = context.texts
+        first_name = update.effective_user.first_name if update.effective_user else ""
+        html = str(texts.render("start.joined_clinic", clinic=joined.clinic.name))
+        markup = None
+        if first_name:
+            question = texts.render("start.share_name", clinic=joined.clinic.name, name=first_name)
+            html = f"{html}\n\n{question}"
+            markup = keyboards.share_name(texts, joined.clinic.id)
+        await send(update, context, html, markup)
     view = await context.care.view(chat_id=chat_id)
     assert view is not None
     if joined is not None and joined.session_date is not None and view.session_date is None:
@@ -244,6 +252,28 @@ async def join_clinic(update: Update, context: BotContext) -> None:
         await ask_date(update, context, PromptKind.DATE)
     else:
         await _welcome_back(update, context, view)
+
+
+async def answer_share_name(update: Update, context: BotContext) -> None:
+    """ "Yes, share my name" keeps the patient's Telegram first name for their clinic's list;
+    "No" keeps (or makes) it private. A question from before a switch changes nothing."""
+    query = _query(update)
+    parts = (query.data or "").split(":")
+    if len(parts) != 3 or parts[1] not in {"yes", "no"} or not parts[2].isdigit():
+        await query.answer(context.texts.plain("button_expired"), show_alert=True)
+        return
+    share = parts[1] == "yes"
+    name = query.from_user.first_name if share else None
+    number = await context.clinics.share_name(
+        chat_id=chat_id_of(update), clinic_id=int(parts[2]), name=name
+    )
+    clinic = await context.clinics.clinic_of_patient(chat_id=chat_id_of(update))
+    if number is None or clinic is None:
+        await query.answer(context.texts.plain("button_expired"), show_alert=True)
+        return
+    key = "start.name_shared" if share else "start.name_private"
+    await query.answer(context.texts.plain(key, clinic=clinic.name, number=number))
+    await drop_buttons(query)
 
 
 async def answer_switch(update: Update, context: BotContext) -> None:

@@ -28,7 +28,6 @@ from storage.database import Database
 from storage.models import DeliveryOutcome, ReminderStatus
 from storage.repositories import (
     ClaimedReminder,
-    DeliveryLogRepository,
     NewLogEntry,
     PatientRepository,
     ReminderRepository,
@@ -353,15 +352,9 @@ class Dispatcher:
         give back ``hand_back``. Returns the ids whose claim was no longer ours (another
         worker took them after the lease ran out)."""
         reminders = ReminderRepository(session)
-        ours = await reminders.settle_claims(
+        ours = await reminders.settle_and_log(
             owner=self.worker_id,
             outcomes=[Settled(a.claimed.id, a.status, a.at, a.error, a.next_due) for a in attempts],
-        )
-        for attempt in attempts:
-            if attempt.gone:
-                await stop_recipient(session, chat_id=attempt.claimed.chat_id, now=attempt.at)
-        await reminders.hand_back(owner=self.worker_id, reminder_ids=hand_back)
-        await DeliveryLogRepository(session).add_many(
             entries=[
                 NewLogEntry(
                     reminder_id=a.claimed.id,
@@ -372,8 +365,12 @@ class Dispatcher:
                     error=a.error,
                 )
                 for a in attempts
-            ]
+            ],
         )
+        for attempt in attempts:
+            if attempt.gone:
+                await stop_recipient(session, chat_id=attempt.claimed.chat_id, now=attempt.at)
+        await reminders.hand_back(owner=self.worker_id, reminder_ids=hand_back)
         return {a.claimed.id for a in attempts} - ours
 
     def record(self, attempts: Sequence[Attempt], *, lost: set[int]) -> None:

@@ -167,6 +167,22 @@ async def stop_recipient(session: AsyncSession, *, chat_id: int, now: datetime) 
     return patient_id
 
 
+class PlanMemo:
+    """The plans one batch needs, each looked up once (a lookup checks the file on disk)."""
+
+    def __init__(self, plans: PlanSource) -> None:
+        """Remember what ``plans`` gives; a failure is not remembered."""
+        self.plans = plans
+        self._found: dict[tuple[str, str], CarePlan] = {}
+
+    def __call__(self, plan_id: str, language: str = "en", /) -> CarePlan:
+        """The plan ``plan_id`` in ``language``."""
+        key = (plan_id, language)
+        if key not in self._found:
+            self._found[key] = self.plans(plan_id, language)
+        return self._found[key]
+
+
 class Dispatcher:
     """Claims due reminders in batches, attempts each, settles many in one transaction.
 
@@ -237,9 +253,12 @@ class Dispatcher:
         await self.settle([attempt])
         return attempt.result
 
-    async def attempt(self, claimed: ClaimedReminder) -> Attempt:
+    async def attempt(
+        self, claimed: ClaimedReminder, *, plans: PlanSource | None = None
+    ) -> Attempt:
         """Check, render and send one claimed reminder; touches no database, never raises
-        for a failed send. The caller settles what it returns."""
+        for a failed send. The caller settles what it returns. ``plans`` overrides the
+        dispatcher's own (a sender remembers the plans of one batch)."""
         now = self.clock.now()
         if now >= claimed.expires_at:
             return self._final(claimed, DeliveryOutcome.EXPIRED, "stale")
@@ -250,7 +269,7 @@ class Dispatcher:
             return self._postpone(claimed, wake, DeliveryOutcome.DEFERRED, "quiet hours")
 
         try:
-            plan = self.plans(claimed.plan_id, claimed.language)
+            plan = (plans or self.plans)(claimed.plan_id, claimed.language)
         except Exception as exc:  # an operator's broken plan file: keep the reminder, retry
             log.error(
                 "care plan %r could not be loaded for reminder %s", claimed.plan_id, claimed.id

@@ -28,7 +28,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.clock import Clock
-from scheduler.delivery import Attempt, Dispatcher, Outcome
+from scheduler.delivery import Attempt, Dispatcher, Outcome, PlanMemo
 from storage.batching import GroupCommit
 from storage.database import Database
 from storage.repositories import ClaimedReminder
@@ -212,6 +212,7 @@ class ReminderRunner:
         self._holding = len(batch)
         done: list[Attempt] = []
         untouched: list[int] = []
+        plans = PlanMemo(self.dispatcher.plans)
 
         async def send_to_patient(reminders: list[ClaimedReminder]) -> None:
             for index, claimed in enumerate(reminders):
@@ -220,7 +221,7 @@ class ReminderRunner:
                         untouched.extend(r.id for r in reminders[index:])
                         return
                     try:
-                        attempt = await self.dispatcher.attempt(claimed)
+                        attempt = await self.dispatcher.attempt(claimed, plans=plans)
                     except asyncio.CancelledError:  # this one keeps its claim: maybe sent
                         untouched.extend(r.id for r in reminders[index + 1 :])
                         raise

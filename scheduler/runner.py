@@ -222,13 +222,14 @@ class ReminderRunner:
                         return
                     try:
                         attempt = await self.dispatcher.attempt(claimed, plans=plans)
+                        # Shielded: a send that went out is written down even if this task is
+                        # cancelled at the stop.
+                        lost = await asyncio.shield(self._settler.submit(attempt))
                     except asyncio.CancelledError:  # this one keeps its claim: maybe sent
                         untouched.extend(r.id for r in reminders[index + 1 :])
                         raise
-                    try:
-                        lost = await self._settler.submit(attempt)
                     except Exception:  # the lease keeps the rest; they are retaken later
-                        log.exception("reminder %s could not be settled", claimed.id)
+                        log.exception("reminder %s could not be sent or settled", claimed.id)
                         return
                 self._holding -= 1
                 self.delivered[attempt.outcome] += 1

@@ -57,7 +57,7 @@ class RunnerSettings:
     """How much one pass claims, how many sends run at once, how often the sender looks."""
 
     batch_size: int = 200
-    concurrency: int = 32
+    concurrency: int = 64
     refill_interval: timedelta = timedelta(seconds=60)
     stop_grace: timedelta = timedelta(seconds=10)
 

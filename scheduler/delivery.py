@@ -153,13 +153,17 @@ class Batch:
     next_wake: datetime | None = None
 
 
-async def stop_recipient(session: AsyncSession, *, chat_id: int, now: datetime) -> int | None:
+async def stop_recipient(
+    session: AsyncSession, *, chat_id: int, now: datetime, patient_id: int | None = None
+) -> int | None:
     """The chat blocked the bot or is gone: stop its patient and cancel what they had pending.
 
-    Returns the patient's id, or None when the chat is nobody's. Runs inside the caller's
-    unit of work; the caller commits.
+    The one use case for a 403 or a block, whatever was being sent. Returns the patient's id
+    (``patient_id``, the one the caller knew, when the chat is nobody's now), or None. Runs
+    inside the caller's unit of work; the caller commits.
     """
-    patient_id = await PatientRepository(session).stop_by_chat(chat_id=chat_id, now=now)
+    stopped = await PatientRepository(session).stop_by_chat(chat_id=chat_id, now=now)
+    patient_id = stopped if stopped is not None else patient_id
     if patient_id is not None:
         await ReminderRepository(session).settle_pending(
             status=ReminderStatus.CANCELLED, reason="recipient gone", patient_id=patient_id

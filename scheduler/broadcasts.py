@@ -30,6 +30,7 @@ from content.loader import load_plan
 from content.plan import CarePlan, day_of_healing
 from scheduler.clinics import due_for_next_session
 from scheduler.clock import Clock
+from scheduler.delivery import stop_recipient
 from scheduler.metrics import Kind, Metrics, SendOutcome
 from scheduler.notifier import MessageRejectedError, RecipientGoneError, TransientDeliveryError
 from scheduler.planning import QuietHours, load_zone
@@ -51,10 +52,8 @@ from storage.models import (
     BroadcastStatus,
     Clinic,
     RecipientStatus,
-    ReminderStatus,
     Staff,
 )
-from storage.repositories import PatientRepository, ReminderRepository
 
 log = logging.getLogger(__name__)
 
@@ -948,12 +947,8 @@ class BroadcastSender:
             await BroadcastRepository(session).mark_failed(
                 recipient_id=recipient.id, owner=self.worker_id, error=reason
             )
-            patients = PatientRepository(session)
-            patient_id = await patients.stop_by_chat(chat_id=recipient.chat_id, now=now)
-            await ReminderRepository(session).settle_pending(
-                status=ReminderStatus.CANCELLED,
-                reason="recipient gone",
-                patient_id=patient_id if patient_id is not None else recipient.patient_id,
+            await stop_recipient(
+                session, chat_id=recipient.chat_id, now=now, patient_id=recipient.patient_id
             )
             await session.commit()
         log.info("chat %s is gone (broadcast recipient %s): patient stopped",

@@ -1,33 +1,50 @@
-"""The reminder loop: APScheduler holds jobs for a short look-ahead window rebuilt from the DB."""
+"""The reminder sender: one loop claims due reminders in batches, sends them, settles them.
+
+APScheduler is only the timer. It holds one job, ``reminders:wake``, set for the next
+instant something may be claimable (the earliest due reminder, or the end of a lease another
+worker holds) and at most ``refill_interval`` away, so rows planned by another process are
+found too. A registration in this process calls ``wake()`` and the sender looks at once.
+
+A pass claims up to ``batch_size`` due reminders in one transaction, sends them with at most
+``concurrency`` sends at once (one patient's in due order, never two to one patient at the
+same time); outcomes that finish together are settled together, with their delivery-log
+rows, in one transaction. A stop stops claiming at once, lets the sends under way finish (up to
+``stop_grace``), writes them down and hands back what was claimed but never started.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.clock import Clock
-from scheduler.delivery import Dispatcher, Outcome
-from scheduler.turns import Turns
+from scheduler.delivery import Attempt, Dispatcher, Outcome, PlanMemo
+from storage.batching import GroupCommit
 from storage.database import Database
-from storage.repositories import ReminderRepository
+from storage.repositories import ClaimedReminder
 
 log = logging.getLogger(__name__)
 
-REFILL_JOB_ID = "reminders:refill"
-RESCHEDULE_SLACK = timedelta(seconds=1)
+WAKE_JOB_ID = "reminders:wake"
+# When something is due but another worker is still claiming it (its rows are locked), look
+# again this soon rather than at once.
+BUSY_RETRY = timedelta(milliseconds=50)
+# After a pass failed (the database went away), look again this soon.
+ERROR_RETRY = timedelta(seconds=5)
 
 # APScheduler drops a job that runs more than misfire_grace_time late (default: 1 second) and
-# coalesces missed runs. Our own expiry decides what is stale, so a late job always runs.
-JOB_DEFAULTS: dict[str, Any] = {"misfire_grace_time": None, "coalesce": False, "max_instances": 1}
+# coalesces missed runs. Our own expiry decides what is stale, so a late wake always runs.
+JOB_DEFAULTS: dict[str, Any] = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
 
 
 def new_worker_id() -> str:
@@ -35,23 +52,18 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def job_id(reminder_id: int) -> str:
-    """The APScheduler job id of a reminder, so a refill never doubles a job."""
-    return f"reminder:{reminder_id}"
-
-
 @dataclass(frozen=True)
 class RunnerSettings:
-    """How far ahead jobs are queued, how often the window is refilled, how many sends at once."""
+    """How much one pass claims, how many sends run at once, how often the sender looks."""
 
-    lookahead: timedelta = timedelta(minutes=10)
+    batch_size: int = 200
+    concurrency: int = 64
     refill_interval: timedelta = timedelta(seconds=60)
-    max_jobs: int = 20_000
-    concurrency: int = 8
+    stop_grace: timedelta = timedelta(seconds=10)
 
 
 class ReminderRunner:
-    """Keeps APScheduler's queue filled with the reminders due soon and delivers them."""
+    """The one sender of reminders, woken by one APScheduler job."""
 
     def __init__(
         self,
@@ -60,177 +72,213 @@ class ReminderRunner:
         dispatcher: Dispatcher,
         clock: Clock,
         settings: RunnerSettings | None = None,
-        scheduler: AsyncIOScheduler | None = None,
     ) -> None:
-        """Use ``scheduler`` (e.g. python-telegram-bot's JobQueue's) or own a new one."""
+        """Wire the sender; nothing runs until ``start``."""
         self.database = database
         self.dispatcher = dispatcher
         self.clock = clock
         self.settings = settings or RunnerSettings()
-        self._owns_scheduler = scheduler is None
-        self.scheduler = scheduler or AsyncIOScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
-        # reminder id -> (due instant by the clock, real instant APScheduler will run it)
-        self._scheduled: dict[int, tuple[datetime, datetime]] = {}
-        self._session_of: dict[int, int] = {}
-        self._inflight: set[int] = set()
-        self._session_turns = Turns()
-        self._background: set[asyncio.Task[int]] = set()
-        self._semaphore = asyncio.Semaphore(self.settings.concurrency)
-        self._refill_lock = asyncio.Lock()
-        self._progress = asyncio.Condition()
-        self._saturated = False
-        self._started = False
+        self.scheduler = AsyncIOScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
         self.delivered: dict[Outcome, int] = dict.fromkeys(Outcome, 0)
+        self._semaphore = asyncio.Semaphore(self.settings.concurrency)
+        self._wanted = asyncio.Event()
+        self._progress = asyncio.Condition()
+        self._requested = 0  # wakes asked for
+        self._served = 0  # wakes a finished pass has answered
+        self._holding = 0  # reminders claimed and not yet settled
+        self._started = False
+        self._stopping = False
+        self._loop: asyncio.Task[None] | None = None
+        self._sends: set[asyncio.Task[None]] = set()
+        self._settler: GroupCommit[Attempt, bool] = GroupCommit(database, self._write)
 
     @property
     def queued(self) -> int:
-        """How many reminder jobs are queued in APScheduler now."""
-        return len(self._scheduled)
+        """How many reminders this sender has claimed and not yet settled."""
+        return self._holding
 
     async def start(self) -> None:
-        """Expire what went stale while we were down, then queue what is due soon and start."""
-        self.scheduler.add_job(
-            self.refill,
-            "interval",
-            seconds=self.settings.refill_interval.total_seconds(),
-            id=REFILL_JOB_ID,
-            replace_existing=True,
-            misfire_grace_time=None,
-            coalesce=True,
-        )
-        if self._owns_scheduler and not self.scheduler.running:
-            self.scheduler.start()
+        """Start the sender loop and the timer, and look for due reminders at once."""
+        if self._started:
+            return
         self._started = True
-        await self.refill()
+        self._stopping = False
+        if not self.scheduler.running:
+            self.scheduler.start()
+        self._loop = asyncio.get_running_loop().create_task(self._run(), name="reminder-sender")
+        self.wake()
+
+    def wake(self) -> None:
+        """Ask for a pass now (something was planned, or the timer fired)."""
+        self._requested += 1
+        self._wanted.set()
+
+    async def refill(self) -> None:
+        """Wake the sender: the hook the care service calls after a change of schedule."""
+        self.wake()
 
     async def shutdown(self) -> None:
-        """Stop queueing and let sends already under way finish (each is bounded by its lease).
+        """Stop claiming at once; let sends under way finish (up to ``stop_grace``), settle
+        them and hand back the claims not yet started.
 
-        Wrap in ``asyncio.timeout`` to bound the wait; an unfinished send keeps its claim
-        until the lease runs out, then another worker takes it again.
-        """
-        self._started = False
-        for reminder_id in list(self._scheduled):
-            self._remove_job(reminder_id)
-        if self.scheduler.get_job(REFILL_JOB_ID) is not None:
-            self.scheduler.remove_job(REFILL_JOB_ID)
-        try:
-            async with self._progress:
-                await self._progress.wait_for(lambda: not self._inflight)
-        finally:
-            if self._owns_scheduler and self.scheduler.running:
-                self.scheduler.shutdown(wait=False)
-
-    async def refill(self) -> int:
-        """Expire stale reminders and queue every one due within the look-ahead window.
-
-        Returns how many jobs were added or moved. Safe to call at any time and from any
-        number of processes: a job only ever delivers after an atomic claim.
+        A send still running after the grace is cancelled: it keeps its claim until the lease
+        runs out, since nobody can tell whether Telegram took it.
         """
         if not self._started:
-            return 0
-        async with self._refill_lock:
-            now = self.clock.now()
-            async with self.database.session() as session:
-                repo = ReminderRepository(session)
-                expired = await repo.expire_stale(now=now)
-                due = await repo.due_before(
-                    horizon=now + self.settings.lookahead, now=now, limit=self.settings.max_jobs
-                )
-                await session.commit()
-            if expired:
-                log.info("%s reminders expired unsent (stale)", expired)
-            self._saturated = len(due) >= self.settings.max_jobs
-            changed = 0
-            for reminder_id, due_at, session_id in due:
-                queued = self._scheduled.get(reminder_id)
-                if reminder_id in self._inflight or (
-                    queued is not None
-                    and queued[0] == due_at
-                    and queued[1] <= self._run_date(due_at) + RESCHEDULE_SLACK
-                ):
-                    continue
-                self._session_of[reminder_id] = session_id
-                self._schedule(reminder_id, due_at)
-                changed += 1
-            return changed
-
-    def _run_date(self, due_at: datetime) -> datetime:
-        """The real instant at which a reminder due at ``due_at`` by our clock must run.
-
-        With the system clock the two are the same; with a fake clock that has jumped ahead,
-        a job queued before the jump is brought forward.
-        """
-        return datetime.now(UTC) + max(due_at - self.clock.now(), timedelta(0))
-
-    def _schedule(self, reminder_id: int, due_at: datetime) -> None:
-        run_date = self._run_date(due_at)
-        self.scheduler.add_job(
-            self._fire,
-            "date",
-            run_date=run_date,
-            args=[reminder_id],
-            id=job_id(reminder_id),
-            replace_existing=True,
-            misfire_grace_time=None,
-        )
-        self._scheduled[reminder_id] = (due_at, run_date)
-
-    def _remove_job(self, reminder_id: int) -> None:
-        self._scheduled.pop(reminder_id, None)
-        if self.scheduler.get_job(job_id(reminder_id)) is not None:
-            self.scheduler.remove_job(job_id(reminder_id))
-
-    async def _fire(self, reminder_id: int) -> None:
-        """The job: deliver one reminder. Sends to one patient go out in due order."""
-        self._scheduled.pop(reminder_id, None)
-        self._inflight.add(reminder_id)
-        session_id = self._session_of.pop(reminder_id, None)
-        turn = (
-            self._session_turns.hold(session_id)
-            if session_id is not None
-            else contextlib.nullcontext()
-        )
+            return
+        self._started = False
+        self._stopping = True
+        self._wanted.set()
+        if self.scheduler.get_job(WAKE_JOB_ID) is not None:
+            self.scheduler.remove_job(WAKE_JOB_ID)
+        loop_task = self._loop
         try:
-            async with self._semaphore, turn:
-                result = await self.dispatcher.deliver(reminder_id)
-            self.delivered[result.outcome] += 1
-            if (
-                self._started
-                and result.next_due is not None
-                and result.next_due <= self.clock.now() + self.settings.lookahead
-            ):
-                if session_id is not None:
-                    self._session_of[reminder_id] = session_id
-                self._schedule(reminder_id, result.next_due)
-        except Exception:  # a database hiccup must not stop the loop; the lease frees the row
-            log.exception("delivery of reminder %s failed", reminder_id)
+            if loop_task is not None:
+                try:
+                    async with asyncio.timeout(self.settings.stop_grace.total_seconds()):
+                        await asyncio.shield(loop_task)
+                except TimeoutError:
+                    stuck = [t for t in self._sends if not t.done()]
+                    log.warning("%s sends still running at the stop: cancelled", len(stuck))
+                    for task in stuck:
+                        task.cancel()
+                    await loop_task
         finally:
-            self._inflight.discard(reminder_id)
+            if self.scheduler.running:
+                self.scheduler.shutdown(wait=False)
             await self._notify_progress()
-            if self._saturated and not self._scheduled and self._started:
-                self._saturated = False
-                self._background.add(asyncio.get_running_loop().create_task(self.refill()))
-                self._background = {t for t in self._background if not t.done()}
 
     async def wait_idle(self) -> None:
-        """Wait until no queued job is due by the clock and no send is under way.
+        """Wait until every wake asked for so far has been answered by a finished pass.
 
-        Tests and the demo call this after moving a fake clock and refilling; wrap it in
+        Tests and the demo call this (through ``tick``) after moving a fake clock; wrap it in
         ``asyncio.timeout`` to bound the wait.
         """
 
         def idle() -> bool:
-            now = self.clock.now()
-            return not self._inflight and all(due > now for due, _ in self._scheduled.values())
+            return self._served >= self._requested or self._loop is None or self._loop.done()
 
         async with self._progress:
             await self._progress.wait_for(idle)
 
     async def tick(self) -> None:
-        """Queue what the clock says is due, and wait until it has been delivered."""
-        await self.refill()
+        """Deliver everything due by the clock, and wait until it has been settled."""
+        self.wake()
         await self.wait_idle()
+
+    async def _run(self) -> None:
+        while self._started:
+            await self._wanted.wait()
+            self._wanted.clear()
+            if not self._started:
+                break
+            answering = self._requested
+            try:
+                next_wake = await self._drain()
+            except Exception:  # the database went away: the leases keep the rows safe
+                log.exception("a pass of the reminder sender failed")
+                next_wake = self.clock.now() + ERROR_RETRY
+            self._served = answering
+            if self._started:
+                self._arm(next_wake)
+            await self._notify_progress()
+        self._served = self._requested
+        await self._notify_progress()
+
+    async def _drain(self) -> datetime | None:
+        """Claim and send batches until one comes back short; returns when to look again."""
+        expire = True
+        while self._started:
+            batch = await self.dispatcher.claim_batch(limit=self.settings.batch_size, expire=expire)
+            expire = False
+            if not batch.claimed:
+                return batch.next_wake
+            again = await self._send(batch.claimed)
+            if len(batch.claimed) < self.settings.batch_size:
+                instants = [i for i in (batch.next_wake, again) if i is not None]
+                return min(instants, default=None)
+        return None
+
+    async def _send(self, batch: Sequence[ClaimedReminder]) -> datetime | None:
+        """Send a claimed batch; returns the earliest retry or deferral it produced.
+
+        Each send keeps its slot until its outcome is committed, so no more than
+        ``concurrency`` sends are ever done but not written down (what a crash could send
+        twice); outcomes finishing together are committed together (a group commit).
+        """
+        by_patient: dict[int, list[ClaimedReminder]] = {}
+        for claimed in batch:  # in due order
+            by_patient.setdefault(claimed.patient_id, []).append(claimed)
+        self._holding = len(batch)
+        done: list[Attempt] = []
+        untouched: list[int] = []
+        plans = PlanMemo(self.dispatcher.plans)
+
+        async def send_to_patient(reminders: list[ClaimedReminder]) -> None:
+            for index, claimed in enumerate(reminders):
+                async with self._semaphore:
+                    if self._stopping:
+                        untouched.extend(r.id for r in reminders[index:])
+                        return
+                    try:
+                        attempt = await self.dispatcher.attempt(claimed, plans=plans)
+                        # Shielded: a send that went out is written down even if this task is
+                        # cancelled at the stop.
+                        lost = await asyncio.shield(self._settler.submit(attempt))
+                    except asyncio.CancelledError:  # this one keeps its claim: maybe sent
+                        untouched.extend(r.id for r in reminders[index + 1 :])
+                        raise
+                    except Exception:  # the lease keeps the rest; they are retaken later
+                        log.exception("reminder %s could not be sent or settled", claimed.id)
+                        return
+                self._holding -= 1
+                self.delivered[attempt.outcome] += 1
+                self.dispatcher.record([attempt], lost={claimed.id} if lost else set())
+                done.append(attempt)
+                if attempt.gone:  # the rest are cancelled with the patient
+                    return
+
+        loop = asyncio.get_running_loop()
+        tasks = {loop.create_task(send_to_patient(group)) for group in by_patient.values()}
+        self._sends |= tasks
+        try:
+            await asyncio.wait(tasks)
+            if untouched:
+                await self.dispatcher.settle([], hand_back=untouched)
+                log.info("%s claimed reminders handed back unsent at the stop", len(untouched))
+        finally:
+            self._sends -= tasks
+            self._holding = 0
+        await self._notify_progress()
+        return min((a.next_due for a in done if a.next_due is not None), default=None)
+
+    async def _write(
+        self, session: AsyncSession, attempts: Sequence[Attempt]
+    ) -> list[bool | Exception]:
+        """The group commit's writer: whether each attempt's claim was lost."""
+        lost = await self.dispatcher.write(session, attempts)
+        return [a.claimed.id in lost for a in attempts]
+
+    def _arm(self, next_wake: datetime | None) -> None:
+        """Set the one timer job for ``next_wake`` by our clock (or the refill interval)."""
+        now = self.clock.now()
+        at = now + self.settings.refill_interval
+        if next_wake is not None:
+            at = min(at, max(next_wake, now + BUSY_RETRY))
+        # With a fake clock that jumped ahead the real instant differs from the clock's.
+        run_date = datetime.now(UTC) + (at - now)
+        self.scheduler.add_job(
+            self._timer_fired,
+            "date",
+            run_date=run_date,
+            id=WAKE_JOB_ID,
+            replace_existing=True,
+            misfire_grace_time=None,
+            coalesce=True,
+        )
+
+    async def _timer_fired(self) -> None:
+        self.wake()
 
     async def _notify_progress(self) -> None:
         async with self._progress:

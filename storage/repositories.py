@@ -7,7 +7,20 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, case, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -81,6 +94,30 @@ class ClaimedReminder:
     timezone: str
     quiet_start: time
     quiet_end: time
+
+
+@dataclass(frozen=True)
+class Settled:
+    """How one claimed reminder's attempt ends: a final ``status``, or ``PENDING`` again and
+    due at ``due_at`` (a retry or a deferral). ``at`` is when it was attempted."""
+
+    reminder_id: int
+    status: ReminderStatus
+    at: datetime
+    error: str | None = None
+    due_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class NewLogEntry:
+    """One delivery-log row to insert: an attempt's outcome and error code, never text."""
+
+    reminder_id: int
+    attempt: int
+    worker: str
+    outcome: DeliveryOutcome
+    at: datetime
+    error: str | None = None
 
 
 class PatientRepository:
@@ -310,6 +347,64 @@ def _claimable(now: datetime) -> list[ColumnElement[bool]]:
     ]
 
 
+def _claimed_select() -> Select[*tuple[Any, ...]]:
+    """What delivery needs about claimed reminders: the row, its session and its patient."""
+    return (
+        select(
+            Reminder.id,
+            Reminder.milestone_id,
+            Reminder.due_at,
+            Reminder.expires_at,
+            Reminder.attempts,
+            TreatmentSession.session_date,
+            TreatmentSession.number.label("session_number"),
+            TreatmentSession.plan_id,
+            Patient.id.label("patient_id"),
+            Patient.chat_id,
+            Patient.language,
+            Patient.timezone,
+            Patient.quiet_start,
+            Patient.quiet_end,
+        )
+        .join(TreatmentSession, TreatmentSession.id == Reminder.session_id)
+        .join(Patient, Patient.id == TreatmentSession.patient_id)
+    )
+
+
+# settle_claims and DeliveryLogRepository.add_many in one PostgreSQL statement.
+_PG_SETTLE_AND_LOG = text(
+    """
+    WITH outcome AS (
+        SELECT * FROM unnest(
+            CAST(:ids AS integer[]), CAST(:statuses AS varchar[]), CAST(:errors AS varchar[]),
+            CAST(:ats AS timestamptz[]), CAST(:dues AS timestamptz[])
+        ) AS o(id, status, error, at, due_at)
+    ),
+    settled AS (
+        UPDATE reminders AS r
+        SET status = outcome.status,
+            last_error = outcome.error,
+            sent_at = CASE WHEN outcome.status = 'sent' THEN outcome.at ELSE r.sent_at END,
+            due_at = coalesce(outcome.due_at, r.due_at),
+            claimed_by = NULL,
+            lease_until = NULL
+        FROM outcome
+        WHERE r.id = outcome.id AND r.claimed_by = :owner AND r.status = 'pending'
+        RETURNING r.id
+    ),
+    logged AS (
+        INSERT INTO delivery_log (reminder_id, attempt, worker, outcome, error, at)
+        SELECT * FROM unnest(
+            CAST(:log_ids AS integer[]), CAST(:log_attempts AS integer[]),
+            CAST(:log_workers AS varchar[]), CAST(:log_outcomes AS varchar[]),
+            CAST(:log_errors AS text[]), CAST(:log_ats AS timestamptz[])
+        )
+    )
+    SELECT id FROM settled
+    """
+)
+
+
 class ReminderRepository:
     """Reminder rows: planning writes, delivery claims and settles."""
 
@@ -476,29 +571,150 @@ class ReminderRepository:
         if result.scalar_one_or_none() is None:
             return None
         row = (
-            await self.session.execute(
-                select(
-                    Reminder.id,
-                    Reminder.milestone_id,
-                    Reminder.due_at,
-                    Reminder.expires_at,
-                    Reminder.attempts,
-                    TreatmentSession.session_date,
-                    TreatmentSession.number.label("session_number"),
-                    TreatmentSession.plan_id,
-                    Patient.id.label("patient_id"),
-                    Patient.chat_id,
-                    Patient.language,
-                    Patient.timezone,
-                    Patient.quiet_start,
-                    Patient.quiet_end,
-                )
-                .join(TreatmentSession, TreatmentSession.id == Reminder.session_id)
-                .join(Patient, Patient.id == TreatmentSession.patient_id)
-                .where(Reminder.id == reminder_id)
-            )
+            await self.session.execute(_claimed_select().where(Reminder.id == reminder_id))
         ).one()
         return ClaimedReminder(**row._asdict())
+
+    async def claim_due(
+        self, *, owner: str, now: datetime, lease_until: datetime, limit: int, skip_locked: bool
+    ) -> list[ClaimedReminder]:
+        """Take up to ``limit`` due reminders for delivery in one statement, earliest first.
+
+        The batch form of ``claim``: one conditional UPDATE over the first ``limit`` claimable
+        rows in due order. On PostgreSQL they are picked with ``FOR UPDATE SKIP LOCKED``, so
+        several workers claiming at once take disjoint batches without waiting on each
+        other; SQLite has one writer at a time, which makes the conditional update enough.
+        """
+        target = (
+            select(Reminder.id)
+            .where(*_claimable(now), Reminder.expires_at > now)
+            .order_by(Reminder.due_at, Reminder.id)
+            .limit(limit)
+        )
+        if skip_locked:
+            target = target.with_for_update(skip_locked=True, of=Reminder)
+        result = await self.session.execute(
+            update(Reminder)
+            .where(Reminder.id.in_(target.scalar_subquery()))
+            .values(claimed_by=owner, lease_until=lease_until, attempts=Reminder.attempts + 1)
+            .returning(Reminder.id)
+            .execution_options(synchronize_session=False)
+        )
+        ids = list(result.scalars().all())
+        if not ids:
+            return []
+        rows = await self.session.execute(_claimed_select().where(Reminder.id.in_(ids)))
+        claimed = [ClaimedReminder(**row._asdict()) for row in rows.all()]
+        claimed.sort(key=lambda c: (c.due_at, c.id))
+        return claimed
+
+    async def next_wake(self, *, now: datetime) -> datetime | None:
+        """When there may next be something to claim: the earliest due instant of a claimable
+        reminder (in the past if one is due now), or the end of the earliest lease running."""
+        due = await self.session.execute(
+            select(Reminder.due_at)
+            .where(
+                Reminder.status == ReminderStatus.PENDING,
+                or_(Reminder.claimed_by.is_(None), Reminder.lease_until < now),
+                _of_active_patient(),
+            )
+            .order_by(Reminder.due_at)
+            .limit(1)
+        )
+        instants = [due.scalar_one_or_none(), await self.next_lease_expiry(now=now)]
+        return min((i for i in instants if i is not None), default=None)
+
+    async def settle_and_log(
+        self, *, owner: str, outcomes: Sequence[Settled], entries: Sequence[NewLogEntry]
+    ) -> set[int]:
+        """``settle_claims`` and the delivery-log rows of the same attempts, together.
+
+        On PostgreSQL this is one statement whatever the number of rows (arrays unnested in
+        a CTE: one round trip, and one text that is prepared once); elsewhere an UPDATE and a
+        multi-row INSERT. Returns the ids still ours.
+        """
+        if self.session.get_bind().dialect.name != "postgresql" or not outcomes:
+            ours = await self.settle_claims(owner=owner, outcomes=outcomes)
+            await DeliveryLogRepository(self.session).add_many(entries=entries)
+            return ours
+        result = await self.session.execute(
+            _PG_SETTLE_AND_LOG,
+            {
+                "owner": owner,
+                "ids": [o.reminder_id for o in outcomes],
+                "statuses": [o.status.value for o in outcomes],
+                "errors": [o.error for o in outcomes],
+                "ats": [o.at for o in outcomes],
+                "dues": [o.due_at for o in outcomes],
+                "log_ids": [e.reminder_id for e in entries],
+                "log_attempts": [e.attempt for e in entries],
+                "log_workers": [e.worker for e in entries],
+                "log_outcomes": [e.outcome.value for e in entries],
+                "log_errors": [e.error for e in entries],
+                "log_ats": [e.at for e in entries],
+            },
+        )
+        return set(result.scalars().all())
+
+    async def settle_claims(self, *, owner: str, outcomes: Sequence[Settled]) -> set[int]:
+        """Settle many claims of ``owner`` in one statement; returns the ids still ours.
+
+        Each outcome either finishes its reminder (a final status, ``sent_at`` for a send) or
+        gives it back due again at ``due_at`` (a retry or a quiet-hours deferral). A claim
+        that was no longer ours (its lease ran out and another worker took it) is left alone.
+        """
+        if not outcomes:
+            return set()
+        columns = _table(Reminder).c
+
+        def per_row(column: Any, values: dict[int, Any]) -> Any:
+            if not values:
+                return column
+            whens = {rid: literal(v, type_=column.type) for rid, v in values.items()}
+            return case(whens, value=columns.id, else_=column)
+
+        result = await self.session.execute(
+            update(Reminder)
+            .where(
+                Reminder.id.in_([o.reminder_id for o in outcomes]),
+                Reminder.claimed_by == owner,
+                Reminder.status == ReminderStatus.PENDING,
+            )
+            .values(
+                status=per_row(columns.status, {o.reminder_id: o.status for o in outcomes}),
+                last_error=per_row(columns.last_error, {o.reminder_id: o.error for o in outcomes}),
+                sent_at=per_row(
+                    columns.sent_at,
+                    {o.reminder_id: o.at for o in outcomes if o.status is ReminderStatus.SENT},
+                ),
+                due_at=per_row(
+                    columns.due_at,
+                    {o.reminder_id: o.due_at for o in outcomes if o.due_at is not None},
+                ),
+                claimed_by=None,
+                lease_until=None,
+            )
+            .returning(Reminder.id)
+            .execution_options(synchronize_session=False)
+        )
+        return set(result.scalars().all())
+
+    async def hand_back(self, *, owner: str, reminder_ids: Sequence[int]) -> int:
+        """Give back claims of ``owner`` that were never attempted (a worker stopping):
+        unclaimed again, due as they were, their attempt not counted. Returns how many."""
+        if not reminder_ids:
+            return 0
+        result = await self.session.execute(
+            update(Reminder)
+            .where(
+                Reminder.id.in_(reminder_ids),
+                Reminder.claimed_by == owner,
+                Reminder.status == ReminderStatus.PENDING,
+            )
+            .values(claimed_by=None, lease_until=None, attempts=Reminder.attempts - 1)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def settle(
         self,
@@ -582,6 +798,24 @@ class DeliveryLogRepository:
                 at=at,
             )
         )
+
+    async def add_many(self, *, entries: Sequence[NewLogEntry]) -> None:
+        """Record many attempts in one statement."""
+        if entries:
+            await self.session.execute(
+                insert(_table(DeliveryLog)),
+                [
+                    {
+                        "reminder_id": e.reminder_id,
+                        "attempt": e.attempt,
+                        "worker": e.worker,
+                        "outcome": e.outcome,
+                        "error": e.error,
+                        "at": e.at,
+                    }
+                    for e in entries
+                ],
+            )
 
     async def for_patient(self, *, patient_id: int) -> Sequence[DeliveryLog]:
         """Every delivery attempt of the patient's reminders, oldest first."""

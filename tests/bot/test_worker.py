@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -11,14 +12,17 @@ import sys
 import threading
 import time
 import urllib.request
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import func, select
 
 from content.loader import load_plan
 from storage.database import Database
+from storage.models import Reminder, ReminderStatus
 from tests.scheduler.seeding import seed_due
 
 pytestmark = pytest.mark.slow
@@ -210,3 +214,105 @@ def test_a_stop_sent_while_the_worker_starts_stops_it_cleanly(tmp_path: Path) ->
         worker.kill()
     assert worker.returncode == 0, first + rest
     assert "Traceback" not in rest, rest
+
+
+def _start_worker(url: str, cwd: Path) -> tuple[subprocess.Popen[str], list[str], threading.Thread]:
+    env = dict(os.environ, DATABASE_URL=url, LOG_LEVEL="INFO")
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    worker = subprocess.Popen(
+        [Path(sys.executable).parent / "aftercare", "worker"],
+        cwd=cwd,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    assert worker.stderr is not None
+    reader = threading.Thread(target=lambda: lines.extend(iter(worker.stderr.readline, "")))
+    reader.start()
+    return worker, lines, reader
+
+
+def _delivered(lines: list[str]) -> list[int]:
+    """The reminder ids the logging notifier reported, one per send."""
+    found = (re.search(r"reminder (\d+) \(.*delivered to chat", line) for line in lines)
+    return [int(match.group(1)) for match in found if match]
+
+
+async def _seed_burst(url: str, patients: int) -> None:
+    database = Database(url)
+    await database.upgrade()
+    await seed_due(
+        database,
+        patients=patients,
+        per_patient=2,
+        due_at=datetime.now(UTC) - timedelta(seconds=1),
+        valid_for=timedelta(hours=1),
+        milestones=tuple(m.id for m in load_plan().milestones[:2]),
+        plan_id="microneedling",
+    )
+    await database.dispose()
+
+
+async def _reminder_states(url: str) -> tuple[Counter[ReminderStatus], int]:
+    """How many reminders are in each status, and how many pending ones are still claimed."""
+    database = Database(url)
+    async with database.session() as session:
+        statuses = Counter((await session.execute(select(Reminder.status))).scalars().all())
+        claimed = (
+            await session.execute(
+                select(func.count()).where(
+                    Reminder.status == ReminderStatus.PENDING, Reminder.claimed_by.is_not(None)
+                )
+            )
+        ).scalar_one()
+    await database.dispose()
+    return statuses, int(claimed)
+
+
+def test_a_sigterm_mid_burst_stops_claiming_and_hands_back_what_it_holds(tmp_path: Path) -> None:
+    """Stopped while thousands are due: exit 0, nothing left claimed, every send written
+    down; a second worker sends the rest, and no reminder goes out twice or is lost."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'worker.sqlite3'}"
+    total = 2 * 4000
+    asyncio.run(_seed_burst(url, patients=total // 2))
+
+    first, lines, reader = _start_worker(url, tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_delivered(lines)) < 300:
+            assert time.monotonic() < deadline, "".join(lines[-20:])
+            assert first.poll() is None, "".join(lines[-20:])
+            time.sleep(0.01)
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=30)
+    finally:
+        first.kill()
+        reader.join(timeout=5)
+    log = "".join(lines)
+    assert first.returncode == 0, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
+    before = _delivered(lines)
+    statuses, claimed = asyncio.run(_reminder_states(url))
+    assert claimed == 0, "a stopped worker left reminders claimed"
+    assert statuses[ReminderStatus.SENT] == len(before) == len(set(before))
+    assert statuses[ReminderStatus.PENDING] > 0, "the stop came after the burst was over"
+    assert "handed back unsent at the stop" in log
+
+    second, more, reader = _start_worker(url, tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while asyncio.run(_reminder_states(url))[0][ReminderStatus.PENDING]:
+            assert time.monotonic() < deadline, "".join(more[-20:])
+            assert second.poll() is None, "".join(more[-20:])
+            time.sleep(0.2)
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+    finally:
+        second.kill()
+        reader.join(timeout=5)
+    assert second.returncode == 0, "".join(more[-20:])
+    sends = Counter(before + _delivered(more))
+    assert len(sends) == total, "a reminder was lost"
+    assert max(sends.values()) == 1, "a reminder was sent twice"
+    assert asyncio.run(_reminder_states(url)) == (Counter({ReminderStatus.SENT: total}), 0)

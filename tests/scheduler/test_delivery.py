@@ -93,21 +93,26 @@ async def test_after_downtime_valid_reminders_are_sent_and_stale_ones_expire(
     assert found["day3_peeling"] is ReminderStatus.PENDING
 
 
-async def test_a_job_firing_late_is_not_dropped_by_apscheduler(
+async def test_apscheduler_holds_one_wake_job_that_is_never_dropped_late(
     database: Database, clock: FakeClock
 ) -> None:
-    """The runner's jobs have no 1-second misfire grace: a busy loop delays, never drops."""
+    """APScheduler is only the timer: one job, no 1-second misfire grace, however many
+    reminders are planned; it is set for the next due instant."""
     engine = await start_engine(database, clock)
     job_defaults = engine.runner.scheduler._job_defaults
     assert job_defaults["misfire_grace_time"] is None
     await engine.care.register_session(chat_id=7, session_date=SESSION)
-    clock.set(EXPECTED_LOCAL["evening_before"] - timedelta(minutes=5))
-    await engine.runner.refill()
-    job = engine.runner.scheduler.get_job(
-        f"reminder:{(await engine.care.reminders(chat_id=7))[0].id}"
-    )
-    assert job is not None and job.misfire_grace_time is None
+    await engine.care.register_session(chat_id=8, session_date=SESSION)
+    clock.set(EXPECTED_LOCAL["evening_before"] - timedelta(seconds=30))
+    await engine.tick()
+    jobs = engine.runner.scheduler.get_jobs()
+    assert [job.id for job in jobs] == ["reminders:wake"]
+    assert jobs[0].misfire_grace_time is None
+    # Due in 30 s by the (fake) clock: the wake is 30 s from now in real time.
+    left = (jobs[0].next_run_time - datetime.now(UTC)).total_seconds()
+    assert 20 < left <= 30
     await engine.stop()
+    assert engine.runner.scheduler.get_jobs() == []
 
 
 async def _log(database: Database) -> list[tuple[DeliveryOutcome, str | None]]:

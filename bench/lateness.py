@@ -19,7 +19,7 @@ are printed. Time other sends spend in the notifier before this one gets a turn 
 off: it is queueing in the runner, part of the lateness it causes.
 
 The raw capacity of the sender across processes (real ``aftercare worker`` processes on one
-PostgreSQL, transactions per send, 1, 2 and 4 workers) is ``python -m bench.capacity``.
+PostgreSQL, transactions per send, 1, 2 and 4 workers) is ``python -m bench.outbox``.
 
 SQLite always (a file in a temporary directory); PostgreSQL too when ``--pg-url`` or
 ``TEST_DATABASE_URL`` gives a server (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test):

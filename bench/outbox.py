@@ -1,6 +1,6 @@
 """Raw capacity of the reminder sender: real `aftercare worker` processes on one PostgreSQL.
 
-    .venv/bin/python -m bench.capacity [--pg-url URL] [--count 20000] [--workers 1,2,4]
+    .venv/bin/python -m bench.outbox [--pg-url URL] [--count 20000] [--workers 1,2,4]
         [--notifier-ms 1] [--database bench_outbox] [--no-check]
 
 The raw-capacity mode of ``bench.lateness``: no Telegram limit, a notifier that takes
@@ -112,7 +112,7 @@ class Run:
 def main() -> None:
     """Parse options, run each number of workers on a fresh database, print, check."""
     parser = argparse.ArgumentParser(
-        prog="python -m bench.capacity",
+        prog="python -m bench.outbox",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -176,7 +176,7 @@ async def run_once(url: str, workers: int, args: argparse.Namespace) -> Run:
         )
         await session.commit()
     await database.dispose()
-    with TemporaryDirectory(prefix="bench-capacity-") as tmp:
+    with TemporaryDirectory(prefix="bench-outbox-") as tmp:
         logs = [Path(tmp) / f"worker{i}.log" for i in range(workers)]
         before = await transactions(url)
         procs = [start_worker(url, log, args.notifier_ms) for log in logs]

@@ -66,12 +66,21 @@ class Browser:
         """Open ``url`` (a path is taken relative to the dashboard's origin)."""
         await asyncio.to_thread(self.driver.get, url if "://" in url else self.base + url)
 
-    async def click(self, css: str) -> None:
-        """Click the element ``css`` names and wait for the page that follows."""
+    async def click(self, css: str, *, navigates: bool = True) -> None:
+        """Click the element ``css`` names; when it ``navigates`` (a link, a form's button),
+        wait until the next page has replaced this one."""
         from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
 
         def _click() -> None:
+            page = self.driver.find_element(By.TAG_NAME, "html")
             self.driver.find_element(By.CSS_SELECTOR, css).click()
+            if navigates:
+                WebDriverWait(self.driver, 20).until(expected_conditions.staleness_of(page))
+                WebDriverWait(self.driver, 20).until(
+                    lambda d: d.execute_script("return document.readyState") == "complete"
+                )
 
         await asyncio.to_thread(_click)
 
@@ -99,6 +108,35 @@ class Browser:
         from selenium.webdriver.common.by import By
 
         return await asyncio.to_thread(lambda: len(self.driver.find_elements(By.CSS_SELECTOR, css)))
+
+    async def value(self, css: str) -> str:
+        """The value of the input ``css`` names."""
+        from selenium.webdriver.common.by import By
+
+        return await asyncio.to_thread(
+            lambda: str(self.driver.find_element(By.CSS_SELECTOR, css).get_attribute("value"))
+        )
+
+    async def choose(self, css: str, value: str) -> None:
+        """Pick the option ``value`` of the select ``css`` names."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import Select
+
+        await asyncio.to_thread(
+            lambda: Select(self.driver.find_element(By.CSS_SELECTOR, css)).select_by_value(value)
+        )
+
+    async def wait_text(self, css: str, text: str, timeout: float = 20.0) -> None:
+        """Wait until ``css`` shows ``text`` (a page's own script updates it)."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        def _wait() -> None:
+            WebDriverWait(self.driver, timeout, poll_frequency=0.2).until(
+                lambda d: text in d.find_element(By.CSS_SELECTOR, css).text
+            )
+
+        await asyncio.to_thread(_wait)
 
     async def url(self) -> str:
         """The address the browser shows."""

@@ -150,6 +150,7 @@ class StaffView:
 
 
 MAX_SHARED_NAME = 64  # the column's width
+MAX_LABEL = 80  # the width of a patient's label
 
 
 class ClinicDetailsError(ValueError):
@@ -202,6 +203,7 @@ class InviteView:
     role: StaffRole | None
     session_date: date | None
     clinic: ClinicView
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -368,15 +370,25 @@ class ClinicService:
         role: StaffRole | None = None,
         session_date: date | None = None,
         created_by: int | None = None,
+        label: str | None = None,
     ) -> NewInvite:
         """A new invite code of a clinic (staff codes work once, enrolment codes once, the
-        clinic's patient link any number of times until it expires or is revoked)."""
+        clinic's patient link any number of times until it expires or is revoked). An
+        enrolment link may carry the clinic's ``label`` for its patient (a name or file
+        number), given to the patient who joins with it."""
+        cleaned = " ".join((label or "").split())[:MAX_LABEL] or None
         async with self.database.session() as session:
             repo = ClinicRepository(session)
             if await repo.get(clinic_id=clinic_id) is None:
                 raise LookupError(f"no clinic {clinic_id}")
             invite = await self._invite(
-                repo, clinic_id, kind, role=role, session_date=session_date, created_by=created_by
+                repo,
+                clinic_id,
+                kind,
+                role=role,
+                session_date=session_date,
+                created_by=created_by,
+                label=cleaned if kind is InviteKind.ENROL else None,
             )
             await session.commit()
             return invite
@@ -390,6 +402,7 @@ class ClinicService:
         role: StaffRole | None = None,
         session_date: date | None = None,
         created_by: int | None = None,
+        label: str | None = None,
     ) -> NewInvite:
         if kind is InviteKind.STAFF and role is None:
             role = StaffRole.STAFF
@@ -408,6 +421,7 @@ class ClinicService:
             expires_at=expires_at,
             created_by=created_by,
             now=now,
+            label=label,
         )
         return NewInvite(row.id, code, kind, expires_at)
 
@@ -471,7 +485,12 @@ class ClinicService:
         clinic = await repo.get(clinic_id=invite.clinic_id)
         assert clinic is not None  # the invite cascades away with its clinic
         return InviteView(
-            invite.id, invite.kind, invite.role, invite.session_date, ClinicView.of(clinic)
+            invite.id,
+            invite.kind,
+            invite.role,
+            invite.session_date,
+            ClinicView.of(clinic),
+            invite.label,
         )
 
     async def join_staff(self, *, code: str, chat_id: int, name: str | None) -> StaffView:
@@ -535,6 +554,8 @@ class ClinicService:
                 # The old clinic's label and the name shared with it are not the new one's.
                 patient.clinic_label = None
                 patient.shared_name = None
+            if invite.label:  # the clinic named the patient when it made the link
+                patient.clinic_label = invite.label
                 if not await repo.has_session(patient_id=patient.id):
                     patient.timezone = invite.clinic.timezone
                     patient.quiet_start = invite.clinic.quiet_hours.start

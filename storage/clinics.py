@@ -139,6 +139,7 @@ class ClinicRepository:
         session_date: date | None = None,
         max_uses: int | None = None,
         created_by: int | None = None,
+        label: str | None = None,
     ) -> Invite:
         """Store a new invite (by the hash of its code)."""
         invite = Invite(
@@ -147,6 +148,7 @@ class ClinicRepository:
             kind=kind,
             role=role,
             session_date=session_date,
+            label=label,
             max_uses=max_uses,
             expires_at=expires_at,
             created_by=created_by,

@@ -407,6 +407,9 @@ class Invite(Base):
     kind: Mapped[InviteKind] = mapped_column(_enum(InviteKind, "invite_kind"))
     role: Mapped[StaffRole | None] = mapped_column(_enum(StaffRole, "staff_role"), default=None)
     session_date: Mapped[date | None] = mapped_column(Date, default=None)
+    label: Mapped[str | None] = mapped_column(
+        String(80), default=None, doc="an enrolment link's label for its patient (/enrol)"
+    )
     max_uses: Mapped[int | None] = mapped_column(Integer, default=None, doc="None: no limit")
     uses: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[datetime]

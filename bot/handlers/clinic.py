@@ -534,10 +534,22 @@ async def send_invite(update: Update, context: BotContext, staff: StaffView) -> 
 
 @staff_only
 async def enrol(update: Update, context: BotContext, staff: StaffView) -> None:
-    """``/enrol DATE``: a one-time link for one patient with their session date filled in."""
-    text = " ".join(context.args or [])
+    """``/enrol DATE [LABEL]``: a one-time link for one patient with their session date
+    filled in, and the clinic's label for them (a name or file number) when one follows the
+    date: ``/enrol 20/11 Sana K. 0412``."""
+    words = list(context.args or [])
     today = context.local_now(staff.clinic.timezone).date()
-    answer = parse_session_date(text, today=today, day_first=context.settings.date_order == "DMY")
+    day_first = context.settings.date_order == "DMY"
+    text, label = " ".join(words), ""
+    answer = parse_session_date(text, today=today, day_first=day_first)
+    # The longest run of leading words that reads as a date is the date; the rest, a label.
+    cut = len(words) - 1
+    while not isinstance(answer, Parsed | OutOfRange) and cut > 0:
+        head = " ".join(words[:cut])
+        found = parse_session_date(head, today=today, day_first=day_first)
+        if isinstance(found, Parsed | OutOfRange):
+            text, label, answer = head, " ".join(words[cut:]), found
+        cut -= 1
     if not text or not isinstance(answer, Parsed):
         if isinstance(answer, OutOfRange):
             key = "date.too_far_ahead" if answer.value > today else "date.too_far_back"
@@ -549,12 +561,14 @@ async def enrol(update: Update, context: BotContext, staff: StaffView) -> None:
         kind=InviteKind.ENROL,
         session_date=answer.value,
         created_by=staff.id,
+        label=label,
     )
     await reply(
         update,
         context,
         "staff.enrol",
         date=describe_date(answer.value, today=today),
+        label=context.texts.render("staff.enrol_label", label=label[:80]) if label else "",
         link=_link(context, invite.code),
         until=_until(context, staff, invite.expires_at),
         markup=InlineKeyboardMarkup(

@@ -136,6 +136,7 @@ class InvitePages:
         *,
         role: StaffRole | None = None,
         session_date: date | None = None,
+        label: str | None = None,
     ) -> Response:
         """Make an invite and show it once."""
         if self.deps.invite_link is None:
@@ -148,6 +149,7 @@ class InvitePages:
             role=role,
             session_date=session_date,
             created_by=user.staff.id if user.staff else None,
+            label=label,
         )
         return await self.invites(request, user, made=made)
 
@@ -172,7 +174,14 @@ class InvitePages:
             check_session_date(session_date, today=today)
         except SessionDateError as exc:
             return await self.invites(request, user, error=f"Not that date: {exc}.", status=400)
-        return await self.make(request, user, InviteKind.ENROL, session_date=session_date)
+        label = form.get("label")
+        return await self.make(
+            request,
+            user,
+            InviteKind.ENROL,
+            session_date=session_date,
+            label=label if isinstance(label, str) else None,
+        )
 
     async def staff_link(self, request: Request, user: WebUser) -> Response:
         """A one-time invite for a colleague (admins only), as /staff invite."""

@@ -127,6 +127,42 @@ async def test_an_enrolment_link_carries_the_date_the_clinic_filled_in(bot: BotH
     assert "already been used" in refused.text
 
 
+@pytest.mark.parametrize(
+    ("command", "day", "label"),
+    [
+        ("/enrol 18/11 Sana K. 0412", date(2026, 11, 18), "Sana K. 0412"),
+        ("/enrol 3 days ago  file   77", date(2026, 11, 17), "file 77"),
+        ("/enrol yesterday", date(2026, 11, 19), None),
+    ],
+)
+async def test_an_enrolment_link_may_carry_the_clinics_label_for_its_patient(
+    bot: BotHarness, command: str, day: date, label: str | None
+) -> None:
+    """Words after the date are the clinic's label: the link says it, and the patient who
+    joins with it carries it (the dashboard shows it); without words, no label."""
+    north = await make_clinic(bot, "North Clinic", 9001)
+    (message,) = await say(north.admin, command)
+    if label:
+        assert f"Link for one patient ({label})" in message.text
+    chat = bot.chat(201)
+    await begin(chat, code_in(message.text))
+    await press(chat, "Yes, that's fine", replies=2)
+    await press(chat, "Yes, that's right")
+    (treatment,) = await bot.sessions(201)
+    assert treatment.session_date == day
+    patient = await bot.patient(201)
+    assert patient is not None and patient.clinic_label == label
+
+
+async def test_an_enrolment_date_too_far_ahead_is_refused_whatever_follows(
+    bot: BotHarness,
+) -> None:
+    north = await make_clinic(bot, "North Clinic", 9001)
+    refusal, usage = await say(north.admin, "/enrol 20/11/2031 Sana", replies=2)
+    assert "?start=" not in refusal.text + usage.text
+    assert "/enrol 20/11 Sana K. 0412" in usage.text
+
+
 async def test_a_staff_invite_works_once_and_an_old_code_is_explained(bot: BotHarness) -> None:
     north = await make_clinic(bot, "North Clinic", 9001)
     (message,) = await say(north.admin, "/staff invite")

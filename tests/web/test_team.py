@@ -99,14 +99,16 @@ async def test_an_enrolment_link_carries_the_date_and_bad_dates_are_refused(
 ) -> None:
     site = wired
     browser = await site.signed_in(site.glow, 9001)
-    made = await make(browser, "/dashboard/invites/enrol", session_date="2026-11-18")
+    made = await make(
+        browser, "/dashboard/invites/enrol", session_date="2026-11-18", label="  Sana   0412 "
+    )
     assert made.status_code == 200 and LINK.search(made.text)
     for bad, reason in (("2027-06-01", "more than 90 days ahead"), ("18/11", "Give the date")):
         refused = await make(browser, "/dashboard/invites/enrol", session_date=bad)
         assert refused.status_code == 400 and reason in html.unescape(refused.text)
     (stored,) = await invites(site, InviteKind.ENROL)
     assert stored.kind is InviteKind.ENROL and stored.session_date == date(2026, 11, 18)
-    assert stored.max_uses == 1
+    assert stored.max_uses == 1 and stored.label == "Sana 0412"
 
 
 async def test_the_qr_download_is_only_for_a_working_link_of_the_clinic(wired: Site) -> None:

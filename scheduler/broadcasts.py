@@ -616,14 +616,17 @@ class BroadcastSender:
         progress_interval: float = 2.0,
         max_attempts: int = 3,
         backoff: float = 1.0,
-        send_timeout: float = 30.0,
+        send_timeout: float = 600.0,
         plans: PlanSource = load_plan,
         margin: float = 0.03,
         metrics: Metrics | None = None,
     ) -> None:
         """Wire the sender. ``rate``: messages a second overall; ``per_chat_interval``:
         seconds between two messages to one chat; ``backoff``: the first retry's wait after
-        a timeout or network error (doubling); ``worker_id`` names this process's claims
+        a timeout or network error (doubling); ``send_timeout``: how long one send may take
+        in all, its wait for the Telegram budget included (a copy is the lowest priority: at a
+        morning peak it waits minutes behind reminders, which is not a failure; the HTTP
+        request itself has its own timeouts); ``worker_id`` names this process's claims
         (by default a new unique name); ``margin``: see ``Pacer``; each attempt is counted in
         ``metrics`` (its own when not given)."""
         self.database = database
@@ -646,6 +649,7 @@ class BroadcastSender:
         self.selector = AudienceSelector(plans)
         self.metrics = metrics or Metrics()
         self.sent = 0
+        self._in_flight: set[int] = set()
         self._last_to_chat: dict[int, float] = {}
         self._wake = asyncio.Event()
         self._stopping = False
@@ -785,9 +789,11 @@ class BroadcastSender:
             asyncio.create_task(self._worker(run, claim_lock), name=f"broadcast-{broadcast_id}")
             for _ in range(self.concurrency)
         ]
+        keeper = asyncio.create_task(self._keep_leases(), name=f"broadcast-{broadcast_id}-leases")
         try:
             await asyncio.gather(*workers)
         finally:
+            keeper.cancel()
             for task in workers:
                 task.cancel()
             if run.progress_task is not None:
@@ -834,11 +840,37 @@ class BroadcastSender:
             recipient = await self._next(run, claim_lock)
             if recipient is None:
                 return
+            self._in_flight.add(recipient.id)
             try:
                 await self._send_one(run, recipient)
             except Exception:  # the lease frees the row for a later try
                 log.exception("broadcast recipient %s failed", recipient.id)
+            finally:
+                self._in_flight.discard(recipient.id)
             self._maybe_progress(run)
+
+    async def renew_leases(self) -> int:
+        """Extend the claims of the copies being sent now. A copy may wait minutes for its
+        turn in the Telegram budget at a peak; were its lease to run out meanwhile, another
+        worker would claim and send it too. Returns how many claims were renewed."""
+        ids = sorted(self._in_flight)
+        if not ids:
+            return 0
+        async with self.database.session() as session:
+            renewed = await BroadcastRepository(session).renew(
+                recipient_ids=ids, owner=self.worker_id, lease_until=self.clock.now() + self.lease
+            )
+            await session.commit()
+        return renewed
+
+    async def _keep_leases(self) -> None:
+        """``renew_leases`` four times a lease, for as long as a broadcast is being sent."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 4)
+            try:
+                await self.renew_leases()
+            except Exception:  # a database hiccup: the next round tries again
+                log.exception("broadcast claims could not be renewed")
 
     async def _send_one(self, run: _Run, recipient: ClaimedRecipient) -> None:
         broadcast = run.broadcast

@@ -409,6 +409,25 @@ class BroadcastRepository:
             key=lambda r: r.id,
         )
 
+    async def renew(
+        self, *, recipient_ids: Sequence[int], owner: str, lease_until: datetime
+    ) -> int:
+        """Extend our claim on copies still pending and ours (a send waiting its turn in the
+        Telegram budget keeps its row); returns how many were renewed."""
+        if not recipient_ids:
+            return 0
+        result = await self.session.execute(
+            update(BroadcastRecipient)
+            .where(
+                BroadcastRecipient.id.in_(sorted(set(recipient_ids))),
+                BroadcastRecipient.claimed_by == owner,
+                BroadcastRecipient.status == RecipientStatus.PENDING,
+            )
+            .values(lease_until=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0))
+
     async def prepare(self, *, recipient_id: int, owner: str, lease_until: datetime) -> str:
         """Just before a send: renew our claim and check the patient may still receive news.
 

@@ -542,6 +542,45 @@ async def test_two_senders_at_once_send_each_recipient_exactly_once(
     assert (report.total, report.sent, report.remaining) == (60, 60, 0)
 
 
+async def test_a_copy_waiting_for_the_budget_keeps_its_claim_and_goes_once(
+    database: Database, clock: FakeClock
+) -> None:
+    """At a peak a copy waits its turn in the Telegram budget far longer than a lease: its
+    claim is renewed meanwhile, so a second worker never takes and sends it too, and the wait
+    is not a failed attempt."""
+    clinic, staff = await add_clinic(database)
+    await add_patient(database, clinic, 700)
+    service = BroadcastService(database=database, clock=clock)
+    broadcast_id, _ = await send_now(service, clinic, staff)
+    budget_turn = asyncio.Event()
+    waiting = asyncio.Event()
+
+    transport = FakeTransport()
+
+    async def slow_send(**kwargs: object) -> None:
+        waiting.set()
+        await budget_turn.wait()  # the budget lets it through only now
+        await FakeTransport.send(transport, **kwargs)  # type: ignore[arg-type]
+
+    first = sender(database, transport, clock, worker_id="first", lease=timedelta(minutes=2))
+    first.transport = type("Slow", (), {"send": staticmethod(slow_send)})()  # type: ignore[assignment]
+    running = asyncio.create_task(first.run_until_idle())
+    await asyncio.wait_for(waiting.wait(), timeout=10)
+    second_transport = FakeTransport()
+    second = sender(database, second_transport, clock, worker_id="second")
+    for _ in range(5):  # ten minutes of waiting, in steps shorter than the lease
+        clock.advance(timedelta(minutes=2) - timedelta(seconds=1))
+        assert await first.renew_leases() == 1
+        await second.run_until_idle()
+    assert second_transport.sends == []
+    budget_turn.set()
+    await asyncio.wait_for(running, timeout=10)
+    assert transport.sends == [700]
+    report = await service.report(broadcast_id, clinic)
+    assert (report.sent, report.failed, report.remaining) == (1, 0, 0)
+    assert await first.renew_leases() == 0, "nothing in flight any more"
+
+
 async def test_scheduled_broadcast_waits_for_its_time_and_includes_newcomers(
     database: Database, clock: FakeClock
 ) -> None:

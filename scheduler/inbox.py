@@ -22,7 +22,14 @@ from scheduler.planning import load_zone
 from scheduler.sessions import CareService
 from storage.dashboard import DashboardRepository
 from storage.inbox import InboxRepository
-from storage.models import Escalation, EscalationStatus, Patient, PatientStatus, Staff
+from storage.models import (
+    STAFF_MESSAGE_LEVEL,
+    Escalation,
+    EscalationStatus,
+    Patient,
+    PatientStatus,
+    Staff,
+)
 from storage.repositories import SessionRepository
 
 MAX_MESSAGE = 3000  # the relay's wording and the clinic's name stay within Telegram's 4,096
@@ -31,7 +38,7 @@ ALERTS_PAGE = 50
 # A conversation the clinic starts from a patient's page, when no alert of theirs is open:
 # an alert of its own, resolved at once, so the patient's answer opens it in the inbox.
 MESSAGE_TOPIC = "message"
-MESSAGE_LEVEL = "message"
+MESSAGE_LEVEL = STAFF_MESSAGE_LEVEL
 
 
 class Relay(Protocol):

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from storage.models import (
+    STAFF_MESSAGE_LEVEL,
     ClinicMessage,
     Escalation,
     Patient,
@@ -152,6 +153,8 @@ class FigureRepository:
                 Escalation.clinic_id == clinic_id,
                 Escalation.created_at >= since,
                 Escalation.created_at < until,
+                # A conversation staff started from the dashboard is not an alert.
+                Escalation.level != STAFF_MESSAGE_LEVEL,
             )
             .group_by(Escalation.id, Escalation.created_at)
             .order_by(Escalation.created_at)

@@ -277,6 +277,11 @@ class QuestionCount(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+# The level of a thread staff opened themselves (a message from the dashboard): it is kept
+# like an escalation so the patient's answer finds it, but it is no alert.
+STAFF_MESSAGE_LEVEL = "message"
+
+
 class Escalation(Base):
     """A clinic or urgent verdict, for the clinic's staff to see and act on."""
 

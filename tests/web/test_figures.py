@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 from scheduler.figures import median, week_bounds
 from storage.models import (
+    STAFF_MESSAGE_LEVEL,
     ClinicMessage,
     Escalation,
     Patient,
@@ -180,3 +181,24 @@ async def test_figures_are_counted_at_most_once_a_minute(site: Site) -> None:
     site.clock.advance(timedelta(seconds=1))
     again = await browser.get("/dashboard/figures")
     assert row_of(again.text, "16 Nov 2026")[0] == "2" and "Counted at 09:01" in again.text
+
+
+async def test_a_conversation_staff_started_is_not_an_alert_in_the_figures(site: Site) -> None:
+    patient_id = await seed(site, site.glow.id, 1001, created=THIS_WEEK)
+    async with site.database.session() as session:
+        thread = Escalation(
+            patient_id=patient_id,
+            day=3,
+            topic="message",
+            level=STAFF_MESSAGE_LEVEL,
+            created_at=THIS_WEEK,
+            clinic_id=site.glow.id,
+        )
+        session.add(thread)
+        await session.flush()
+        session.add(ClinicMessage(escalation_id=thread.id, message_id=9, sent_at=THIS_WEEK))
+        await session.commit()
+    browser = await site.signed_in(site.glow, 9001)
+    page = await browser.get("/dashboard/figures")
+    # the seed's alert, answered after 30 min; the staff's own thread (0 min) is not one
+    assert row_of(page.text, "16 Nov 2026")[3:] == ["1", "1", "30 min"]

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -47,6 +48,12 @@ class Messenger(Protocol):
     async def to_patient(self, chat_id: int, html: str) -> int:
         """Send ``html`` to the patient's chat; the sent message's id. Raises
         ``scheduler.notifier.RecipientGoneError`` when the patient blocked the bot."""
+        ...
+
+    async def photo_preview(self, chat_id: int, data: bytes, caption: str) -> str:
+        """Send a photo to a member of staff's own chat (the preview of a broadcast with a
+        photo) and return Telegram's ``file_id`` for it: a photo reaches patients only as a
+        file Telegram already has. Raises ``scheduler.notifier.DeliveryError``."""
         ...
 
 
@@ -172,9 +179,10 @@ class Dashboard:
         """The dashboard mounted under ``/dashboard``."""
         return Mount(PREFIX, app=self.app())
 
-    def signed(self, page: Page) -> Callable[[Request], Awaitable[Response]]:
+    def signed(self, page: Page, *, files: int = 0) -> Callable[[Request], Awaitable[Response]]:
         """``page`` for a signed-in member only: others go to the sign-in explanation; a
-        POST without the session's CSRF token is refused with 403."""
+        POST without the session's CSRF token is refused with 403. A form may carry
+        ``files`` files (of at most ``MAX_UPLOAD`` bytes each, checked by the page)."""
 
         async def endpoint(request: Request) -> Response:
             token = unsign(self.deps.secret, request.cookies.get(COOKIE))
@@ -186,7 +194,12 @@ class Dashboard:
                 response.delete_cookie(COOKIE, path=PREFIX)
                 return response
             if request.method == "POST":
-                form = await request.form(max_fields=50, max_files=0)
+                try:
+                    form = await request.form(max_fields=50, max_files=files)
+                except HTTPException:  # not a form, or more fields or files than it may have
+                    return self.render(
+                        request, "error.html", {"title": "Form refused", "user": user}, 400
+                    )
                 given = form.get("csrf")
                 if not same(given if isinstance(given, str) else None, self.csrf(user)):
                     log.warning("dashboard form without a valid CSRF token refused")

@@ -3,17 +3,19 @@ send now or at a time, cancel, watch the progress, read the report, and the list
 
 The same use cases and rules as ``/broadcast`` in chat (``scheduler.broadcasts``): the text
 fits a message with the clinic's name, a scheduled time is ahead, within 30 days and outside
-the clinic's quiet hours, and sending starts by waking the bot's broadcast sender. Photos stay
-in chat: a Telegram photo is a ``file_id`` that only a chat upload gives.
+the clinic's quiet hours, and sending starts by waking the bot's broadcast sender. A photo is
+uploaded with the form and sent first to the composing member's own chat (their preview): a
+broadcast's copies send the ``file_id`` Telegram gives it there, never the bytes again.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from starlette.datastructures import FormData, QueryParams
+from starlette.datastructures import FormData, QueryParams, UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -35,6 +37,7 @@ from scheduler.broadcasts import (
     UnknownPhase,
     text_limit,
 )
+from scheduler.notifier import DeliveryError
 from scheduler.planning import load_zone, to_utc
 from scheduler.web_access import WebUser
 from storage.models import BroadcastStatus
@@ -44,6 +47,15 @@ DEFAULT_DAYS = {"due": 7, "silent": 14}
 LANGUAGE_NAMES = {"en": "English", "ur": "Urdu (اردو)", "ur-Latn": "Roman Urdu"}
 HISTORY = 50
 POLL_SECONDS = 2
+MAX_PHOTO = 10 * 1024 * 1024  # Telegram's limit for a photo
+IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")  # JPEG, PNG
+PHOTO_PREVIEW_CAPTION = "🖼 The photo of your broadcast, as your patients will see it."
+
+log = logging.getLogger(__name__)
+
+
+class PhotoRefused(ValueError):
+    """An uploaded photo that cannot go with a broadcast; the message is fit for the page."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +132,7 @@ class BroadcastPages:
         signed = self.site.signed
         return [
             Route("/broadcasts", signed(self.list_page), methods=["GET"]),
-            Route("/broadcasts", signed(self.compose), methods=["POST"]),
+            Route("/broadcasts", signed(self.compose, files=1), methods=["POST"]),
             Route("/broadcasts/audience", signed(self.audience_count), methods=["GET"]),
             Route("/broadcasts/{broadcast_id:int}", signed(self.broadcast), methods=["GET"]),
             Route(
@@ -175,6 +187,7 @@ class BroadcastPages:
             "languages": [(code, LANGUAGE_NAMES.get(code, code)) for code in languages],
             "default_days": DEFAULT_DAYS,
             "limit": text_limit(user.clinic.name, photo=False),
+            "caption_limit": text_limit(user.clinic.name, photo=True),
         }
 
     def phases(self, user: WebUser) -> list[tuple[str, str]]:
@@ -293,16 +306,20 @@ class BroadcastPages:
     # Acting
 
     async def compose(self, request: Request, user: WebUser) -> Response:
-        """A draft with its audience, then its preview."""
+        """A draft with its audience (and its photo), then its preview."""
         form = await request.form()
         raw = form.get("text")
         text = raw if isinstance(raw, str) else ""
         choice = Choice.of(form)
+        upload = form.get("photo")
+        photo: str | None = None
         try:
             audience = choice.audience()
             await self.deps.broadcasts.count(user.clinic.id, audience)  # checks the phase
+            if isinstance(upload, UploadFile) and upload.filename:
+                photo = await self.photo_file_id(user, upload)
             broadcast_id = await self.deps.broadcasts.create(
-                user.clinic.id, user.staff.id if user.staff else None, text
+                user.clinic.id, user.staff.id if user.staff else None, text, photo
             )
             await self.deps.broadcasts.set_audience(broadcast_id, user.clinic.id, audience)
         except EmptyBroadcast:
@@ -314,11 +331,40 @@ class BroadcastPages:
             )
         except (AudienceError, UnknownPhase) as exc:
             error = str(exc)
+        except PhotoRefused as exc:
+            error = str(exc)
         else:
             return RedirectResponse(f"{PREFIX}/broadcasts/{broadcast_id}", status_code=303)
         return await self.list_page(
             request, user, error=error, text=text[:10_000], choice=choice, status=400
         )
+
+    async def photo_file_id(self, user: WebUser, upload: UploadFile) -> str:
+        """The uploaded photo, sent to the member's own chat as the broadcast's preview, as
+        the ``file_id`` Telegram gave it (the copies then send that id, not the bytes).
+        PhotoRefused, with a reason fit for the page, for anything else."""
+        if user.staff is None:
+            raise PhotoRefused(
+                "A photo goes through your own chat with the bot: sign in from Telegram "
+                "with /web to add one."
+            )
+        if self.deps.messenger is None:
+            raise PhotoRefused("Photos need the bot, and it is not running here.")
+        data = await upload.read(MAX_PHOTO + 1)
+        if len(data) > MAX_PHOTO:
+            raise PhotoRefused("The photo is larger than 10 MB, Telegram's limit.")
+        if not data.startswith(IMAGE_SIGNATURES):
+            raise PhotoRefused("That file is not a JPEG or PNG photo.")
+        try:
+            return await self.deps.messenger.photo_preview(
+                user.staff.chat_id, data, PHOTO_PREVIEW_CAPTION
+            )
+        except DeliveryError as exc:
+            log.warning("broadcast photo not accepted by Telegram: %s", exc.reason[:60])
+            raise PhotoRefused(
+                "Telegram did not take the photo (it goes to your own chat first: is the "
+                "bot unblocked there?). Try another photo, or send it from chat."
+            ) from None
 
     async def change_audience(self, request: Request, user: WebUser) -> Response:
         """Choose another audience for a draft."""

@@ -13,6 +13,7 @@ from telegram.error import Forbidden
 from telegram.ext import ExtBot
 
 from bot.config import Settings
+from bot.notifier import delivery_errors
 from bot.qr import invite_link
 from bot.sending import send_html
 from bot.services import Services
@@ -20,7 +21,7 @@ from bot.web.app import Dashboard, DashboardDeps
 from content.loader import load_plan
 from scheduler.budget import Priority
 from scheduler.dashboard import DashboardService
-from scheduler.notifier import RecipientGoneError
+from scheduler.notifier import MessageRejectedError, RecipientGoneError
 from scheduler.web_access import WebAccess
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,14 @@ class TelegramMessenger:
         except Forbidden as exc:
             raise RecipientGoneError(type(exc).__name__) from None
         return message.message_id
+
+    async def photo_preview(self, chat_id: int, data: bytes, caption: str) -> str:
+        """Send the photo to the member's own chat; the ``file_id`` Telegram gave it."""
+        async with delivery_errors():
+            message = await self.bot.send_photo(chat_id, photo=data, caption=caption)
+        if not message.photo:
+            raise MessageRejectedError("no photo in the answer")
+        return message.photo[-1].file_id
 
 
 def _invite_links(settings: Settings, bot: ExtBot[Any] | None) -> Callable[[str], str] | None:

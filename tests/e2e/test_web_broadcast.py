@@ -65,3 +65,38 @@ async def test_a_broadcast_from_the_dashboard_reaches_the_phase_in_telegram(
         assert 'data-final="1"' in progress.text and "100 %" in progress.text
         assert '<dd class="sent">2</dd>' in progress.text
     assert not [m for m in outsider.messages if "Saturday" in (m.text or "")], "Other's patient"
+
+
+async def test_a_photo_broadcast_from_the_dashboard_arrives_as_a_photo(bot: BotHarness) -> None:
+    """The upload goes to the admin's own chat first (the preview); each patient then gets
+    the same photo, by Telegram's file id, with the message as its caption."""
+    from bot.qr import qr_png
+
+    assert bot.runtime is not None
+    glow = await make_clinic(bot, "Glow", admin_chat=9001)
+    patient = await join(bot, 1001, await patient_link(glow))
+    photo = qr_png("https://example.org/open-day")
+    (message,) = await say(glow.admin, "/web")
+    found = URL.search(message.text or "")
+    assert found, message.text
+    app = Starlette(routes=[bot.runtime.dashboard.mount()])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=found.group(1)
+    ) as browser:
+        assert (await browser.post("/dashboard/login", data={"t": found.group(2)})).is_redirect
+        csrf = CSRF.search((await browser.get("/dashboard/broadcasts")).text)
+        assert csrf
+        composed = await browser.post(
+            "/dashboard/broadcasts",
+            data={"csrf": csrf.group(1), "text": "Open day on Saturday", "audience": "all"},
+            files={"photo": ("open-day.png", photo, "image/png")},
+        )
+        assert composed.status_code == 303, composed.text[-500:]
+        (preview,) = await glow.admin.wait_for(1, timeout=WAIT)
+        assert preview.kind == "photo" and preview.file_bytes == photo
+        url = composed.headers["location"]
+        sent = await browser.post(f"{url}/send", data={"csrf": csrf.group(1), "when": "now"})
+        assert sent.status_code == 303
+        (copy,) = await patient.wait_for(1, timeout=WAIT)
+        assert copy.kind == "photo" and copy.file_bytes == photo
+        assert copy.caption == "📣 Message from Glow\n\nOpen day on Saturday"

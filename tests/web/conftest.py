@@ -44,6 +44,13 @@ class FakeMessenger:
         self.sent.append((chat_id, html))
         return 10_000 + len(self.sent)
 
+    async def photo_preview(self, chat_id: int, data: bytes, caption: str) -> str:
+        """Record the photo sent to a member's chat; a file id for it."""
+        if chat_id in self.blocked:
+            raise RecipientGoneError("Forbidden")
+        self.sent.append((chat_id, f"<photo {len(data)} bytes> {caption}"))
+        return f"photo-{len(self.sent)}"
+
 
 @dataclass
 class Site:

@@ -15,7 +15,7 @@ from content.loader import load_plan
 from scheduler.broadcasts import BroadcastSender
 from storage.models import Broadcast, BroadcastRecipient, BroadcastStatus, RecipientStatus
 from tests.scheduler.test_broadcasts import FAST, FakeTransport
-from tests.web.conftest import Site, csrf_of
+from tests.web.conftest import FakeMessenger, Site, csrf_of
 from tests.web.wired import Wakes, rewire
 
 FIRST_WEEK = date(2026, 11, 17)  # day 3 on the fake clock's 2026-11-20: the first week
@@ -331,3 +331,66 @@ async def test_nobody_in_the_audience_offers_no_send(wired: tuple[Site, Wakes]) 
     _, browser = await compose(site, 9001, "Hello", audience="lang", lang="ur")
     page = await browser.get(f"/dashboard/broadcasts/{(await broadcasts(site))[0].id}")
     assert "Nobody is in this audience now" in page.text and "Send now" not in page.text
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64  # a PNG's signature is what the page checks
+
+
+async def test_a_photo_goes_to_the_members_chat_first_and_the_broadcast_sends_its_id(
+    site: Site,
+) -> None:
+    """The upload reaches the composing member's own chat as the preview; the broadcast keeps
+    Telegram's file id (never the bytes), its text the caption. A file that is not a JPEG or
+    PNG, one over 10 MB, a caption too long, the operator's link (no chat): refused, nothing
+    written."""
+    messenger = FakeMessenger(sent=[], blocked=set())
+    site, _ = rewire(site, messenger=messenger)
+    await site.patient(site.glow, 1001, FIRST_WEEK)
+    browser = await site.signed_in(site.glow, 9001)
+    csrf = await csrf_of(browser, "/dashboard/broadcasts")
+
+    answer = await browser.post(
+        "/dashboard/broadcasts",
+        data={"csrf": csrf, "text": "Our new clinic", "audience": "all"},
+        files={"photo": ("clinic.png", PNG, "image/png")},
+    )
+    assert answer.status_code == 303, answer.text
+    (stored,) = await broadcasts(site)
+    assert stored.photo == "photo-1" and stored.text == "Our new clinic"
+    ((chat, preview),) = messenger.sent
+    assert chat == 9001 and preview.startswith(f"<photo {len(PNG)} bytes>")
+
+    caption_limit = 1024 - 40 - len("Glow")
+    refusals = [
+        (("notes.txt", b"hello, not a photo", "text/plain"), "Our clinic", "not a JPEG or PNG"),
+        (("big.png", PNG + b"\x00" * (10 * 1024 * 1024), "image/png"), "Hi", "larger than 10 MB"),
+        (("clinic.png", PNG, "image/png"), "x" * (caption_limit + 1), f"at most {caption_limit}"),
+    ]
+    for upload, text, reason in refusals:
+        refused = await browser.post(
+            "/dashboard/broadcasts",
+            data={"csrf": csrf, "text": text, "audience": "all"},
+            files={"photo": upload},
+        )
+        assert refused.status_code == 400 and reason in refused.text, refused.text[-600:]
+    two_files = await browser.post(
+        "/dashboard/broadcasts",
+        data={"csrf": csrf, "text": "Hi", "audience": "all"},
+        files=[("photo", ("a.png", PNG, "image/png")), ("photo", ("b.png", PNG, "image/png"))],
+    )
+    assert two_files.status_code == 400
+    assert len(await broadcasts(site)) == 1
+
+    fresh, _ = await site.clinics.create_clinic(
+        name="New", timezone="Asia/Karachi", plan_id="microneedling",
+        quiet_hours=site.care.default_quiet_hours,
+    )  # fmt: skip
+    operator = await site.signed_in(fresh, None)
+    token = await csrf_of(operator, "/dashboard/broadcasts")
+    refused = await operator.post(
+        "/dashboard/broadcasts",
+        data={"csrf": token, "text": "Hi", "audience": "all"},
+        files={"photo": ("clinic.png", PNG, "image/png")},
+    )
+    assert refused.status_code == 400 and "sign in from Telegram" in refused.text
+    assert len(await broadcasts(site)) == 1

@@ -109,7 +109,7 @@ class AlertPages:
         return RedirectResponse(f"{PREFIX}/alerts?notice={notice}{anchor}", status_code=303)
 
     def _not_found(self, request: Request, user: WebUser) -> Response:
-        return self.site.render(request, "error.html", {"title": "Not found", "user": user}, 404)
+        return self.site.missing(request, user)
 
     async def reply(self, request: Request, user: WebUser) -> Response:
         """Send the patient a reply, as from chat."""

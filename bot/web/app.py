@@ -233,6 +233,10 @@ class Dashboard:
         """404 (and 405) as a page of ours, with the same headers."""
         return self.render(request, "error.html", {"title": "Not found"}, 404)
 
+    def missing(self, request: Request, user: WebUser, status: int = 404) -> Response:
+        """Not one of the member's clinic's (or no such thing): 404, and nothing changed."""
+        return self.render(request, "error.html", {"title": "Not found", "user": user}, status)
+
     # Signing in and out
 
     async def home(self, request: Request) -> Response:

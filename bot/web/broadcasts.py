@@ -301,7 +301,7 @@ class BroadcastPages:
 
     def not_found(self, request: Request, user: WebUser) -> Response:
         """404: no such broadcast in the member's clinic."""
-        return self.site.render(request, "error.html", {"title": "Not found", "user": user}, 404)
+        return self.site.missing(request, user)
 
     # Acting
 

@@ -110,7 +110,7 @@ class PatientPages:
         patient_id = int(request.path_params["patient_id"])
         record = await self.deps.dashboard.patient(user.clinic, patient_id)
         if record is None:
-            return self.render(request, "error.html", {"title": "Not found", "user": user}, 404)
+            return self.site.missing(request, user)
         saved = request.query_params.get("saved") == "1"
         code = request.query_params.get("notice", "")
         notice = PATIENT_NOTICES.get(code) or NOTICES.get(code)
@@ -135,7 +135,7 @@ class PatientPages:
         return RedirectResponse(f"{PREFIX}/patients/{patient_id}?notice={notice}", status_code=303)
 
     def _not_found(self, request: Request, user: WebUser) -> Response:
-        return self.render(request, "error.html", {"title": "Not found", "user": user}, 404)
+        return self.site.missing(request, user)
 
     async def message(self, request: Request, user: WebUser) -> Response:
         """Write to the patient in the bot; their answer reaches the clinic's staff."""
@@ -164,7 +164,7 @@ class PatientPages:
         try:
             action = PatientAction(chosen if isinstance(chosen, str) else "")
         except ValueError:
-            return self.render(request, "error.html", {"title": "Not found", "user": user}, 400)
+            return self.site.missing(request, user, 400)
         if not await self.actions.act(user.clinic, patient_id, action):
             return self._not_found(request, user)
         return self._back(patient_id, action.value)
@@ -198,5 +198,5 @@ class PatientPages:
                 request, "error.html", {"title": "Label too long", "user": user}, 400
             )
         if not changed:
-            return self.render(request, "error.html", {"title": "Not found", "user": user}, 404)
+            return self.site.missing(request, user)
         return RedirectResponse(f"{PREFIX}/patients/{patient_id}?saved=1", status_code=303)

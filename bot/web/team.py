@@ -48,7 +48,7 @@ def forbidden(site: Dashboard, request: Request, user: WebUser) -> Response:
 
 def not_found(site: Dashboard, request: Request, user: WebUser) -> Response:
     """404: not one of the clinic's."""
-    return site.render(request, "error.html", {"title": "Not found", "user": user}, 404)
+    return site.missing(request, user)
 
 
 def may_revoke(user: WebUser, invite: InviteLine) -> bool:

@@ -48,19 +48,8 @@ def test_worker_delivers_due_reminders_and_stops_on_sigterm(tmp_path: Path) -> N
     url = f"sqlite+aiosqlite:///{tmp_path / 'worker.sqlite3'}"
     asyncio.run(_seed(url))
 
-    env = dict(os.environ, DATABASE_URL=url, LOG_LEVEL="INFO")
-    env.pop("TELEGRAM_BOT_TOKEN", None)
-    worker = subprocess.Popen(
-        [Path(sys.executable).parent / "aftercare", "worker"],
-        cwd=tmp_path,
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines: list[str] = []
+    worker, lines, reader = _start_worker(url, tmp_path)
     assert worker.stderr is not None
-    reader = threading.Thread(target=lambda: lines.extend(iter(worker.stderr.readline, "")))
-    reader.start()
     try:
         deadline = time.monotonic() + 30
         while sum("delivered to chat" in line for line in lines) < 2:
@@ -102,19 +91,7 @@ def test_worker_serves_its_metrics_on_the_port_it_was_given(tmp_path: Path) -> N
     url = f"sqlite+aiosqlite:///{tmp_path / 'worker.sqlite3'}"
     asyncio.run(_seed(url))
     port = _free_port()
-    env = dict(os.environ, DATABASE_URL=url, LOG_LEVEL="INFO")
-    env.pop("TELEGRAM_BOT_TOKEN", None)
-    worker = subprocess.Popen(
-        [Path(sys.executable).parent / "aftercare", "worker", "--metrics-port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines: list[str] = []
-    assert worker.stderr is not None
-    reader = threading.Thread(target=lambda: lines.extend(iter(worker.stderr.readline, "")))
-    reader.start()
+    worker, lines, reader = _start_worker(url, tmp_path, "--metrics-port", str(port))
     metrics_url = f"http://127.0.0.1:{port}/metrics"
     try:
         deadline = time.monotonic() + 30
@@ -194,15 +171,7 @@ def test_a_stop_sent_while_the_worker_starts_stops_it_cleanly(tmp_path: Path) ->
     """SIGTERM at the first log line (the database is being opened, nothing announced yet):
     the worker stops as it would once running, exit 0, not killed half-way."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'worker.sqlite3'}"
-    env = dict(os.environ, DATABASE_URL=url, LOG_LEVEL="INFO")
-    env.pop("TELEGRAM_BOT_TOKEN", None)
-    worker = subprocess.Popen(
-        [Path(sys.executable).parent / "aftercare", "worker"],
-        cwd=tmp_path,
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    worker = _spawn_worker(url, tmp_path)
     assert worker.stderr is not None
     try:
         first = worker.stderr.readline()  # logged from inside the start, before "running"
@@ -216,16 +185,24 @@ def test_a_stop_sent_while_the_worker_starts_stops_it_cleanly(tmp_path: Path) ->
     assert "Traceback" not in rest, rest
 
 
-def _start_worker(url: str, cwd: Path) -> tuple[subprocess.Popen[str], list[str], threading.Thread]:
+def _spawn_worker(url: str, cwd: Path, *args: str) -> subprocess.Popen[str]:
+    """A real `aftercare worker` without a token (each delivery a log line) on ``url``."""
     env = dict(os.environ, DATABASE_URL=url, LOG_LEVEL="INFO")
     env.pop("TELEGRAM_BOT_TOKEN", None)
-    worker = subprocess.Popen(
-        [Path(sys.executable).parent / "aftercare", "worker"],
+    return subprocess.Popen(
+        [Path(sys.executable).parent / "aftercare", "worker", *args],
         cwd=cwd,
         env=env,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _start_worker(
+    url: str, cwd: Path, *args: str
+) -> tuple[subprocess.Popen[str], list[str], threading.Thread]:
+    """``_spawn_worker``, its log lines gathered by a thread as they come."""
+    worker = _spawn_worker(url, cwd, *args)
     lines: list[str] = []
     assert worker.stderr is not None
     reader = threading.Thread(target=lambda: lines.extend(iter(worker.stderr.readline, "")))

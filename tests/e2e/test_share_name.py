@@ -4,13 +4,10 @@ nothing)."""
 
 from __future__ import annotations
 
-import httpx
-from starlette.applications import Starlette
-
 from bot.standin import ChatHandle, SentMessage
-from tests.e2e.harness import BotHarness, begin, press, say
+from tests.e2e.harness import BotHarness, begin, press
 from tests.e2e.test_clinics import join, make_clinic, patient_link
-from tests.e2e.test_web_link import URL
+from tests.e2e.web import dashboard
 
 
 async def answer(bot: BotHarness, chat: ChatHandle, button: str, message: SentMessage) -> str:
@@ -45,14 +42,7 @@ async def test_the_name_is_shared_only_with_a_yes_and_forgotten_on_a_switch(
     said = await answer(bot, chat, "Yes, share my name", joined)
     assert said == "North Clinic will see your first name."
     assert await shared_name(bot, 801) == "Zainab"
-    (message,) = await say(north.admin, "/web")
-    found = URL.search(message.text or "")
-    assert found
-    app = Starlette(routes=[bot.runtime.dashboard.mount()])
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url=found.group(1)
-    ) as browser:
-        await browser.post("/dashboard/login", data={"t": found.group(3)})
+    async with dashboard(bot, north.admin) as browser:
         assert "Zainab" in (await browser.get("/dashboard/patients")).text
 
     # Switching to South forgets the name; North's old question then changes nothing.

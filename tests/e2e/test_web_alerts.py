@@ -6,19 +6,14 @@ bot is explained on the page, and nothing crashes."""
 from __future__ import annotations
 
 import html
-import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 
 from bot.standin import ChatHandle
 from storage.models import EscalationStatus, PatientStatus
-from tests.e2e.harness import WAIT, BotHarness, say
+from tests.e2e.harness import WAIT, BotHarness
 from tests.e2e.test_clinics import (
-    Clinic,
     escalations,
     join,
     make_clinic,
@@ -27,26 +22,9 @@ from tests.e2e.test_clinics import (
     urgent_alert,
 )
 from tests.e2e.test_replan import wait_status
-from tests.e2e.test_web_link import URL
+from tests.e2e.web import CSRF, dashboard
 
 pytestmark = pytest.mark.fast_chat
-CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
-
-
-@asynccontextmanager
-async def dashboard(bot: BotHarness, clinic: Clinic) -> AsyncIterator[httpx.AsyncClient]:
-    """A browser signed in to the running bot's dashboard with a link from /web."""
-    assert bot.runtime is not None
-    (message,) = await say(clinic.admin, "/web")
-    found = URL.search(message.text or "")
-    assert found, message.text
-    app = Starlette(routes=[bot.runtime.dashboard.mount()])
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url=found.group(1)
-    ) as browser:
-        signed = await browser.post("/dashboard/login", data={"t": found.group(3)})
-        assert signed.status_code == 303
-        yield browser
 
 
 async def reply_from_dashboard(browser: httpx.AsyncClient, alert_id: int, text: str) -> str:
@@ -71,7 +49,7 @@ async def test_staff_answer_from_the_dashboard_and_the_patients_answer_comes_bac
     chat: ChatHandle = await join(bot, 851, await patient_link(north), when="Yesterday")
     await urgent_alert(bot, chat, north, share=True)
     (alert,) = await escalations(bot)
-    async with dashboard(bot, north) as browser:
+    async with dashboard(bot, north.admin) as browser:
         inbox = html.unescape((await browser.get("/dashboard/alerts")).text)
         assert "I can't breathe properly" in inbox, "the words the patient shared"
         shown = await reply_from_dashboard(browser, alert.id, "Please come in at 4 <today>.")
@@ -110,7 +88,7 @@ async def test_a_patient_who_blocked_the_bot_is_explained_on_the_page(bot: BotHa
     # The other blocks the bot in a way the bot has not heard of yet: its send gets a 403.
     found._standin._chats[found.chat_id].blocked = True
     counts = (len(known.messages), len(found.messages))
-    async with dashboard(bot, north) as browser:
+    async with dashboard(bot, north.admin) as browser:
         for alert in (first, second):
             shown = await reply_from_dashboard(browser, alert.id, "Are you all right?")
             assert "Not delivered: the patient has blocked the bot" in shown

@@ -4,18 +4,13 @@ reaching 100 % and the final report in the sender's chat, as from the chat wizar
 
 from __future__ import annotations
 
-import re
-
-import httpx
 import pytest
-from starlette.applications import Starlette
 
-from tests.e2e.harness import WAIT, BotHarness, say
+from tests.e2e.harness import WAIT, BotHarness
 from tests.e2e.test_clinics import join, make_clinic, patient_link
-from tests.web.conftest import CSRF
+from tests.e2e.web import CSRF, dashboard
 
 pytestmark = pytest.mark.fast_chat
-URL = re.compile(r"(http://127\.0\.0\.1:\d+)/dashboard/login\?t=([A-Za-z0-9_-]+)")
 
 
 async def test_a_broadcast_from_the_dashboard_reaches_the_phase_in_telegram(
@@ -29,14 +24,7 @@ async def test_a_broadcast_from_the_dashboard_reaches_the_phase_in_telegram(
     second = await join(bot, 1002, glow_link)
     outsider = await join(bot, 2001, await patient_link(other))
 
-    (message,) = await say(glow.admin, "/web")
-    found = URL.search(message.text or "")
-    assert found, message.text
-    app = Starlette(routes=[bot.runtime.dashboard.mount()])
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url=found.group(1)
-    ) as browser:
-        assert (await browser.post("/dashboard/login", data={"t": found.group(2)})).is_redirect
+    async with dashboard(bot, glow.admin) as browser:
         page = await browser.get("/dashboard/broadcasts")
         csrf = CSRF.search(page.text)
         assert csrf
@@ -76,14 +64,7 @@ async def test_a_photo_broadcast_from_the_dashboard_arrives_as_a_photo(bot: BotH
     glow = await make_clinic(bot, "Glow", admin_chat=9001)
     patient = await join(bot, 1001, await patient_link(glow))
     photo = qr_png("https://example.org/open-day")
-    (message,) = await say(glow.admin, "/web")
-    found = URL.search(message.text or "")
-    assert found, message.text
-    app = Starlette(routes=[bot.runtime.dashboard.mount()])
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url=found.group(1)
-    ) as browser:
-        assert (await browser.post("/dashboard/login", data={"t": found.group(2)})).is_redirect
+    async with dashboard(bot, glow.admin) as browser:
         csrf = CSRF.search((await browser.get("/dashboard/broadcasts")).text)
         assert csrf
         composed = await browser.post(

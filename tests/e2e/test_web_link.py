@@ -4,7 +4,6 @@ dashboard; a patient is told the command is for staff; the link is never logged.
 from __future__ import annotations
 
 import logging
-import re
 
 import httpx
 import pytest
@@ -12,8 +11,7 @@ from starlette.applications import Starlette
 
 from tests.e2e.harness import BotHarness, say
 from tests.e2e.test_clinics import join, make_clinic, patient_link
-
-URL = re.compile(r"(http://127\.0\.0\.1:\d+)(/dashboard/login\?t=([A-Za-z0-9_-]+))")
+from tests.e2e.web import URL
 
 
 async def test_web_gives_staff_a_link_that_opens_their_dashboard_once(

@@ -343,16 +343,19 @@ class TelegramBudget:
         headroom: dict[Priority, int] | MappingProxyType[Priority, int] = DEFAULT_HEADROOM,
         clock: MonotonicClock | None = None,
         metrics: Metrics | None = None,
+        margin: float = 0.0,
     ) -> None:
         """Wait on ``clock`` (the backend's, for a memory backend). Limits (None or 0
         switches one off): ``rate`` sends a second over all chats;
         ``per_chat_burst`` to one private chat at once, then one every
         ``per_chat_interval`` seconds on average; ``group_per_minute`` to one group.
-        ``metrics`` (settable later) records each wait and each 429."""
+        ``metrics`` (settable later) records each wait and each 429. ``margin``: the share of
+        ``rate`` kept unused overall, for the network: a send is counted when it leaves, and
+        sends that leave within one second can reach Telegram within a shorter span."""
         self.backend = backend
         self.metrics = metrics
         self.clock = clock or SystemMonotonic()
-        self.overall = _rate_window(rate) if rate else None
+        self.overall = _rate_window(rate * (1.0 - margin)) if rate else None
         self.per_chat = (
             Window(per_chat_burst, per_chat_burst * per_chat_interval) if per_chat_burst else None
         )
@@ -465,7 +468,8 @@ class TelegramBudget:
 
 
 def _rate_window(rate: float) -> Window:
-    """``rate`` a second as a window: ``rate`` in one second, or one in ``1/rate`` s."""
+    """``rate`` a second as a window: ``rate`` (rounded down) in one second, or one in
+    ``1/rate`` s."""
     if rate >= 1:
         return Window(int(rate), 1.0)
     return Window(1, 1.0 / rate)

@@ -539,6 +539,11 @@ class BroadcastService:
             raise UnknownPhase(audience.phase, known)
 
 
+# How long a stop lets the sends under way finish (the HTTP request of one takes a few
+# seconds at most; a copy waiting for the budget at a peak could wait minutes).
+STOP_GRACE = 5.0
+
+
 class Pacer:
     """The global send pace: at most ``rate`` sends a second, with no burst.
 
@@ -700,15 +705,23 @@ class BroadcastSender:
         self._stopping = False
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="broadcasts")
 
-    async def stop(self) -> None:
-        """Stop: sends under way finish; rows claimed but not sent keep their claim until
-        its lease runs out, then any worker takes them again."""
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Stop claiming at once; sends under way have ``grace`` seconds to finish, then
+        are cancelled (a copy still waiting its turn in the Telegram budget was not sent:
+        its row keeps its claim until the lease runs out, then any worker takes it again;
+        rows claimed and not started are given back at once)."""
         self._stopping = True
         self._wake.set()
         if self._task is not None:
+            task, self._task = self._task, None
+            try:
+                async with asyncio.timeout(grace):
+                    await asyncio.shield(task)
+            except TimeoutError:
+                log.warning("broadcast sends still waiting after %.0f s: cancelled", grace)
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
 
     def wake(self) -> None:
         """Look for due broadcasts now (e.g. right after one was confirmed)."""

@@ -581,6 +581,36 @@ async def test_a_copy_waiting_for_the_budget_keeps_its_claim_and_goes_once(
     assert await first.renew_leases() == 0, "nothing in flight any more"
 
 
+async def test_a_stop_does_not_wait_for_a_copy_stuck_behind_the_budget(
+    database: Database, clock: FakeClock
+) -> None:
+    """A copy that never gets its turn does not hold the stop past its grace; it was not
+    sent, so once its lease runs out another worker sends it, once."""
+    clinic, staff = await add_clinic(database)
+    await add_patient(database, clinic, 700)
+    service = BroadcastService(database=database, clock=clock)
+    await send_now(service, clinic, staff)
+    waiting = asyncio.Event()
+
+    async def never(**kwargs: object) -> None:
+        waiting.set()
+        await asyncio.Event().wait()  # the budget never lets it through
+
+    first = sender(database, FakeTransport(), clock, worker_id="first")
+    first.transport = type("Stuck", (), {"send": staticmethod(never)})()  # type: ignore[assignment]
+    first.start()
+    await asyncio.wait_for(waiting.wait(), timeout=10)
+    await asyncio.wait_for(first.stop(grace=0.1), timeout=10)
+
+    second_transport = FakeTransport()
+    second = sender(database, second_transport, clock, worker_id="second")
+    await second.run_until_idle()
+    assert second_transport.sends == [], "the claim holds until its lease runs out"
+    clock.advance(timedelta(minutes=2, seconds=1))
+    await second.run_until_idle()
+    assert second_transport.sends == [700]
+
+
 async def test_scheduled_broadcast_waits_for_its_time_and_includes_newcomers(
     database: Database, clock: FakeClock
 ) -> None:

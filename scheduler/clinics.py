@@ -554,12 +554,13 @@ class ClinicService:
                 # The old clinic's label and the name shared with it are not the new one's.
                 patient.clinic_label = None
                 patient.shared_name = None
-            if invite.label:  # the clinic named the patient when it made the link
-                patient.clinic_label = invite.label
                 if not await repo.has_session(patient_id=patient.id):
                     patient.timezone = invite.clinic.timezone
                     patient.quiet_start = invite.clinic.quiet_hours.start
                     patient.quiet_end = invite.clinic.quiet_hours.end
+                patient.updated_at = now
+            if invite.label:  # the clinic named the patient when it made the link
+                patient.clinic_label = invite.label
                 patient.updated_at = now
             await session.commit()
             return invite

@@ -96,12 +96,19 @@ class Browser:
         await asyncio.to_thread(_fill)
 
     async def text(self, css: str = "main") -> str:
-        """The visible text of ``css``."""
+        """The visible text of ``css`` (read again if a page's script swaps it meanwhile)."""
+        from selenium.common.exceptions import StaleElementReferenceException
         from selenium.webdriver.common.by import By
 
-        return await asyncio.to_thread(
-            lambda: str(self.driver.find_element(By.CSS_SELECTOR, css).text)
-        )
+        def _read() -> str:
+            for _ in range(5):
+                try:
+                    return str(self.driver.find_element(By.CSS_SELECTOR, css).text)
+                except StaleElementReferenceException:
+                    continue
+            return str(self.driver.find_element(By.CSS_SELECTOR, css).text)
+
+        return await asyncio.to_thread(_read)
 
     async def count(self, css: str) -> int:
         """How many elements ``css`` matches."""
@@ -128,13 +135,18 @@ class Browser:
 
     async def wait_text(self, css: str, text: str, timeout: float = 20.0) -> None:
         """Wait until ``css`` shows ``text`` (a page's own script updates it)."""
+        from selenium.common.exceptions import StaleElementReferenceException
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support.ui import WebDriverWait
 
+        def shown(driver: Any) -> bool:
+            try:
+                return text in driver.find_element(By.CSS_SELECTOR, css).text
+            except StaleElementReferenceException:  # the script swapped it in meanwhile
+                return False
+
         def _wait() -> None:
-            WebDriverWait(self.driver, timeout, poll_frequency=0.2).until(
-                lambda d: text in d.find_element(By.CSS_SELECTOR, css).text
-            )
+            WebDriverWait(self.driver, timeout, poll_frequency=0.2).until(shown)
 
         await asyncio.to_thread(_wait)
 

@@ -20,6 +20,9 @@ pytestmark = [
     pytest.mark.skipif(MISSING is not None, reason=MISSING or ""),
 ]
 
+# A patient's chat holds Telegram's per-chat pace (3 at once, then one a second) and the
+# machine may be busy: what reaches a chat is waited for generously.
+SLOW = 30.0
 LINK = re.compile(r"https?://[^/\s]+(/dashboard/login\?t=[A-Za-z0-9_-]+)")
 
 
@@ -111,6 +114,7 @@ async def test_staff_answer_an_alert_broadcast_to_a_phase_and_revoke_a_link(
         await bot.standin.wait_until(
             lambda: any("we are expecting you" in (m.text or "") for m in patient.messages),
             what="the reply in the patient's chat",
+            timeout=SLOW,
         )
 
         await browser.go("/dashboard/broadcasts")
@@ -128,6 +132,7 @@ async def test_staff_answer_an_alert_broadcast_to_a_phase_and_revoke_a_link(
             await bot.standin.wait_until(
                 lambda chat=chat: any("open on Saturday" in (m.text or "") for m in chat.messages),
                 what="the broadcast in a patient's chat",
+                timeout=SLOW,
             )
 
         await browser.go("/dashboard/invites")

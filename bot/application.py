@@ -199,6 +199,7 @@ def build_runtime(
         policy=policy,
         database=database,
         metrics=metrics,
+        messages=notifier,
     )
     data: BotData = application.bot_data
     data.care = services.care
@@ -206,6 +207,7 @@ def build_runtime(
     data.clinics = services.clinics
     data.broadcasts = services.broadcasts
     data.visits = services.visits
+    data.outbox = services.outbox
     broadcaster = BroadcastSender(
         database=services.database,
         transport=BotBroadcastTransport(application.bot, load_texts),

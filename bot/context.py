@@ -17,6 +17,7 @@ from content.texts import DEFAULT_LANGUAGE, Texts, available_languages, load_tex
 from scheduler.broadcasts import BroadcastService
 from scheduler.clinics import ClinicService, StaffView
 from scheduler.clock import Clock, SystemClock
+from scheduler.outbox import Outbox
 from scheduler.questions import QuestionService
 from scheduler.sessions import CareService, PatientView
 from scheduler.visits import Visit, VisitService
@@ -51,6 +52,7 @@ class BotData:
     clinics: ClinicService | None = None
     broadcasts: BroadcastService | None = None
     visits: VisitService | None = None
+    outbox: Outbox | None = None
     wake_broadcasts: Callable[[], None] = field(default=lambda: None)
     settings: Settings | None = None
     clock: Clock = field(default_factory=SystemClock)
@@ -120,6 +122,13 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], B
         clinics = self.bot_data.clinics
         assert clinics is not None, "build_application wires the clinic service"
         return clinics
+
+    @property
+    def outbox(self) -> Outbox:
+        """Messages to staff, kept until delivered."""
+        outbox = self.bot_data.outbox
+        assert outbox is not None, "build_application wires the outbox"
+        return outbox
 
     @property
     def broadcasts(self) -> BroadcastService:

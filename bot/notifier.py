@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 
+from telegram import InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import ExtBot
 
@@ -21,6 +23,7 @@ from scheduler.notifier import (
     RecipientGoneError,
     TransientDeliveryError,
 )
+from scheduler.outbox import OutgoingMessage
 
 GONE = ("chat not found", "user is deactivated", "bot was blocked", "bot was kicked")
 
@@ -65,6 +68,22 @@ class TelegramNotifier:
         turn = self.chat_turn(reminder.chat_id) if self.chat_turn else contextlib.nullcontext()
         async with turn:
             await self._send(reminder, markup)
+
+    async def send_message(self, message: OutgoingMessage) -> None:
+        """Deliver a message of the outbox (to a member of staff), or raise the DeliveryError
+        the scheduler understands. Never waits for the chat's turn: the update being handled
+        may be that very chat's (a member of staff who is also a patient)."""
+        markup = None
+        if message.buttons is not None:
+            markup = InlineKeyboardMarkup.de_json(json.loads(message.buttons), self.bot)
+        async with delivery_errors():
+            await send_html(
+                self.bot,
+                message.chat_id,
+                message.body,
+                reply_markup=markup,
+                priority=Priority(message.priority),
+            )
 
     async def _send(self, reminder: OutgoingReminder, markup: object) -> None:
         async with delivery_errors():

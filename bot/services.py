@@ -16,6 +16,7 @@ from scheduler.clock import Clock
 from scheduler.delivery import DeliveryPolicy, Dispatcher
 from scheduler.metrics import Metrics
 from scheduler.notifier import Notifier
+from scheduler.outbox import MessageNotifier, Outbox
 from scheduler.runner import ReminderRunner, RunnerSettings, new_worker_id
 from storage.database import Database, redact_url
 
@@ -36,6 +37,7 @@ class Delivery:
     database: Database
     dispatcher: Dispatcher
     runner: ReminderRunner
+    outbox: Outbox
     metrics: Metrics
     clock: Clock
 
@@ -67,6 +69,7 @@ class Services:
     visits: VisitService
     dispatcher: Dispatcher
     runner: ReminderRunner
+    outbox: Outbox
     metrics: Metrics
     clock: Clock
 
@@ -83,6 +86,7 @@ class Services:
             database=self.database,
             dispatcher=self.dispatcher,
             runner=self.runner,
+            outbox=self.outbox,
             metrics=self.metrics,
             clock=self.clock,
         )
@@ -97,26 +101,42 @@ def build_delivery(
     policy: DeliveryPolicy | None = None,
     database: Database | None = None,
     metrics: Metrics | None = None,
+    messages: MessageNotifier | None = None,
 ) -> Delivery:
     """Wire the reminder loop for ``settings`` (or on ``database``), counting in ``metrics``
-    (new ones when not given); nothing connects until start."""
+    (new ones when not given); nothing connects until start. The sender takes the outbox's
+    messages to staff too when ``messages`` can send them (a worker without a token cannot)."""
     database = database or Database(settings.database_url)
     metrics = metrics or Metrics()
     load_plan(settings.default_plan)  # fail at start, not at the first delivery
+    worker_id = new_worker_id()
     dispatcher = Dispatcher(
         database=database,
         notifier=notifier,
         clock=clock,
         plans=load_plan,
-        worker_id=new_worker_id(),
+        worker_id=worker_id,
         policy=policy,
         metrics=metrics,
     )
-    runner = ReminderRunner(
-        database=database, dispatcher=dispatcher, clock=clock, settings=runner_settings
+    outbox = Outbox(
+        database=database, clock=clock, worker_id=worker_id, notifier=messages, metrics=metrics
     )
+    runner = ReminderRunner(
+        database=database,
+        dispatcher=dispatcher,
+        clock=clock,
+        settings=runner_settings,
+        outbox=outbox,
+    )
+    outbox.on_posted = runner.refill
     return Delivery(
-        database=database, dispatcher=dispatcher, runner=runner, metrics=metrics, clock=clock
+        database=database,
+        dispatcher=dispatcher,
+        runner=runner,
+        outbox=outbox,
+        metrics=metrics,
+        clock=clock,
     )
 
 
@@ -129,6 +149,7 @@ def build_services(
     policy: DeliveryPolicy | None = None,
     database: Database | None = None,
     metrics: Metrics | None = None,
+    messages: MessageNotifier | None = None,
 ) -> Services:
     """Wire the layers for ``settings`` (or on ``database``), counting in ``metrics`` (new
     ones when not given); nothing connects until start."""
@@ -146,6 +167,7 @@ def build_services(
         policy=policy,
         database=database,
         metrics=metrics,
+        messages=messages,
     )
     database, dispatcher, runner = delivery.database, delivery.dispatcher, delivery.runner
     metrics = delivery.metrics
@@ -169,6 +191,7 @@ def build_services(
         visits=VisitService(database=database),
         dispatcher=dispatcher,
         runner=runner,
+        outbox=delivery.outbox,
         metrics=metrics,
         clock=clock,
     )

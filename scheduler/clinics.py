@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from content.plan import CarePlan, day_of_healing
 from scheduler.clock import Clock
 from scheduler.delivery import PlanSource
+from scheduler.outbox import Recipient
 from scheduler.planning import QuietHours, load_zone
 from storage.clinics import ClinicRepository
 from storage.database import Database
@@ -680,10 +681,13 @@ class ClinicService:
 
     async def staff_chats(self, *, clinic_id: int) -> list[int]:
         """The chats of every member of a clinic's staff."""
+        return [r.chat_id for r in await self.staff_recipients(clinic_id=clinic_id)]
+
+    async def staff_recipients(self, *, clinic_id: int) -> list[Recipient]:
+        """Every member of a clinic's staff, as the outbox addresses them."""
         async with self.database.session() as session:
-            return [
-                s.chat_id for s in await ClinicRepository(session).staff_of(clinic_id=clinic_id)
-            ]
+            staff = await ClinicRepository(session).staff_of(clinic_id=clinic_id)
+        return [Recipient(chat_id=s.chat_id, staff_id=s.id) for s in staff]
 
     # Patients
 

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.clock import Clock
 from scheduler.delivery import Attempt, Dispatcher, Outcome, PlanMemo
+from scheduler.outbox import Outbox
 from storage.batching import GroupCommit
 from storage.database import Database
 from storage.repositories import ClaimedReminder
@@ -72,10 +73,14 @@ class ReminderRunner:
         dispatcher: Dispatcher,
         clock: Clock,
         settings: RunnerSettings | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
-        """Wire the sender; nothing runs until ``start``."""
+        """Wire the sender; nothing runs until ``start``. With an ``outbox``, each pass also
+        sends the messages to staff that are due there (before the reminders: they are more
+        urgent)."""
         self.database = database
         self.dispatcher = dispatcher
+        self.outbox = outbox
         self.clock = clock
         self.settings = settings or RunnerSettings()
         self.scheduler = AsyncIOScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
@@ -189,15 +194,23 @@ class ReminderRunner:
         """Claim and send batches until one comes back short; returns when to look again."""
         expire = True
         while self._started:
+            messages = await self._send_messages(expire=expire)
             batch = await self.dispatcher.claim_batch(limit=self.settings.batch_size, expire=expire)
             expire = False
             if not batch.claimed:
-                return batch.next_wake
+                return _earliest(batch.next_wake, messages)
             again = await self._send(batch.claimed)
             if len(batch.claimed) < self.settings.batch_size:
-                instants = [i for i in (batch.next_wake, again) if i is not None]
-                return min(instants, default=None)
+                return _earliest(batch.next_wake, again, messages)
         return None
+
+    async def _send_messages(self, *, expire: bool) -> datetime | None:
+        """Send the outbox's due messages to staff; returns when the next one is due."""
+        if self.outbox is None or self.outbox.notifier is None:
+            return None
+        if expire:
+            await self.outbox.expire_and_prune()
+        return (await self.outbox.drain()).next_wake
 
     async def _send(self, batch: Sequence[ClaimedReminder]) -> datetime | None:
         """Send a claimed batch; returns the earliest retry or deferral it produced.
@@ -283,3 +296,7 @@ class ReminderRunner:
     async def _notify_progress(self) -> None:
         async with self._progress:
             self._progress.notify_all()
+
+
+def _earliest(*instants: datetime | None) -> datetime | None:
+    return min((i for i in instants if i is not None), default=None)

@@ -88,6 +88,16 @@ class DeliveryOutcome(StrEnum):
     DEFERRED = "deferred"
 
 
+class MessageStatus(StrEnum):
+    """Life of a message in the outbox; only ``pending`` ones are ever sent."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
 def _enum(enum_cls: type[StrEnum], name: str) -> Enum:
     return Enum(
         enum_cls,
@@ -546,3 +556,43 @@ class WebSession(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class OutboxMessage(Base):
+    """A message the bot sends on its own to a member of staff (an alert, a patient's answer
+    passed on), kept until it is delivered: a 429, a timeout or a crash on the way retries it
+    instead of losing it. ``body`` is the rendered text and ``buttons`` its keyboard as JSON;
+    both are cleared once the message is done with, so the row keeps only what happened.
+
+    ``patient_id`` is the patient the message is about (its rows go with them on /delete),
+    ``staff_id`` who receives it (a removed member gets nothing more)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_due_at", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[int] = mapped_column(Integer)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    clinic_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clinics.id", ondelete="CASCADE"), default=None, index=True
+    )
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="CASCADE"), default=None, index=True
+    )
+    patient_id: Mapped[int | None] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), default=None, index=True
+    )
+    body: Mapped[str | None] = mapped_column(Text, default=None)
+    buttons: Mapped[str | None] = mapped_column(Text, default=None)
+    status: Mapped[MessageStatus] = mapped_column(
+        _enum(MessageStatus, "message_status"), default=MessageStatus.PENDING
+    )
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    error: Mapped[str | None] = mapped_column(String(200), default=None)

@@ -47,6 +47,7 @@ from scheduler.clinics import (
     StaffError,
     StaffView,
 )
+from scheduler.outbox import MessageKind
 from scheduler.sessions import PatientView
 from storage.models import InviteKind, StaffRole
 
@@ -369,7 +370,14 @@ async def relay_to_clinic(
         reopened=texts.render("staff.patient_reply_reopened") if found.reopened else "",
         text=text,
     )
-    await tell_staff(context, found.clinic.id, html, alert_buttons(context, alert))
+    await tell_staff(
+        context,
+        found.clinic.id,
+        html,
+        alert_buttons(context, alert),
+        kind=MessageKind.RELAY,
+        patient_id=alert.patient_id,
+    )
     await reply(update, context, "relay_passed", clinic=found.clinic.name)
     return True
 
@@ -670,7 +678,11 @@ async def push_alert(context: BotContext, clinic: ClinicView, alert: Alert) -> i
     """Send an alert, with Reply and Resolve, to every member of the clinic's staff at once."""
     staff = StaffView(0, 0, StaffRole.STAFF, None, None, clinic)  # only the clinic is read
     return await tell_staff(
-        context, clinic.id, alert_html(context, staff, alert), alert_buttons(context, alert)
+        context,
+        clinic.id,
+        alert_html(context, staff, alert),
+        alert_buttons(context, alert),
+        patient_id=alert.patient_id,
     )
 
 
@@ -679,15 +691,18 @@ async def tell_staff(
     clinic_id: int,
     html: str,
     markup: InlineKeyboardMarkup | None = None,
+    *,
+    kind: MessageKind = MessageKind.ALERT,
+    patient_id: int | None = None,
 ) -> int:
-    """Send ``html`` to every member of a clinic's staff; returns how many got it."""
-    delivered = 0
-    for chat_id in await context.clinics.staff_chats(clinic_id=clinic_id):
-        try:
-            await send_html(
-                context.bot, chat_id, html, reply_markup=markup, priority=Priority.ALERT
-            )
-            delivered += 1
-        except TelegramError as exc:  # one unreachable colleague must not stop the others
-            log.warning("could not reach a member of staff: %s", type(exc).__name__)
-    return delivered
+    """Send ``html`` to every member of a clinic's staff through the outbox (at once; what
+    cannot go now is retried by the sender, not lost); returns how many got it now."""
+    return await context.outbox.post_and_send(
+        kind=kind,
+        priority=Priority.ALERT,
+        recipients=await context.clinics.staff_recipients(clinic_id=clinic_id),
+        body=html,
+        buttons=markup.to_json() if markup is not None else None,
+        clinic_id=clinic_id,
+        patient_id=patient_id,
+    )

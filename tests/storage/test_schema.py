@@ -21,6 +21,7 @@ from storage.models import (
     ClinicMessage,
     DeliveryOutcome,
     Escalation,
+    OutboxMessage,
     Question,
     Reminder,
 )
@@ -195,7 +196,8 @@ async def test_naive_datetimes_are_refused(database: Database) -> None:
 
 async def test_deleting_a_patient_leaves_no_row_in_any_table(database: Database) -> None:
     """Erasure cascades from the patient through sessions, reminders, the delivery log,
-    questions, escalations (shared words included) and their copies of clinic broadcasts."""
+    questions, escalations (shared words included), their copies of clinic broadcasts and the
+    messages to staff about them."""
     patient_id, session_id = await seed(database, chat_id=1)
     other_id, _ = await seed(database, chat_id=2)
     async with database.session() as session:
@@ -233,6 +235,20 @@ async def test_deleting_a_patient_leaves_no_row_in_any_table(database: Database)
         session.add(escalation)
         await session.flush()
         session.add(ClinicMessage(escalation_id=escalation.id, message_id=7, sent_at=NOW))
+        for pid in (patient_id, None):  # an alert about the patient waiting for a colleague
+            session.add(
+                OutboxMessage(
+                    kind="alert",
+                    priority=1,
+                    chat_id=900,
+                    clinic_id=clinic.id,
+                    patient_id=pid,
+                    body="<b>alert</b>",
+                    created_at=NOW,
+                    due_at=NOW,
+                    expires_at=NOW,
+                )  # fmt: skip
+            )
         await session.commit()
     async with database.session() as session:
         await delete_patient(session, patient_id=patient_id)
@@ -261,6 +277,7 @@ async def test_deleting_a_patient_leaves_no_row_in_any_table(database: Database)
         "capacity_warnings": 0,
         "web_logins": 0,
         "web_sessions": 0,
+        "outbox": 1,
     }
 
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from content.plan import ButtonAction, CarePlan, day_of_healing
+from content.plan import DEFAULT_WINDOW_MINUTES, ButtonAction, CarePlan, day_of_healing
 from scheduler.clock import Clock
 from scheduler.metrics import Metrics, SendOutcome, reminder_kind
 from scheduler.notifier import (
@@ -35,6 +35,8 @@ from storage.repositories import (
 )
 
 log = logging.getLogger(__name__)
+
+DEFAULT_WINDOW = timedelta(minutes=DEFAULT_WINDOW_MINUTES)
 
 
 class PlanSource(Protocol):
@@ -138,6 +140,7 @@ class Attempt:
     error: str | None = None
     next_due: datetime | None = None
     gone: bool = False
+    window_end: datetime | None = None
 
     @property
     def result(self) -> DeliveryResult:
@@ -281,6 +284,7 @@ class Dispatcher:
             return self._retry(claimed, f"plan unavailable: {type(exc).__name__}", None)
         try:
             message = render_reminder(claimed, plan, now=now)
+            window_end = claimed.due_at + _window(claimed, plan)
         except KeyError:
             log.error("reminder %s names a milestone its plan no longer has", claimed.id)
             return self._final(claimed, DeliveryOutcome.FAILED, "unknown milestone")
@@ -311,7 +315,7 @@ class Dispatcher:
         except Exception as exc:  # a notifier bug must not stop the loop
             log.exception("notifier failed on reminder %s", claimed.id)
             return self._retry(claimed, type(exc).__name__, None)
-        return self._final(claimed, DeliveryOutcome.SENT, None)
+        return replace(self._final(claimed, DeliveryOutcome.SENT, None), window_end=window_end)
 
     def _final(
         self,
@@ -399,10 +403,14 @@ class Dispatcher:
     def record(self, attempts: Sequence[Attempt], *, lost: set[int]) -> None:
         """Count committed attempts in the metrics; a send whose claim was lost is logged."""
         for attempt in attempts:
+            past_window = None
+            if attempt.window_end is not None:
+                past_window = (attempt.at - attempt.window_end).total_seconds()
             self.metrics.record_send(
                 reminder_kind(attempt.claimed.milestone_id),
                 attempt.counted,
                 late_by=(attempt.at - attempt.claimed.due_at).total_seconds(),
+                past_window=past_window,
             )
             if attempt.gone:
                 log.info(
@@ -410,6 +418,16 @@ class Dispatcher:
                 )
             elif attempt.outcome is Outcome.SENT and attempt.claimed.id in lost:
                 log.warning("reminder %s was sent after its claim was lost", attempt.claimed.id)
+
+
+def _window(claimed: ClaimedReminder, plan: CarePlan) -> timedelta:
+    """How long after its due time a reminder is meant to arrive (a catch-up: the default
+    window; never past its expiry)."""
+    if catch_up_phase(claimed.milestone_id) is not None:
+        window = DEFAULT_WINDOW
+    else:
+        window = plan.milestone(claimed.milestone_id).window
+    return min(window, claimed.expires_at - claimed.due_at)
 
 
 # The outcome and final status of each delivery-log outcome that ends a reminder.

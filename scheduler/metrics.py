@@ -32,6 +32,8 @@ from storage.models import (
     Broadcast,
     BroadcastRecipient,
     BroadcastStatus,
+    MessageStatus,
+    OutboxMessage,
     RecipientStatus,
     Reminder,
     ReminderStatus,
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 # Seconds a scrape waits for the queue-depth query before it answers without it.
 QUERY_TIMEOUT = 5.0
 LATENESS_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200)
+WINDOW_BUCKETS = (0, 1, 30, 60, 300, 900, 1800, 3600, 7200, 14400)
 WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
 
@@ -104,6 +107,13 @@ class Metrics:
             buckets=LATENESS_BUCKETS,
             registry=self.registry,
         )
+        self.past_window = Histogram(
+            "aftercare_send_past_window_seconds",
+            "Seconds a sent reminder arrived after the end of its delivery window (0: inside).",
+            ["kind", "priority"],
+            buckets=WINDOW_BUCKETS,
+            registry=self.registry,
+        )
         self.budget_wait = Histogram(
             "aftercare_budget_wait_seconds",
             "Seconds a send waited for the Telegram budget, by priority.",
@@ -119,13 +129,24 @@ class Metrics:
         self._queue: QueueDepthCollector | None = None
 
     def record_send(
-        self, kind: Kind, outcome: SendOutcome, *, late_by: float | None = None
+        self,
+        kind: Kind,
+        outcome: SendOutcome,
+        *,
+        late_by: float | None = None,
+        past_window: float | None = None,
     ) -> None:
-        """Count one attempt; a sent one also records its lateness (seconds past due, >= 0)."""
+        """Count one attempt; a sent one also records its lateness (seconds past due, >= 0)
+        and, for a message with a delivery window, how far past its end it arrived (0 when
+        inside it)."""
         priority = priority_label(PRIORITY_OF_KIND[kind])
         self.sends.labels(kind.value, priority, outcome.value).inc()
-        if outcome is SendOutcome.SENT and late_by is not None:
+        if outcome is not SendOutcome.SENT:
+            return
+        if late_by is not None:
             self.lateness.labels(kind.value, priority).observe(max(late_by, 0.0))
+        if past_window is not None:
+            self.past_window.labels(kind.value, priority).observe(max(past_window, 0.0))
 
     def record_budget_wait(self, priority: Priority, seconds: float) -> None:
         """How long one send waited for the budget."""
@@ -152,7 +173,8 @@ class QueueDepthCollector(Collector):
 
     The statement stays cheap with a million pending reminders: rows due now (the backlog)
     are read to tell reminders from catch-ups, rows due later are only counted in the
-    ``(status, due_at)`` index. Broadcast copies are pending only while their broadcast is
+    ``(status, due_at)`` index. Messages to staff waiting in the outbox are alerts. Broadcast
+    copies are pending only while their broadcast is
     sending, so they are counted through the broadcasts being sent.
 
     A scrape runs in a thread of its own (prometheus_client's server, or the webhook's
@@ -198,6 +220,11 @@ class QueueDepthCollector(Collector):
             )
             .subquery()
         )
+        messages = (
+            select(case((OutboxMessage.due_at <= now, _DUE), else_=_LATER).label("state"))
+            .where(OutboxMessage.status == MessageStatus.PENDING)
+            .subquery()
+        )
         statement = union_all(
             select(due_reminders.c.kind, literal(_DUE), func.count()).group_by(
                 due_reminders.c.kind
@@ -207,6 +234,9 @@ class QueueDepthCollector(Collector):
             ),
             select(literal(Kind.BROADCAST.value), copies.c.state, func.count()).group_by(
                 copies.c.state
+            ),
+            select(literal(Kind.ALERT.value), messages.c.state, func.count()).group_by(
+                messages.c.state
             ),
         )
         counts = QueueCounts()
@@ -255,16 +285,19 @@ class QueueDepthCollector(Collector):
 
 
 _DUE, _LATER = "due", "later"
-QUEUED_KINDS = (Kind.REMINDER, Kind.CATCH_UP, Kind.BROADCAST)
+QUEUED_KINDS = (Kind.REMINDER, Kind.CATCH_UP, Kind.BROADCAST, Kind.ALERT)
 
 
 @dataclass
 class QueueCounts:
-    """Pending rows: due now by kind, due later by priority (alerts are not queued yet)."""
+    """Pending rows: due now by kind, due later by priority (alerts waiting for a retry
+    included)."""
 
     due: dict[Kind, int] = field(default_factory=lambda: dict.fromkeys(QUEUED_KINDS, 0))
     later: dict[Priority, int] = field(
-        default_factory=lambda: dict.fromkeys((Priority.REMINDER, Priority.BROADCAST), 0)
+        default_factory=lambda: dict.fromkeys(
+            (Priority.ALERT, Priority.REMINDER, Priority.BROADCAST), 0
+        )
     )
 
 

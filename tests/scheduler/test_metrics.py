@@ -21,6 +21,8 @@ from storage.models import (
     BroadcastRecipient,
     BroadcastStatus,
     Clinic,
+    MessageStatus,
+    OutboxMessage,
     RecipientStatus,
     Reminder,
     ReminderStatus,
@@ -177,6 +179,17 @@ async def test_queue_depth_counts_pending_rows_by_kind_and_state_at_scrape_time(
                     status=status, not_before=not_before,
                 )
             )  # fmt: skip
+        for status, due_at in (
+            (MessageStatus.PENDING, now),  # an alert to staff due now
+            (MessageStatus.PENDING, now + hour),  # one waiting for its retry
+            (MessageStatus.SENT, now - hour),
+        ):
+            session.add(
+                OutboxMessage(
+                    kind="alert", priority=1, chat_id=9000, body="x", status=status,
+                    created_at=now, due_at=due_at, expires_at=now + 3 * hour,
+                )
+            )  # fmt: skip
         await session.commit()
 
     metrics = Metrics()
@@ -188,26 +201,27 @@ async def test_queue_depth_counts_pending_rows_by_kind_and_state_at_scrape_time(
             **{
                 f"due {kind}": samples[key("aftercare_queue_depth", kind=kind, priority=priority)]
                 for kind, priority in (
-                    ("reminder", "reminder"), ("catch_up", "reminder"), ("broadcast", "broadcast")
+                    ("reminder", "reminder"), ("catch_up", "reminder"), ("broadcast", "broadcast"),
+                    ("alert", "alert"),
                 )
             },
             **{
                 f"later {priority}": samples[key("aftercare_queue_scheduled", priority=priority)]
-                for priority in ("reminder", "broadcast")
+                for priority in ("alert", "reminder", "broadcast")
             },
         }  # fmt: skip
 
     assert depths(samples) == {
-        "due reminder": 3.0, "due catch_up": 1.0, "due broadcast": 2.0,
-        "later reminder": 2.0, "later broadcast": 1.0,
+        "due reminder": 3.0, "due catch_up": 1.0, "due broadcast": 2.0, "due alert": 1.0,
+        "later alert": 1.0, "later reminder": 2.0, "later broadcast": 1.0,
     }  # fmt: skip
     assert_fixed_labels(samples)
 
     clock.advance(2 * hour)  # "due" is counted at each scrape, on the product's clock
     _, later = await scrape(metrics)
     assert depths(later) == {
-        "due reminder": 5.0, "due catch_up": 1.0, "due broadcast": 3.0,
-        "later reminder": 0.0, "later broadcast": 0.0,
+        "due reminder": 5.0, "due catch_up": 1.0, "due broadcast": 3.0, "due alert": 2.0,
+        "later alert": 0.0, "later reminder": 0.0, "later broadcast": 0.0,
     }  # fmt: skip
 
 
@@ -265,3 +279,36 @@ def test_two_metrics_never_count_into_each_other() -> None:
 async def _reminder_ids(database: Database) -> list[int]:
     async with database.session() as session:
         return list((await session.execute(select(Reminder.id).order_by(Reminder.id))).scalars())
+
+
+async def test_a_reminder_sent_after_its_window_is_counted_by_how_far_past_it(
+    database: Database, clock: FakeClock
+) -> None:
+    """The window is the milestone's (90 minutes by default), never past the expiry."""
+    now = clock.now()
+    hour = timedelta(hours=1)
+    await seed_due(database, patients=1, per_patient=1, due_at=now - 2 * hour, valid_for=3 * hour)
+    await seed_due(
+        database, patients=1, per_patient=1, due_at=now - timedelta(minutes=50),
+        valid_for=hour, first_chat_id=2000,
+    )  # fmt: skip
+    metrics = Metrics()
+    plan = small_plan()
+    dispatcher = Dispatcher(
+        database=database,
+        notifier=RecordingNotifier(clock),
+        clock=clock,
+        plans=lambda _plan_id, _language="en": plan,
+        worker_id="w1",
+        metrics=metrics,
+    )
+    for reminder_id in await _reminder_ids(database):
+        await dispatcher.deliver(reminder_id)
+    _, samples = await scrape(metrics)
+    late = {"kind": "reminder", "priority": "reminder"}
+    assert samples[key("aftercare_send_past_window_seconds_count", **late)] == 2.0
+    # 2 h after its due time with a 90-minute window: 30 minutes past it; the other, 50
+    # minutes into a window its one-hour expiry cuts to an hour, inside.
+    assert samples[key("aftercare_send_past_window_seconds_sum", **late)] == 1800.0
+    assert samples[key("aftercare_send_past_window_seconds_bucket", le="0.0", **late)] == 1.0
+    assert_fixed_labels(samples)

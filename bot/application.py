@@ -231,7 +231,7 @@ def build_runtime(
             database=services.database, clock=clock, plans=load_plan, rate=settings.telegram_rate
         ),
         clinics=services.clinics,
-        bot=application.bot,
+        outbox=services.outbox,
         texts=texts,
     )
     return BotRuntime(

@@ -8,16 +8,12 @@ import contextlib
 import logging
 import math
 from datetime import timedelta
-from typing import Any
 
-from telegram.error import TelegramError
-from telegram.ext import ExtBot
-
-from bot.sending import send_html
 from content.texts import Texts
 from scheduler.budget import Priority
 from scheduler.capacity import CapacityService, WindowLoad
 from scheduler.clinics import ClinicService
+from scheduler.outbox import MessageKind, Outbox, Recipient
 from scheduler.planning import load_zone
 
 log = logging.getLogger(__name__)
@@ -34,14 +30,14 @@ class CapacityWatch:
         *,
         capacity: CapacityService,
         clinics: ClinicService,
-        bot: ExtBot[Any],
+        outbox: Outbox,
         texts: Texts,
         every: timedelta = CHECK_EVERY,
     ) -> None:
         """``texts``: the staff catalogue (staff read English)."""
         self.capacity = capacity
         self.clinics = clinics
-        self.bot = bot
+        self.outbox = outbox
         self.texts = texts
         self.every = every
         self._task: asyncio.Task[None] | None = None
@@ -91,17 +87,15 @@ class CapacityWatch:
             late=f"{load.late:,}",
             minutes=math.ceil(load.late_by.total_seconds() / 60),
         )
-        sent = 0
-        for member in await self.clinics.team(clinic_id=clinic_id):
-            if not member.is_admin:
-                continue
-            try:
-                await send_html(self.bot, member.chat_id, text, priority=Priority.ALERT)
-                sent += 1
-            except TelegramError as exc:
-                log.warning(
-                    "capacity warning not delivered to a member of clinic %s: %s",
-                    clinic_id,
-                    type(exc).__name__,
-                )
-        return sent
+        admins = [
+            Recipient(chat_id=m.chat_id, staff_id=m.id)
+            for m in await self.clinics.team(clinic_id=clinic_id)
+            if m.is_admin
+        ]
+        return await self.outbox.post_and_send(
+            kind=MessageKind.NOTICE,
+            priority=Priority.REMINDER,
+            recipients=admins,
+            body=text,
+            clinic_id=clinic_id,
+        )

@@ -40,6 +40,7 @@ class MessageKind(StrEnum):
 
     ALERT = "alert"  # an escalation, a booking request: pushed to every member of staff
     RELAY = "relay"  # a patient's answer to the clinic, passed on to its staff
+    NOTICE = "notice"  # news for the clinic's admins (a delivery window that will overflow)
 
 
 @dataclass(frozen=True)

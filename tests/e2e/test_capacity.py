@@ -30,7 +30,7 @@ async def test_admins_hear_of_an_overfull_window_once_and_nobody_else(bot: BotHa
             database=services.database, clock=bot.clock, plans=load_plan, rate=0.0001
         ),
         clinics=services.clinics,
-        bot=bot.runtime.application.bot,
+        outbox=services.outbox,
         texts=load_texts(),
     )
     sent = await watch.check()

@@ -31,7 +31,7 @@ from scheduler.clock import Clock
 from scheduler.delivery import Attempt, Dispatcher, Outcome, PlanMemo
 from storage.batching import GroupCommit
 from storage.database import Database
-from storage.repositories import ClaimedReminder
+from storage.reminders import ClaimedReminder
 
 log = logging.getLogger(__name__)
 

@@ -46,7 +46,7 @@ from storage.models import (
     StaffRole,
     TreatmentSession,
 )
-from storage.repositories import NewReminder, ReminderRepository
+from storage.reminders import NewReminder, ReminderRepository
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 TODAY = NOW.date()

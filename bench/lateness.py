@@ -74,7 +74,7 @@ from storage.models import (
     ReminderStatus,
     TreatmentSession,
 )
-from storage.repositories import ReminderRepository
+from storage.reminders import ReminderRepository
 
 TARGET_P99_S = 1.0
 VALIDITY = timedelta(hours=12)

@@ -61,7 +61,7 @@ from scheduler.notifier import OutgoingReminder
 from scheduler.runner import ReminderRunner, new_worker_id
 from storage.database import Database, head_revision
 from storage.models import ReminderStatus
-from storage.repositories import ReminderRepository
+from storage.reminders import ReminderRepository
 
 TARGET_READY_S = 3.0
 TARGET_WORKER_READY_S = 0.4

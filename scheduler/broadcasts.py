@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from content.loader import load_plan
 from content.plan import CarePlan, day_of_healing
 from scheduler.clinics import due_for_next_session
-from scheduler.clock import Clock
+from scheduler.clock import Clock, MonotonicClock, SystemMonotonic
 from scheduler.delivery import stop_recipient
 from scheduler.metrics import Kind, Metrics, SendOutcome
 from scheduler.notifier import MessageRejectedError, RecipientGoneError, TransientDeliveryError
@@ -552,11 +552,15 @@ class Pacer:
     (and the stand-in) count sends in a sliding one-second window, and a send can reach them
     a little earlier or later than it left: so the actual departures are also kept at most
     ``floor(rate)`` in any ``(1 + margin)`` seconds. ``pause`` stops every send for a while
-    (a 429's ``retry_after``).
+    (a 429's ``retry_after``). Time is read from, and waited for on, ``clock``: tests give it
+    a fake one and check the pace without waiting for it.
     """
 
-    def __init__(self, rate: float, *, margin: float = 0.03) -> None:
-        """Pace at ``rate`` sends a second; ``margin`` widens the one-second window."""
+    def __init__(
+        self, rate: float, *, margin: float = 0.03, clock: MonotonicClock | None = None
+    ) -> None:
+        """Pace at ``rate`` sends a second; ``margin`` widens the one-second window;
+        ``clock`` is the real monotonic clock unless given."""
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.interval = 1.0 / rate
@@ -566,22 +570,23 @@ class Pacer:
         self._next = 0.0
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
+        self.clock = clock or SystemMonotonic()
 
     def pause(self, seconds: float) -> None:
         """No send starts for ``seconds`` from now."""
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+        self._paused_until = max(self._paused_until, self.clock.monotonic() + seconds)
 
     async def acquire(self) -> None:
         """Wait for this send's turn (callers are served in order)."""
         async with self._lock:
             while True:
-                now = time.monotonic()
+                now = self.clock.monotonic()
                 at = max(self._next, self._paused_until, now)
                 if len(self._recent) == self._recent.maxlen:
                     at = max(at, self._recent[0] + self.span)
                 if at <= now:
                     break
-                await asyncio.sleep(at - now)
+                await self.clock.sleep(at - now)
             # Keep the cadence when this turn came a little late (an event loop wakes up to a
             # millisecond late); the window above still bounds every second.
             self._next = max(self._next, now - self.interval / 2) + self.interval
@@ -625,6 +630,7 @@ class BroadcastSender:
         plans: PlanSource = load_plan,
         margin: float = 0.03,
         metrics: Metrics | None = None,
+        monotonic: MonotonicClock | None = None,
     ) -> None:
         """Wire the sender. ``rate``: messages a second overall; ``per_chat_interval``:
         seconds between two messages to one chat; ``backoff``: the first retry's wait after
@@ -633,12 +639,14 @@ class BroadcastSender:
         morning peak it waits minutes behind reminders, which is not a failure; the HTTP
         request itself has its own timeouts); ``worker_id`` names this process's claims
         (by default a new unique name); ``margin``: see ``Pacer``; each attempt is counted in
-        ``metrics`` (its own when not given)."""
+        ``metrics`` (its own when not given); ``monotonic``: the clock the pacing (overall and
+        per chat) reads and waits on, the real one unless given."""
         self.database = database
         self.transport = transport
         self.clock = clock
         self.reporter = reporter
-        self.pacer = Pacer(rate, margin=margin)
+        self.monotonic = monotonic or SystemMonotonic()
+        self.pacer = Pacer(rate, margin=margin, clock=self.monotonic)
         self.per_chat_interval = per_chat_interval
         self.worker_id = (
             worker_id or f"broadcasts-{socket.gethostname()[:30]}:{uuid.uuid4().hex[:8]}"
@@ -899,7 +907,7 @@ class BroadcastSender:
                 return
             await self._chat_turn(recipient.chat_id)
             await self.pacer.acquire()
-            self._last_to_chat[recipient.chat_id] = time.monotonic()
+            self._last_to_chat[recipient.chat_id] = self.monotonic.monotonic()
             try:
                 async with asyncio.timeout(self.send_timeout):
                     await self.transport.send(
@@ -969,11 +977,11 @@ class BroadcastSender:
         """Wait until the chat's last message from us is ``per_chat_interval`` old."""
         last = self._last_to_chat.get(chat_id)
         if last is not None:
-            wait = last + self.per_chat_interval - time.monotonic()
+            wait = last + self.per_chat_interval - self.monotonic.monotonic()
             if wait > 0:
-                await asyncio.sleep(wait)
+                await self.monotonic.sleep(wait)
         if len(self._last_to_chat) > 100_000:  # forget chats last written long ago
-            horizon = time.monotonic() - self.per_chat_interval
+            horizon = self.monotonic.monotonic() - self.per_chat_interval
             self._last_to_chat = {c: t for c, t in self._last_to_chat.items() if t > horizon}
 
     async def _settle_failed(

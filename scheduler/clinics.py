@@ -35,7 +35,9 @@ from storage.models import (
     Staff,
     StaffRole,
 )
-from storage.repositories import PatientRepository, QuestionRepository, SessionRepository
+from storage.patients import PatientRepository
+from storage.questions import QuestionRepository
+from storage.sessions import SessionRepository
 
 CODE_BYTES = 24  # 192 bits; token_urlsafe gives 32 characters, within a deep link's 64
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32}$")

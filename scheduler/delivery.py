@@ -25,14 +25,10 @@ from scheduler.notifier import (
 )
 from scheduler.planning import QuietHours, catch_up_phase, load_zone
 from storage.database import Database
+from storage.delivery_log import NewLogEntry
 from storage.models import DeliveryOutcome, ReminderStatus
-from storage.repositories import (
-    ClaimedReminder,
-    NewLogEntry,
-    PatientRepository,
-    ReminderRepository,
-    Settled,
-)
+from storage.patients import PatientRepository
+from storage.reminders import ClaimedReminder, ReminderRepository, Settled
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from storage.models import (
     PatientStatus,
     Staff,
 )
-from storage.repositories import SessionRepository
+from storage.sessions import SessionRepository
 
 MAX_MESSAGE = 3000  # the relay's wording and the clinic's name stay within Telegram's 4,096
 RESOLVED_SHOWN = 100

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from scheduler.clock import Clock
 from storage.database import Database
 from storage.models import Escalation, EscalationStatus
-from storage.repositories import PatientRepository, QuestionRepository
+from storage.patients import PatientRepository
+from storage.questions import QuestionRepository
 
 MAX_SHARED_TEXT = 2000
 

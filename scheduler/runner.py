@@ -32,7 +32,7 @@ from scheduler.delivery import Attempt, Dispatcher, Outcome, PlanMemo
 from scheduler.outbox import Outbox
 from storage.batching import GroupCommit
 from storage.database import Database
-from storage.repositories import ClaimedReminder
+from storage.reminders import ClaimedReminder
 
 log = logging.getLogger(__name__)
 

@@ -29,6 +29,7 @@ from scheduler.prompts import Prompt, PromptKind, new_prompt, stored_prompt
 from storage.batching import GroupCommit
 from storage.broadcasts import BroadcastRepository
 from storage.database import Database
+from storage.delivery_log import DeliveryLogRepository
 from storage.inbox import InboxRepository
 from storage.models import (
     Clinic,
@@ -38,17 +39,10 @@ from storage.models import (
     ReminderStatus,
     TreatmentSession,
 )
-from storage.repositories import (
-    DeliveryLogRepository,
-    NewPatient,
-    NewReminder,
-    NewSession,
-    PatientRepository,
-    QuestionRepository,
-    ReminderRepository,
-    SessionRepository,
-    delete_patient,
-)
+from storage.patients import NewPatient, PatientRepository, delete_patient
+from storage.questions import QuestionRepository
+from storage.reminders import NewReminder, ReminderRepository
+from storage.sessions import NewSession, SessionRepository
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from scheduler.clock import FakeClock
 from scheduler.runner import ReminderRunner
-from storage.repositories import ReminderRepository
+from storage.reminders import ReminderRepository
 
 STEP_TIMEOUT = 30.0
 

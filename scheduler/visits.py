@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from scheduler.clinics import StaffView, load_staff
 from scheduler.sessions import PatientView, load_view
 from storage.database import Database
-from storage.repositories import PatientRepository
+from storage.patients import PatientRepository
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from bot.standin.records import Button, CallbackAnswer, SentMessage
 
 if TYPE_CHECKING:
-    from bot.standin.server import StandIn
+    from bot.standin.control import TestControl
 
 _COMMAND = re.compile(r"/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?")
 
@@ -70,7 +70,7 @@ class ChatHandle:
     the webhook if one is set) and returns at once; ``wait_for`` then waits for the bot.
     """
 
-    def __init__(self, standin: StandIn, chat: Chat) -> None:
+    def __init__(self, standin: TestControl, chat: Chat) -> None:
         self._standin = standin
         self._chat = chat
         self._mark = len(chat.messages)

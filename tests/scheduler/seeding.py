@@ -8,12 +8,9 @@ from sqlalchemy import select
 
 from storage.database import Database
 from storage.models import Reminder
-from storage.repositories import (
-    NewReminder,
-    PatientRepository,
-    ReminderRepository,
-    SessionRepository,
-)
+from storage.patients import PatientRepository
+from storage.reminders import NewReminder, ReminderRepository
+from storage.sessions import SessionRepository
 
 SMALL_PLAN_MILESTONES = (
     "evening_before",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,11 +25,12 @@ from scheduler.broadcasts import (
     BroadcastStateError,
     BroadcastTimeError,
     BroadcastTooLong,
+    Pacer,
     TimeProblem,
     UnknownPhase,
     text_limit,
 )
-from scheduler.clock import FakeClock
+from scheduler.clock import FakeClock, MonotonicClock, SystemMonotonic
 from scheduler.metrics import Metrics, SendOutcome
 from scheduler.notifier import MessageRejectedError, RecipientGoneError, TransientDeliveryError
 from storage.database import Database
@@ -46,7 +48,8 @@ from storage.models import (
     StaffRole,
     TreatmentSession,
 )
-from storage.repositories import NewReminder, ReminderRepository
+from storage.reminders import NewReminder, ReminderRepository
+from tests.fakes import FakeMonotonic
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -58,9 +61,11 @@ FAST = {"rate": 1000.0, "per_chat_interval": 0.0, "backoff": 0.01, "poll_interva
 
 @dataclass
 class FakeTransport:
-    """Records every send; raises the queued errors of a chat first (``always``: forever)."""
+    """Records every send (with the time on ``clock``); raises the queued errors of a chat
+    first (``always``: forever)."""
 
     delay: float = 0.0
+    clock: MonotonicClock = field(default_factory=SystemMonotonic)
     sends: list[int] = field(default_factory=list)
     calls: list[tuple[int, float]] = field(default_factory=list)
     errors: dict[int, list[Exception]] = field(default_factory=dict)
@@ -74,7 +79,7 @@ class FakeTransport:
     async def send(
         self, *, chat_id: int, text: str, photo: str | None, clinic: str, language: str = "en"
     ) -> None:
-        self.calls.append((chat_id, time.monotonic()))
+        self.calls.append((chat_id, self.clock.monotonic()))
         if chat_id in self.always:
             raise self.always[chat_id]
         queued = self.errors.get(chat_id)
@@ -407,8 +412,13 @@ async def test_429_pauses_all_sending_then_everyone_gets_exactly_one(
     await add_patients(database, clinic, range(400, 420))
     service = BroadcastService(database=database, clock=clock)
     broadcast_id, _ = await send_now(service, clinic, staff)
-    transport = FakeTransport(errors={405: [TransientDeliveryError("429", retry_after=0.3)] * 2})
-    await sender(database, transport, clock, concurrency=1).run_until_idle()
+    mono = FakeMonotonic()
+    transport = FakeTransport(
+        errors={405: [TransientDeliveryError("429", retry_after=0.3)] * 2}, clock=mono
+    )
+    await mono.run(
+        sender(database, transport, clock, concurrency=1, monotonic=mono).run_until_idle()
+    )
 
     assert Counter(transport.sends) == Counter(range(400, 420))
     rows = await recipients(database, broadcast_id)
@@ -688,19 +698,39 @@ async def test_another_clinics_broadcast_is_not_found(database: Database, clock:
 # -- pacing, progress and the background loop -------------------------------------------------
 
 
-async def test_global_rate_is_kept_with_real_time(database: Database, clock: FakeClock) -> None:
+async def test_global_rate_is_kept(database: Database, clock: FakeClock) -> None:
     clinic, staff = await add_clinic(database)
     await add_patients(database, clinic, range(1100, 1150))
     service = BroadcastService(database=database, clock=clock)
     await send_now(service, clinic, staff)
-    transport = FakeTransport()
-    await sender(database, transport, clock, rate=100.0).run_until_idle()
+    mono = FakeMonotonic()
+    transport = FakeTransport(clock=mono)
+    await mono.run(sender(database, transport, clock, rate=100.0, monotonic=mono).run_until_idle())
 
     times = sorted(t for _, t in transport.calls)
     assert len(times) == 50
     assert 0.45 <= times[-1] - times[0] < 1.5
     # no second holds more than 100 sends, and no burst: 10 ms apart on average per 10
     assert all(times[i + 10] - times[i] >= 0.09 for i in range(len(times) - 10))
+
+
+async def test_pacer_spaces_sends_and_pauses_on_its_clock() -> None:
+    mono = FakeMonotonic()
+    pacer = Pacer(10.0, clock=mono)
+    times: list[float] = []
+
+    async def send() -> None:
+        await pacer.acquire()
+        times.append(mono.monotonic())
+
+    await mono.run(asyncio.gather(*(send() for _ in range(5))))
+    # the first goes at once, the second half a slot later (a turn that came late keeps
+    # its cadence), then one every 0.1 s
+    gaps = [round(b - a, 6) for a, b in itertools.pairwise(times)]
+    assert gaps == [0.05, 0.1, 0.1, 0.1]
+    pacer.pause(2.0)
+    await mono.run(send())
+    assert round(times[-1] - times[-2], 6) == 2.0
 
 
 async def test_one_message_per_chat_interval_across_broadcasts(
@@ -711,8 +741,10 @@ async def test_one_message_per_chat_interval_across_broadcasts(
     service = BroadcastService(database=database, clock=clock)
     await send_now(service, clinic, staff, text="one")
     await send_now(service, clinic, staff, text="two")
-    transport = FakeTransport()
-    await sender(database, transport, clock, per_chat_interval=0.3).run_until_idle()
+    mono = FakeMonotonic()
+    transport = FakeTransport(clock=mono)
+    worker = sender(database, transport, clock, per_chat_interval=0.3, monotonic=mono)
+    await mono.run(worker.run_until_idle())
     assert transport.sends == [1200, 1200]
     (first, second) = [t for _, t in transport.calls]
     assert second - first >= 0.29

@@ -16,7 +16,7 @@ from scheduler.planning import QuietHours, QuietHoursTooLong
 from scheduler.sessions import ReminderButtonError, ReminderProblem
 from storage.database import Database
 from storage.models import Patient, PatientStatus, ReminderStatus
-from storage.repositories import ReminderRepository
+from storage.reminders import ReminderRepository
 from tests.scheduler.harness import Engine, start_engine, statuses
 
 KARACHI = ZoneInfo("Asia/Karachi")

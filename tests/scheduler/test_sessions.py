@@ -13,7 +13,7 @@ from scheduler.planning import SessionDateError, UnknownTimeZoneError
 from scheduler.sessions import NoSessionError
 from storage.database import Database
 from storage.models import Base, Patient, PatientStatus, ReminderStatus
-from storage.repositories import ReminderRepository
+from storage.reminders import ReminderRepository
 from tests.scheduler.harness import start_engine, statuses
 
 KARACHI = ZoneInfo("Asia/Karachi")

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from storage.database import Database
 from storage.models import PatientStatus, ReminderStatus
-from storage.repositories import PatientRepository, ReminderRepository
+from storage.patients import PatientRepository
+from storage.reminders import ReminderRepository
 from tests.storage.test_schema import NOW, seed
 
 LEASE = timedelta(minutes=2)

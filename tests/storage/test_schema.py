@@ -13,6 +13,7 @@ from sqlalchemy import Connection, ForeignKeyConstraint, func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from storage.database import Database, head_revision
+from storage.delivery_log import DeliveryLogRepository
 from storage.models import (
     Base,
     Broadcast,
@@ -25,14 +26,9 @@ from storage.models import (
     Question,
     Reminder,
 )
-from storage.repositories import (
-    DeliveryLogRepository,
-    NewReminder,
-    PatientRepository,
-    ReminderRepository,
-    SessionRepository,
-    delete_patient,
-)
+from storage.patients import PatientRepository, delete_patient
+from storage.reminders import NewReminder, ReminderRepository
+from storage.sessions import SessionRepository
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 

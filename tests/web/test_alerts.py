@@ -20,7 +20,8 @@ from storage.models import (
     Patient,
     PatientStatus,
 )
-from storage.repositories import PatientRepository, QuestionRepository
+from storage.patients import PatientRepository
+from storage.questions import QuestionRepository
 from tests.web.conftest import Site, csrf_of
 
 SESSION_DAY = date(2026, 11, 17)

@@ -26,6 +26,7 @@ from scheduler.notifier import (
     TransientDeliveryError,
 )
 from storage.database import Database
+from storage.delivery_log import DeliveryLogRepository
 from storage.models import MessageStatus
 from storage.outbox import ClaimedMessage, NewMessage, OutboxRepository, SettledMessage
 
@@ -72,7 +73,7 @@ class OutboxPolicy:
     max_attempts: int = 10
     base_backoff: timedelta = timedelta(seconds=15)
     max_backoff: timedelta = timedelta(minutes=15)
-    keep_done: timedelta = timedelta(days=30)
+    keep_done: timedelta = timedelta(days=90)
 
     def backoff(self, attempt: int, retry_after: float | None) -> timedelta:
         """The wait before the next attempt: what the other side asked for, else exponential."""
@@ -218,18 +219,25 @@ class Outbox:
         return Pass(sent, next_wake)
 
     async def expire_and_prune(self) -> tuple[int, int]:
-        """Mark stale messages expired and delete those done with long ago."""
+        """Mark stale messages expired and, at most once an hour, delete those done with
+        long ago (``keep_done``) and the delivery log's attempts as old; returns how many
+        messages expired and how many rows were deleted."""
         now = self.clock.now()
         async with self.database.session() as session:
             repo = OutboxRepository(session)
             expired = await repo.expire_stale(now=now)
             pruned = 0
             if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
-                pruned = await repo.prune(finished_before=now - self.policy.keep_done)
+                before = now - self.policy.keep_done
+                pruned = await repo.prune(finished_before=before)
+                pruned += await DeliveryLogRepository(session).prune(before=before)
                 self._pruned_at = now
             await session.commit()
         if expired:
             log.warning("%s messages to staff expired unsent", expired)
+        if pruned:
+            log.info("%s delivered messages and attempts older than %s pruned", pruned,
+                     self.policy.keep_done)  # fmt: skip
         return expired, pruned
 
     async def _claim_and_send(

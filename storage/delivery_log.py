@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import DeliveryLog, DeliveryOutcome, Reminder, TreatmentSession
@@ -71,6 +71,16 @@ class DeliveryLogRepository:
                     for e in entries
                 ],
             )
+
+    async def prune(self, *, before: datetime) -> int:
+        """Delete the attempts made before ``before`` (the reminders keep their outcome);
+        returns how many."""
+        result = await self.session.execute(
+            delete(DeliveryLog)
+            .where(DeliveryLog.at < before)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def for_patient(self, *, patient_id: int) -> Sequence[DeliveryLog]:
         """Every delivery attempt of the patient's reminders, oldest first."""

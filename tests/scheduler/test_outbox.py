@@ -12,10 +12,14 @@ from sqlalchemy import select
 
 from scheduler.budget import Priority
 from scheduler.clock import FakeClock
+from scheduler.delivery import Dispatcher
 from scheduler.notifier import RecipientGoneError, TransientDeliveryError
 from scheduler.outbox import MessageKind, Outbox, OutboxPolicy, OutgoingMessage, Recipient
 from storage.database import Database
-from storage.models import MessageStatus, OutboxMessage
+from storage.models import DeliveryLog, MessageStatus, OutboxMessage, Reminder, ReminderStatus
+from tests.fakes import RecordingNotifier
+from tests.plans import small_plan
+from tests.scheduler.seeding import seed_due
 
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
@@ -141,6 +145,39 @@ async def test_stale_messages_expire_and_old_ones_are_pruned(database: Database)
     clock.advance(timedelta(days=3))
     assert await box.expire_and_prune() == (0, 2)
     assert await rows(database) == []
+
+
+async def test_the_delivery_log_is_pruned_by_age_and_reminders_keep_their_outcome(
+    database: Database,
+) -> None:
+    clock = FakeClock(START)
+    await seed_due(database, patients=2, per_patient=1, due_at=START, valid_for=timedelta(hours=1))
+    dispatcher = Dispatcher(
+        database=database,
+        notifier=RecordingNotifier(clock),
+        clock=clock,
+        plans=lambda _plan_id, _language="en": small_plan(),
+        worker_id="w1",
+    )
+    async with database.session() as session:
+        ids = list((await session.execute(select(Reminder.id).order_by(Reminder.id))).scalars())
+    await dispatcher.deliver(ids[0])
+    clock.advance(timedelta(days=60))
+    await dispatcher.deliver(ids[1])  # expired by now: logged 60 days later
+    box = Outbox(
+        database=database,
+        clock=clock,
+        worker_id="w1",
+        notifier=Staff(),
+        policy=OutboxPolicy(keep_done=timedelta(days=30)),
+    )
+    assert await box.expire_and_prune() == (0, 1)
+    async with database.session() as session:
+        logged = (await session.execute(select(DeliveryLog.reminder_id))).scalars().all()
+        kept = (await session.execute(select(Reminder.status).order_by(Reminder.id))).scalars()
+        assert list(logged) == [ids[1]]
+        assert list(kept) == [ReminderStatus.SENT, ReminderStatus.EXPIRED]
+    assert await box.expire_and_prune() == (0, 0)  # at most once an hour
 
 
 async def test_two_processes_send_each_message_once(database: Database) -> None:

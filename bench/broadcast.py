@@ -47,7 +47,8 @@ from bench.report import (
 from bot.broadcasting import BotBroadcastTransport
 from bot.standin import StandIn
 from content.texts import load_texts
-from scheduler.broadcasts import BroadcastSender, BroadcastService
+from scheduler.broadcasts.sender import BroadcastSender
+from scheduler.broadcasts.service import BroadcastService
 from scheduler.clock import SystemClock
 from storage.broadcasts import BroadcastRepository
 from storage.database import Database

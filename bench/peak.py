@@ -81,7 +81,7 @@ from bench.report import (
 from bot.standin import StandIn
 from bot.standin.chats import ChatHandle
 from content.plan import CarePlan
-from scheduler.broadcasts import BroadcastService
+from scheduler.broadcasts.service import BroadcastService
 from scheduler.budget import RedisBackend, redact, token_namespace
 from scheduler.clock import SystemClock
 from storage.database import Database, normalize_url, redact_url

@@ -32,7 +32,7 @@ from bot.web.app import Dashboard
 from bot.web.wiring import build_dashboard
 from content.loader import load_plan
 from content.texts import DEFAULT_LANGUAGE, available_languages, load_texts
-from scheduler.broadcasts import BroadcastSender
+from scheduler.broadcasts.sender import BroadcastSender
 from scheduler.budget import TelegramBudget, open_backend, redact, token_namespace
 from scheduler.capacity import CapacityService
 from scheduler.clock import Clock

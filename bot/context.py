@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.flood import FloodGuard
 from content.plan import CarePlan
 from content.texts import DEFAULT_LANGUAGE, Texts, available_languages, load_texts
-from scheduler.broadcasts import BroadcastService
+from scheduler.broadcasts.service import BroadcastService
 from scheduler.clinics import ClinicService, StaffView
 from scheduler.clock import Clock, SystemClock
 from scheduler.outbox import Outbox

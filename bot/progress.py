@@ -11,7 +11,7 @@ from telegram.ext import ExtBot
 from bot.handlers.broadcast import cancel_keyboard, progress_html
 from bot.sending import send_html
 from content.texts import Texts
-from scheduler.broadcasts import BroadcastReport
+from scheduler.broadcasts.report import BroadcastReport
 
 log = logging.getLogger(__name__)
 

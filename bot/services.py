@@ -21,7 +21,7 @@ from scheduler.runner import ReminderRunner, RunnerSettings, new_worker_id
 from storage.database import Database, redact_url
 
 if TYPE_CHECKING:
-    from scheduler.broadcasts import BroadcastService
+    from scheduler.broadcasts.service import BroadcastService
     from scheduler.clinics import ClinicService
     from scheduler.questions import QuestionService
     from scheduler.sessions import CareService
@@ -153,7 +153,7 @@ def build_services(
 ) -> Services:
     """Wire the layers for ``settings`` (or on ``database``), counting in ``metrics`` (new
     ones when not given); nothing connects until start."""
-    from scheduler.broadcasts import BroadcastService
+    from scheduler.broadcasts.service import BroadcastService
     from scheduler.clinics import ClinicService
     from scheduler.questions import QuestionService
     from scheduler.sessions import CareService

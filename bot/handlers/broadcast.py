@@ -23,18 +23,18 @@ from bot.context import BotContext
 from bot.handlers.clinic import staff_only
 from bot.handlers.common import chat_id_of, drop_buttons, reply
 from content.texts import Markup, Texts
-from scheduler.broadcasts import (
-    MAX_AHEAD,
-    Audience,
+from scheduler.broadcasts.audience import Audience
+from scheduler.broadcasts.errors import (
     AudienceError,
     BroadcastNotFound,
-    BroadcastReport,
     BroadcastStateError,
     BroadcastTimeError,
     BroadcastTooLong,
     TimeProblem,
     UnknownPhase,
 )
+from scheduler.broadcasts.report import BroadcastReport
+from scheduler.broadcasts.rules import MAX_AHEAD
 from scheduler.clinics import StaffView
 from storage.models import BroadcastStatus
 

@@ -23,20 +23,19 @@ from starlette.routing import BaseRoute, Route
 from bot.web.app import PREFIX, Dashboard
 from content.loader import load_plan
 from content.texts import load_texts
-from scheduler.broadcasts import (
-    MAX_AHEAD,
-    Audience,
+from scheduler.broadcasts.audience import Audience
+from scheduler.broadcasts.errors import (
     AudienceError,
     BroadcastNotFound,
-    BroadcastReport,
     BroadcastStateError,
     BroadcastTimeError,
     BroadcastTooLong,
     EmptyBroadcast,
     TimeProblem,
     UnknownPhase,
-    text_limit,
 )
+from scheduler.broadcasts.report import BroadcastReport
+from scheduler.broadcasts.rules import MAX_AHEAD, text_limit
 from scheduler.notifier import DeliveryError
 from scheduler.planning import load_zone, to_utc
 from scheduler.web_access import WebUser

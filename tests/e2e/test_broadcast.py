@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.standin import ChatHandle, StandIn
-from scheduler.broadcasts import text_limit
+from scheduler.broadcasts.rules import text_limit
 from scheduler.clinics import ClinicView
 from scheduler.clock import FakeClock
 from scheduler.planning import QuietHours

@@ -13,23 +13,21 @@ from datetime import time as time_of_day
 import pytest
 from sqlalchemy import select, update
 
-from scheduler.broadcasts import (
-    LABEL_ROOM,
-    MAX_TEXT,
-    Audience,
+from scheduler.broadcasts.audience import Audience
+from scheduler.broadcasts.errors import (
     AudienceError,
     BroadcastNotFound,
-    BroadcastReport,
-    BroadcastSender,
-    BroadcastService,
     BroadcastStateError,
     BroadcastTimeError,
     BroadcastTooLong,
-    Pacer,
     TimeProblem,
     UnknownPhase,
-    text_limit,
 )
+from scheduler.broadcasts.pacing import Pacer
+from scheduler.broadcasts.report import BroadcastReport
+from scheduler.broadcasts.rules import LABEL_ROOM, MAX_TEXT, text_limit
+from scheduler.broadcasts.sender import BroadcastSender
+from scheduler.broadcasts.service import BroadcastService
 from scheduler.clock import FakeClock, MonotonicClock, SystemMonotonic
 from scheduler.metrics import Metrics, SendOutcome
 from scheduler.notifier import MessageRejectedError, RecipientGoneError, TransientDeliveryError

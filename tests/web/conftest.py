@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 
 from bot.web.app import Dashboard, DashboardDeps
 from content.loader import load_plan
-from scheduler.broadcasts import BroadcastService
+from scheduler.broadcasts.service import BroadcastService
 from scheduler.clinics import ClinicService, ClinicView
 from scheduler.clock import FakeClock
 from scheduler.dashboard import DashboardService

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from content.loader import load_plan
-from scheduler.broadcasts import BroadcastSender
+from scheduler.broadcasts.sender import BroadcastSender
 from storage.models import Broadcast, BroadcastRecipient, BroadcastStatus, RecipientStatus
 from tests.scheduler.test_broadcasts import FAST, FakeTransport
 from tests.web.conftest import FakeMessenger, Site, csrf_of

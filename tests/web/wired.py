@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from bot.qr import invite_link
 from bot.web.app import Dashboard, DashboardDeps, Messenger
 from content.loader import load_plan
-from scheduler.broadcasts import BroadcastService
+from scheduler.broadcasts.service import BroadcastService
 from scheduler.dashboard import DashboardService
 from tests.web.conftest import SECRET, Site
 

@@ -41,7 +41,7 @@ from bench.report import (
 from bot.web.app import Dashboard, DashboardDeps
 from content.loader import load_plan
 from scheduler.broadcasts.service import BroadcastService
-from scheduler.clinics import ClinicService
+from scheduler.clinics.service import ClinicService
 from scheduler.clock import FakeClock
 from scheduler.dashboard import DashboardService
 from scheduler.planning import QuietHours

@@ -12,7 +12,7 @@ from datetime import timedelta
 from content.texts import Texts
 from scheduler.budget import Priority
 from scheduler.capacity import CapacityService, WindowLoad
-from scheduler.clinics import ClinicService
+from scheduler.clinics.service import ClinicService
 from scheduler.outbox import MessageKind, Outbox, Recipient
 from scheduler.planning import load_zone
 

@@ -32,7 +32,8 @@ from bot.cli_common import fail, settings_or_exit
 from bot.config import Settings
 
 if TYPE_CHECKING:
-    from scheduler.clinics import ClinicService, ClinicView, NewInvite
+    from scheduler.clinics.service import ClinicService
+    from scheduler.clinics.views import ClinicView, NewInvite
 
 clinic_app = typer.Typer(
     help="Clinics: create one, list them, make invite links and QR codes, revoke links.",
@@ -68,7 +69,7 @@ def _run(
     from sqlalchemy.exc import DBAPIError
 
     from content.loader import load_plan
-    from scheduler.clinics import ClinicService
+    from scheduler.clinics.service import ClinicService
     from scheduler.clock import SystemClock
     from storage.database import Database, redact_url
 
@@ -177,7 +178,7 @@ def _link(username: str, invite: NewInvite) -> str:
 
 def _valid_for(invite: NewInvite, clinic: ClinicView) -> str:
     """How long a link works: "for 7 days (until Fri 27 Nov 2026 09:00 Asia/Karachi)"."""
-    from scheduler.clinics import INVITE_TTL
+    from scheduler.clinics.codes import INVITE_TTL
 
     days = INVITE_TTL[invite.kind] // timedelta(days=1)
     local = invite.expires_at.astimezone(ZoneInfo(clinic.timezone))
@@ -563,7 +564,7 @@ def list_staff(
 @staff_app.command("remove")
 def remove_staff(clinic_id: ClinicIdArgument, chat_id: ChatIdArgument) -> None:
     """Take a member off a clinic's staff: their next command or button is refused."""
-    from scheduler.clinics import StaffError, StaffProblem
+    from scheduler.clinics.errors import StaffError, StaffProblem
 
     settings = settings_or_exit()
 

@@ -15,7 +15,8 @@ from bot.flood import FloodGuard
 from content.plan import CarePlan
 from content.texts import DEFAULT_LANGUAGE, Texts, available_languages, load_texts
 from scheduler.broadcasts.service import BroadcastService
-from scheduler.clinics import ClinicService, StaffView
+from scheduler.clinics.service import ClinicService
+from scheduler.clinics.views import StaffView
 from scheduler.clock import Clock, SystemClock
 from scheduler.outbox import Outbox
 from scheduler.questions import QuestionService

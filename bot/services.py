@@ -22,7 +22,7 @@ from storage.database import Database, redact_url
 
 if TYPE_CHECKING:
     from scheduler.broadcasts.service import BroadcastService
-    from scheduler.clinics import ClinicService
+    from scheduler.clinics.service import ClinicService
     from scheduler.questions import QuestionService
     from scheduler.sessions import CareService
     from scheduler.visits import VisitService
@@ -154,7 +154,7 @@ def build_services(
     """Wire the layers for ``settings`` (or on ``database``), counting in ``metrics`` (new
     ones when not given); nothing connects until start."""
     from scheduler.broadcasts.service import BroadcastService
-    from scheduler.clinics import ClinicService
+    from scheduler.clinics.service import ClinicService
     from scheduler.questions import QuestionService
     from scheduler.sessions import CareService
     from scheduler.visits import VisitService

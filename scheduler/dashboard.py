@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from content.plan import CarePlan, day_of_healing
-from scheduler.clinics import ClinicView
+from scheduler.clinics.views import ClinicView
 from scheduler.clock import Clock
 from scheduler.delivery import PlanSource
 from scheduler.planning import catch_up_phase, load_zone

@@ -16,7 +16,8 @@ from enum import StrEnum
 from typing import Protocol
 
 from content.plan import day_of_healing
-from scheduler.clinics import Alert, ClinicService, ClinicView, StaffView
+from scheduler.clinics.service import ClinicService
+from scheduler.clinics.views import Alert, ClinicView, StaffView
 from scheduler.notifier import DeliveryError, RecipientGoneError
 from scheduler.planning import load_zone
 from scheduler.sessions import CareService

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from scheduler.clinics import StaffView, load_staff
+from scheduler.clinics.views import StaffView, load_staff
 from scheduler.sessions import PatientView, load_view
 from storage.database import Database
 from storage.patients import PatientRepository

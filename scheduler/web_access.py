@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from scheduler.clinics import ClinicView, StaffView
+from scheduler.clinics.views import ClinicView, StaffView
 from scheduler.clock import Clock
 from storage.clinics import ClinicRepository
 from storage.database import Database

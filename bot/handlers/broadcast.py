@@ -35,7 +35,7 @@ from scheduler.broadcasts.errors import (
 )
 from scheduler.broadcasts.report import BroadcastReport
 from scheduler.broadcasts.rules import MAX_AHEAD
-from scheduler.clinics import StaffView
+from scheduler.clinics.views import StaffView
 from storage.models import BroadcastStatus
 
 COMPOSE_STEP = "broadcast"

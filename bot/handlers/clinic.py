@@ -38,15 +38,8 @@ from bot.sending import send_html
 from bot.web.app import sign_in_url
 from content.texts import Markup
 from scheduler.budget import Priority
-from scheduler.clinics import (
-    Alert,
-    ClinicView,
-    InviteError,
-    InviteProblem,
-    InviteView,
-    StaffError,
-    StaffView,
-)
+from scheduler.clinics.errors import InviteError, InviteProblem, StaffError
+from scheduler.clinics.views import Alert, ClinicView, InviteView, StaffView
 from scheduler.outbox import MessageKind
 from scheduler.sessions import PatientView
 from storage.models import InviteKind, StaffRole

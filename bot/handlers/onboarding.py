@@ -37,7 +37,9 @@ from bot.menu import staff_commands
 from bot.zones import COMMON_ZONES, describe_zone, resolve_timezone
 from content.plan import day_of_healing
 from content.texts import RTL_LANGUAGES
-from scheduler.clinics import InviteError, InviteView, looks_like_code
+from scheduler.clinics.codes import looks_like_code
+from scheduler.clinics.errors import InviteError
+from scheduler.clinics.views import InviteView
 from scheduler.planning import (
     MAX_DAYS_AHEAD,
     MAX_DAYS_BACK,

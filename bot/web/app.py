@@ -27,7 +27,7 @@ from starlette.templating import Jinja2Templates
 from bot.web.security import COOKIE, SecurityHeaders, same, sign, unsign
 from content.texts import load_texts
 from scheduler.broadcasts.service import BroadcastService
-from scheduler.clinics import ClinicService
+from scheduler.clinics.service import ClinicService
 from scheduler.dashboard import DashboardService
 from scheduler.planning import load_zone
 from scheduler.sessions import CareService

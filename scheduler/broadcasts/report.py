@@ -8,11 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from storage.broadcasts import BroadcastRepository
-from storage.models import (
-    Broadcast,
-    BroadcastStatus,
-    RecipientStatus,
-)
+from storage.models import Broadcast, BroadcastStatus, RecipientStatus
 
 
 @dataclass(frozen=True)

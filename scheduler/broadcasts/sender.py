@@ -41,11 +41,7 @@ from storage.broadcasts import (
     RecipientCheck,
 )
 from storage.database import Database
-from storage.models import (
-    Broadcast,
-    BroadcastStatus,
-    Clinic,
-)
+from storage.models import Broadcast, BroadcastStatus, Clinic
 
 log = logging.getLogger(__name__)
 

@@ -19,17 +19,9 @@ from scheduler.broadcasts.report import BroadcastReport, build_report
 from scheduler.broadcasts.rules import schedule_problem, text_limit
 from scheduler.clock import Clock
 from scheduler.planning import QuietHours, load_zone
-from storage.broadcasts import (
-    BroadcastLine,
-    BroadcastRepository,
-    NewRecipient,
-)
+from storage.broadcasts import BroadcastLine, BroadcastRepository, NewRecipient
 from storage.database import Database
-from storage.models import (
-    BroadcastStatus,
-    Clinic,
-    Staff,
-)
+from storage.models import BroadcastStatus, Clinic, Staff
 
 log = logging.getLogger(__name__)
 

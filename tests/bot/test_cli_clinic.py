@@ -20,7 +20,9 @@ from bot.cli import app
 from bot.qr import qr_matrix
 from bot.standin import StandIn
 from content.loader import load_plan
-from scheduler.clinics import ClinicService, InviteError, InviteProblem, InviteView
+from scheduler.clinics.errors import InviteError, InviteProblem
+from scheduler.clinics.service import ClinicService
+from scheduler.clinics.views import InviteView
 from scheduler.clock import SystemClock
 from scheduler.web_access import WebAccess
 from storage.database import Database

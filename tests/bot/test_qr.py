@@ -7,7 +7,7 @@ import png  # type: ignore[import-untyped]
 import pytest
 
 from bot.qr import BORDER, BOX_SIZE, CAPTION_MARGIN, invite_link, qr_matrix, qr_png
-from scheduler.clinics import new_code
+from scheduler.clinics.codes import new_code
 
 CODE = "Ab3_-" + "x" * 27
 

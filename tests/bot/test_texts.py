@@ -63,7 +63,7 @@ def test_keys_built_at_run_time_exist() -> None:
     texts = load_texts()
     from bot.handlers import COMMANDS
     from bot.menu import PATIENT_COMMANDS, STAFF_COMMANDS
-    from scheduler.clinics import InviteProblem
+    from scheduler.clinics.errors import InviteProblem
     from storage.models import StaffRole
 
     assert set(COMMANDS) == set(PATIENT_COMMANDS) | set(STAFF_COMMANDS)  # each in a menu

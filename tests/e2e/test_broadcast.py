@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.standin import ChatHandle, StandIn
 from scheduler.broadcasts.rules import text_limit
-from scheduler.clinics import ClinicView
+from scheduler.clinics.views import ClinicView
 from scheduler.clock import FakeClock
 from scheduler.planning import QuietHours
 from storage.database import Database

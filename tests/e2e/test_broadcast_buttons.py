@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.standin import ChatHandle
-from scheduler.clinics import ClinicView
+from scheduler.clinics.views import ClinicView
 from scheduler.planning import QuietHours
 from storage.models import Broadcast, BroadcastStatus, InviteKind, Patient, StaffRole
 from tests.e2e.harness import WAIT, BotHarness, press, say

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from scheduler.clinics import InviteError, InviteProblem
+from scheduler.clinics.errors import InviteError, InviteProblem
 from tests.e2e.browser import MISSING, Browser, new_driver, served
 from tests.e2e.harness import BotHarness, say
 from tests.e2e.test_clinics import join, make_clinic, patient_link, urgent_alert

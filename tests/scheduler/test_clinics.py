@@ -11,19 +11,16 @@ import pytest
 from sqlalchemy import select, update
 
 from content.loader import load_plan
-from scheduler.clinics import (
+from scheduler.clinics.codes import code_hash, looks_like_code, new_code
+from scheduler.clinics.errors import (
     ClinicDetailsError,
-    ClinicService,
-    ClinicView,
     InviteError,
     InviteProblem,
-    NewInvite,
     StaffError,
     StaffProblem,
-    code_hash,
-    looks_like_code,
-    new_code,
 )
+from scheduler.clinics.service import ClinicService
+from scheduler.clinics.views import ClinicView, NewInvite
 from scheduler.clock import FakeClock
 from scheduler.planning import QuietHours
 from scheduler.questions import QuestionService

@@ -14,7 +14,8 @@ from starlette.applications import Starlette
 from bot.web.app import Dashboard, DashboardDeps
 from content.loader import load_plan
 from scheduler.broadcasts.service import BroadcastService
-from scheduler.clinics import ClinicService, ClinicView
+from scheduler.clinics.service import ClinicService
+from scheduler.clinics.views import ClinicView
 from scheduler.clock import FakeClock
 from scheduler.dashboard import DashboardService
 from scheduler.notifier import RecipientGoneError

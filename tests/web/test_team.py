@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.qr import qr_matrix
-from scheduler.clinics import code_hash
+from scheduler.clinics.codes import code_hash
 from scheduler.notifier import RecipientGoneError
 from storage.models import Invite, InviteKind, Staff, StaffRole
 from tests.bot.test_qr import modules_of, read_png

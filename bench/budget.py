@@ -38,7 +38,7 @@ from bench.report import (
     print_facts,
     print_table,
 )
-from scheduler.budget import Priority, RedisBackend, TelegramBudget, open_backend
+from scheduler.outbox.budget import Priority, RedisBackend, TelegramBudget, open_backend
 
 TARGET_SHARE = 0.95
 REPLY_P99 = 1.5  # the target for conversation replies at the peak
@@ -136,7 +136,7 @@ def run(url: str, processes: int, rate: float, duration: float) -> Result:
 
 
 def report(result: Result, url: str, *, check: bool) -> None:
-    from scheduler.budget import redact
+    from scheduler.outbox.budget import redact
 
     print_facts("Machine", machine_facts([("Redis", redact(url))]))
     print_table(

@@ -41,12 +41,12 @@ from bench.report import (
 from bot.web.app import Dashboard, DashboardDeps
 from content.loader import load_plan
 from scheduler.broadcasts.service import BroadcastService
+from scheduler.care.planning import QuietHours
+from scheduler.care.sessions import CareService
+from scheduler.clinics.dashboard import DashboardService
 from scheduler.clinics.service import ClinicService
+from scheduler.clinics.web_access import WebAccess
 from scheduler.clock import FakeClock
-from scheduler.dashboard import DashboardService
-from scheduler.planning import QuietHours
-from scheduler.sessions import CareService
-from scheduler.web_access import WebAccess
 from storage.database import Database
 from storage.models import (
     Escalation,

@@ -61,9 +61,9 @@ from bench.report import (
 )
 from content.plan import CarePlan
 from scheduler.clock import SystemClock
-from scheduler.delivery import Dispatcher, Outcome
-from scheduler.notifier import OutgoingReminder
-from scheduler.runner import ReminderRunner, RunnerSettings, new_worker_id
+from scheduler.outbox.notifier import OutgoingReminder
+from scheduler.outbox.reminders import Dispatcher, Outcome
+from scheduler.outbox.sender import ReminderRunner, RunnerSettings, new_worker_id
 from storage.database import Database
 from storage.models import (
     DeliveryLog,

@@ -64,7 +64,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Runs the real `aftercare worker` command with the logging notifier slowed by an awaited sleep.
 SLOW_WORKER = """
 import asyncio, sys
-from scheduler.notifier import LoggingNotifier
+from scheduler.outbox.notifier import LoggingNotifier
 from bot.cli import main
 _send = LoggingNotifier.send_reminder
 async def send_reminder(self, reminder):

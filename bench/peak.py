@@ -82,8 +82,8 @@ from bot.standin import StandIn
 from bot.standin.chats import ChatHandle
 from content.plan import CarePlan
 from scheduler.broadcasts.service import BroadcastService
-from scheduler.budget import RedisBackend, redact, token_namespace
 from scheduler.clock import SystemClock
+from scheduler.outbox.budget import RedisBackend, redact, token_namespace
 from storage.database import Database, normalize_url, redact_url
 from storage.models import (
     BroadcastRecipient,

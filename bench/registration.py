@@ -60,9 +60,9 @@ from bench.report import (
 )
 from content.loader import load_plan
 from content.plan import CarePlan
+from scheduler.care.planning import PlanState, QuietHours, load_zone, plan_reminders
+from scheduler.care.sessions import CareService
 from scheduler.clock import FakeClock
-from scheduler.planning import PlanState, QuietHours, load_zone, plan_reminders
-from scheduler.sessions import CareService
 from storage.database import Database
 from storage.models import Base, PatientStatus, ReminderStatus
 

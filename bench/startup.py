@@ -56,9 +56,9 @@ from bench.report import (
     print_facts,
     print_table,
 )
-from scheduler.delivery import Dispatcher, Outcome
-from scheduler.notifier import OutgoingReminder
-from scheduler.runner import ReminderRunner, new_worker_id
+from scheduler.outbox.notifier import OutgoingReminder
+from scheduler.outbox.reminders import Dispatcher, Outcome
+from scheduler.outbox.sender import ReminderRunner, new_worker_id
 from storage.database import Database, head_revision
 from storage.models import ReminderStatus
 from storage.reminders import ReminderRepository

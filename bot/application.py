@@ -33,13 +33,13 @@ from bot.web.wiring import build_dashboard
 from content.loader import load_plan
 from content.texts import DEFAULT_LANGUAGE, available_languages, load_texts
 from scheduler.broadcasts.sender import BroadcastSender
-from scheduler.budget import TelegramBudget, open_backend, redact, token_namespace
-from scheduler.capacity import CapacityService
+from scheduler.clinics.web_access import WebAccess
 from scheduler.clock import Clock
-from scheduler.delivery import DeliveryPolicy
-from scheduler.metrics import Metrics
-from scheduler.runner import RunnerSettings, new_worker_id
-from scheduler.web_access import WebAccess
+from scheduler.outbox.budget import TelegramBudget, open_backend, redact, token_namespace
+from scheduler.outbox.metrics import Metrics
+from scheduler.outbox.reminders import DeliveryPolicy
+from scheduler.outbox.sender import RunnerSettings, new_worker_id
+from scheduler.outbox.windows import CapacityService
 from storage.database import Database
 
 log = logging.getLogger(__name__)

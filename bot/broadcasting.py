@@ -10,7 +10,7 @@ from telegram.ext import ExtBot
 
 from bot.notifier import delivery_errors
 from content.texts import Texts, load_texts
-from scheduler.budget import Priority
+from scheduler.outbox.budget import Priority
 
 
 class BotBroadcastTransport:
@@ -30,7 +30,7 @@ class BotBroadcastTransport:
         self, *, chat_id: int, text: str, photo: str | None, clinic: str, language: str = "en"
     ) -> None:
         """Deliver one copy, labelled in the patient's ``language``, or raise a
-        ``scheduler.notifier`` DeliveryError."""
+        ``scheduler.outbox.notifier`` DeliveryError."""
         # The staff's words are escaped into our template: they reach the patient as typed.
         texts = self.catalogues(language)
         labelled = str(texts.render("broadcast.from_clinic", clinic=clinic, text=text))

@@ -10,11 +10,11 @@ import math
 from datetime import timedelta
 
 from content.texts import Texts
-from scheduler.budget import Priority
-from scheduler.capacity import CapacityService, WindowLoad
+from scheduler.care.planning import load_zone
 from scheduler.clinics.service import ClinicService
-from scheduler.outbox import MessageKind, Outbox, Recipient
-from scheduler.planning import load_zone
+from scheduler.outbox.budget import Priority
+from scheduler.outbox.messages import MessageKind, Outbox, Recipient
+from scheduler.outbox.windows import CapacityService, WindowLoad
 
 log = logging.getLogger(__name__)
 

@@ -164,7 +164,7 @@ def worker(
         return
 
     from bot.services import build_delivery
-    from scheduler.notifier import LoggingNotifier
+    from scheduler.outbox.notifier import LoggingNotifier
 
     services = build_delivery(settings, notifier=LoggingNotifier(), clock=SystemClock())
     server = _serve_metrics(services.metrics.registry, metrics_host, metrics_port)
@@ -333,7 +333,7 @@ def plan_command(
     ] = None,
 ) -> None:
     """Print the reminder schedule of a session: local time, phase, milestone, status."""
-    from scheduler.planning import (
+    from scheduler.care.planning import (
         SessionDateError,
         UnknownTimeZoneError,
         check_session_date,
@@ -354,7 +354,7 @@ def plan_command(
         raise fail(f"{exc}; the session must be at most 90 days ahead, 2 years back") from None
 
     from content.loader import PlanError, load_plan
-    from scheduler.planning import plan_catch_up, plan_reminders
+    from scheduler.care.planning import plan_catch_up, plan_reminders
 
     try:
         plan = load_plan(plan_name or settings.default_plan)

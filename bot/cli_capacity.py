@@ -23,7 +23,7 @@ import typer
 from bot.cli_common import fail, settings_or_exit
 
 if TYPE_CHECKING:
-    from scheduler.capacity import WindowLoad
+    from scheduler.outbox.windows import WindowLoad
 
 
 def register(app: typer.Typer) -> None:
@@ -54,7 +54,7 @@ def capacity_command(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON list of windows.")] = False,
 ) -> None:
     """How full each delivery window is, per day, against the Telegram budget."""
-    from scheduler.planning import UnknownTimeZoneError, load_zone
+    from scheduler.care.planning import UnknownTimeZoneError, load_zone
 
     settings = settings_or_exit()
     zone_name = tz or settings.default_timezone
@@ -72,8 +72,8 @@ def capacity_command(
     count = days if days is not None else (2 if on is None else 1)
 
     from content.loader import load_plan
-    from scheduler.capacity import CapacityService
     from scheduler.clock import SystemClock
+    from scheduler.outbox.windows import CapacityService
     from storage.database import Database
 
     async def _loads() -> list[tuple[date, list[WindowLoad]]]:
@@ -126,7 +126,7 @@ def _print(
     from rich.console import Console
     from rich.table import Table
 
-    from scheduler.capacity import REMINDER_SHARE
+    from scheduler.outbox.windows import REMINDER_SHARE
 
     console = Console()
     console.print(

@@ -257,7 +257,7 @@ def create(
 ) -> None:
     """Create a clinic and print the one-time invite link of its first admin."""
     from content.loader import PlanError, load_plan
-    from scheduler.planning import QuietHours, UnknownTimeZoneError, load_zone
+    from scheduler.care.planning import QuietHours, UnknownTimeZoneError, load_zone
 
     settings = settings_or_exit()
     name = " ".join(name.split())
@@ -607,8 +607,8 @@ def login_link(
 ) -> None:
     """Print a one-time sign-in link to the clinic's web dashboard (10 minutes, one use)."""
     from bot.web.app import sign_in_url
+    from scheduler.clinics.web_access import SignInLink, WebAccess, WebAccessError
     from scheduler.clock import SystemClock
-    from scheduler.web_access import SignInLink, WebAccess, WebAccessError
 
     settings = settings_or_exit()
 

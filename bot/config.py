@@ -12,8 +12,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
-from scheduler.budget import BACKEND_SCHEMES, redact
-from scheduler.planning import QuietHours, UnknownTimeZoneError, load_zone
+from scheduler.care.planning import QuietHours, UnknownTimeZoneError, load_zone
+from scheduler.outbox.budget import BACKEND_SCHEMES, redact
 
 TOKEN_PATTERN = re.compile(r"^\d{5,16}:[A-Za-z0-9_-]{30,64}$")
 PLACEHOLDER_TOKENS = {"changeme", "change-me", "your-token", "your_token_here", "token", "xxx"}

@@ -15,14 +15,14 @@ from bot.flood import FloodGuard
 from content.plan import CarePlan
 from content.texts import DEFAULT_LANGUAGE, Texts, available_languages, load_texts
 from scheduler.broadcasts.service import BroadcastService
+from scheduler.care.questions import QuestionService
+from scheduler.care.sessions import CareService, PatientView
+from scheduler.care.visits import Visit, VisitService
 from scheduler.clinics.service import ClinicService
 from scheduler.clinics.views import StaffView
+from scheduler.clinics.web_access import WebAccess
 from scheduler.clock import Clock, SystemClock
-from scheduler.outbox import Outbox
-from scheduler.questions import QuestionService
-from scheduler.sessions import CareService, PatientView
-from scheduler.visits import Visit, VisitService
-from scheduler.web_access import WebAccess
+from scheduler.outbox.messages import Outbox
 
 LANGUAGE_KEY = "language"
 STAFF_LANGUAGE = DEFAULT_LANGUAGE  # staff-facing texts stay English (issue 13)

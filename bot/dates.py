@@ -8,7 +8,7 @@ badly.
 Rules:
 
 - Range: a session may be up to 90 days ahead and up to 730 days back, the limits of
-  ``scheduler.planning.check_session_date``. A real date outside them is ``OutOfRange``;
+  ``scheduler.care.planning.check_session_date``. A real date outside them is ``OutOfRange``;
   a day its month does not have ("31/02", "30 Feb", "29/02/2026") or a month past 12
   ("2026-13-01") is ``Impossible``, so the patient hears what is wrong with it; anything
   else that is not a date is ``Unparseable``.
@@ -48,7 +48,7 @@ from zoneinfo import ZoneInfo
 from bot.urdu_dates import HAFTA, ORDINAL_WORDS, PASSED, THIS_BEFORE_HAFTA, read_urdu_word
 from content.texts import Markup, Texts
 from content.triage.script import ARABIC_LETTERS, fold_urdu
-from scheduler.planning import MAX_DAYS_AHEAD, SessionDateError, check_session_date
+from scheduler.care.planning import MAX_DAYS_AHEAD, SessionDateError, check_session_date
 
 MAX_INPUT = 64
 FAR_BACK = timedelta(days=300)

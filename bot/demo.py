@@ -40,8 +40,8 @@ from bot.qr import invite_link
 from bot.ratelimit import PacedRateLimiter
 from bot.standin import ChatHandle, SentMessage, StandIn
 from bot.web.app import sign_in_url
+from scheduler.care.timetravel import travel
 from scheduler.clock import FakeClock
-from scheduler.timetravel import travel
 from storage.models import InviteKind, StaffRole
 
 DEMO_CHAT_ID = 424242

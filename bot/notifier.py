@@ -16,14 +16,14 @@ from bot import keyboards
 from bot.dates import days_away
 from bot.sending import send_html
 from content.texts import Texts, load_texts
-from scheduler.budget import Priority
-from scheduler.notifier import (
+from scheduler.outbox.budget import Priority
+from scheduler.outbox.messages import OutgoingMessage
+from scheduler.outbox.notifier import (
     MessageRejectedError,
     OutgoingReminder,
     RecipientGoneError,
     TransientDeliveryError,
 )
-from scheduler.outbox import OutgoingMessage
 
 GONE = ("chat not found", "user is deactivated", "bot was blocked", "bot was kicked")
 

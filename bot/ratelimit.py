@@ -1,7 +1,7 @@
 """Outgoing pacing: every request python-telegram-bot makes waits for the Telegram budget.
 
 ``PacedRateLimiter`` is python-telegram-bot's ``BaseRateLimiter`` over a
-``scheduler.budget.TelegramBudget``: requests with a ``chat_id`` count against the overall
+``scheduler.outbox.budget.TelegramBudget``: requests with a ``chat_id`` count against the overall
 window (and a group's), messages to a private chat against that chat's; requests without one
 (``getUpdates``, ``answerCallbackQuery``, ``getMe``) are not paced. Callers say how urgent a
 send is through python-telegram-bot's ``rate_limit_args`` (a ``Priority``); a call without
@@ -21,7 +21,7 @@ from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
 from bot.notifier import retry_after_seconds
-from scheduler.budget import MemoryBackend, Priority, TelegramBudget
+from scheduler.outbox.budget import MemoryBackend, Priority, TelegramBudget
 
 log = logging.getLogger(__name__)
 

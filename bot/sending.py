@@ -12,7 +12,7 @@ from telegram.error import BadRequest
 from telegram.ext import ExtBot
 
 from content.texts import strip_tags
-from scheduler.budget import Priority
+from scheduler.outbox.budget import Priority
 
 log = logging.getLogger(__name__)
 

@@ -13,19 +13,19 @@ from typing import TYPE_CHECKING
 from bot.config import Settings
 from content.loader import load_plan
 from scheduler.clock import Clock
-from scheduler.delivery import DeliveryPolicy, Dispatcher
-from scheduler.metrics import Metrics
-from scheduler.notifier import Notifier
-from scheduler.outbox import MessageNotifier, Outbox
-from scheduler.runner import ReminderRunner, RunnerSettings, new_worker_id
+from scheduler.outbox.messages import MessageNotifier, Outbox
+from scheduler.outbox.metrics import Metrics
+from scheduler.outbox.notifier import Notifier
+from scheduler.outbox.reminders import DeliveryPolicy, Dispatcher
+from scheduler.outbox.sender import ReminderRunner, RunnerSettings, new_worker_id
 from storage.database import Database, redact_url
 
 if TYPE_CHECKING:
     from scheduler.broadcasts.service import BroadcastService
+    from scheduler.care.questions import QuestionService
+    from scheduler.care.sessions import CareService
+    from scheduler.care.visits import VisitService
     from scheduler.clinics.service import ClinicService
-    from scheduler.questions import QuestionService
-    from scheduler.sessions import CareService
-    from scheduler.visits import VisitService
 
 log = logging.getLogger(__name__)
 
@@ -154,10 +154,10 @@ def build_services(
     """Wire the layers for ``settings`` (or on ``database``), counting in ``metrics`` (new
     ones when not given); nothing connects until start."""
     from scheduler.broadcasts.service import BroadcastService
+    from scheduler.care.questions import QuestionService
+    from scheduler.care.sessions import CareService
+    from scheduler.care.visits import VisitService
     from scheduler.clinics.service import ClinicService
-    from scheduler.questions import QuestionService
-    from scheduler.sessions import CareService
-    from scheduler.visits import VisitService
 
     delivery = build_delivery(
         settings,

@@ -17,7 +17,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
-from scheduler.turns import Turns
+from scheduler.care.turns import Turns
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):

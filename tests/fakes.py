@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from scheduler.clock import Clock
-from scheduler.notifier import DeliveryError, OutgoingReminder
+from scheduler.outbox.notifier import DeliveryError, OutgoingReminder
 
 T = TypeVar("T")
 

@@ -37,11 +37,11 @@ from bot.qr import invite_link, qr_png
 from bot.sending import send_html
 from bot.web.app import sign_in_url
 from content.texts import Markup
-from scheduler.budget import Priority
+from scheduler.care.sessions import PatientView
 from scheduler.clinics.errors import InviteError, InviteProblem, StaffError
 from scheduler.clinics.views import Alert, ClinicView, InviteView, StaffView
-from scheduler.outbox import MessageKind
-from scheduler.sessions import PatientView
+from scheduler.outbox.budget import Priority
+from scheduler.outbox.messages import MessageKind
 from storage.models import InviteKind, StaffRole
 
 log = logging.getLogger(__name__)

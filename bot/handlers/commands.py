@@ -26,8 +26,8 @@ from bot.handlers.onboarding import ask_date
 from bot.zones import describe_zone
 from content.plan import day_of_healing
 from content.texts import Markup
-from scheduler.prompts import PromptKind
-from scheduler.sessions import PatientView
+from scheduler.care.prompts import PromptKind
+from scheduler.care.sessions import PatientView
 from storage.models import PatientStatus
 
 PLAN_LIMIT = 10

@@ -16,9 +16,9 @@ from bot.dates import days_away, describe_date, describe_instant
 from bot.sending import send_html
 from bot.zones import describe_zone
 from content.plan import CarePlan, day_of_healing
-from scheduler.planning import catch_up_phase
-from scheduler.prompts import Prompt, PromptKind
-from scheduler.sessions import PatientView, Registration, Upcoming
+from scheduler.care.planning import catch_up_phase
+from scheduler.care.prompts import Prompt, PromptKind
+from scheduler.care.sessions import PatientView, Registration, Upcoming
 from storage.models import Reminder
 
 Coming = Reminder | Upcoming  # a stored reminder, or one a registration just planned

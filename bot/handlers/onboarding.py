@@ -37,10 +37,7 @@ from bot.menu import staff_commands
 from bot.zones import COMMON_ZONES, describe_zone, resolve_timezone
 from content.plan import day_of_healing
 from content.texts import RTL_LANGUAGES
-from scheduler.clinics.codes import looks_like_code
-from scheduler.clinics.errors import InviteError
-from scheduler.clinics.views import InviteView
-from scheduler.planning import (
+from scheduler.care.planning import (
     MAX_DAYS_AHEAD,
     MAX_DAYS_BACK,
     MIN_AWAKE,
@@ -49,8 +46,11 @@ from scheduler.planning import (
     SessionDateError,
     UnknownTimeZoneError,
 )
-from scheduler.prompts import DATE_KINDS, Prompt, PromptKind
-from scheduler.sessions import NoSessionError, PatientView
+from scheduler.care.prompts import DATE_KINDS, Prompt, PromptKind
+from scheduler.care.sessions import NoSessionError, PatientView
+from scheduler.clinics.codes import looks_like_code
+from scheduler.clinics.errors import InviteError
+from scheduler.clinics.views import InviteView
 from storage.models import InviteKind, PatientStatus
 
 DEEP_LINK_PAYLOAD_MAX = 64

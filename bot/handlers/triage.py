@@ -31,8 +31,8 @@ from content.triage import (
     triage,
 )
 from content.triage.verdict import severity
-from scheduler.questions import Recorded
-from scheduler.sessions import PatientView
+from scheduler.care.questions import Recorded
+from scheduler.care.sessions import PatientView
 
 ICONS = {
     Level.NORMAL: "✅",

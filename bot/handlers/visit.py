@@ -1,7 +1,7 @@
 """The unit of work of an update: its chat's patient and member of staff, read once.
 
 ``open_visit`` runs before every other handler (group -3) and reads, in one transaction,
-what the handlers of this update need to know about the chat (``scheduler.visits``); they
+what the handlers of this update need to know about the chat (``scheduler.care.visits``); they
 take it from ``context.patient()`` and ``context.staff()`` instead of each reading it again.
 A command also ends the prompt that was pending, in that same transaction (the command may
 then open its own prompt; ``/cancel`` tells whether one was pending).

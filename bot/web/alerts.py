@@ -11,8 +11,8 @@ from starlette.routing import BaseRoute, Route
 
 from bot.web.app import PREFIX, Dashboard
 from bot.web.relay import MessengerRelay
-from scheduler.inbox import ALERTS_PAGE, MAX_MESSAGE, InboxError, InboxProblem, InboxService
-from scheduler.web_access import WebUser
+from scheduler.clinics.inbox import ALERTS_PAGE, MAX_MESSAGE, InboxError, InboxProblem, InboxService
+from scheduler.clinics.web_access import WebUser
 
 REFRESH_SECONDS = 5
 

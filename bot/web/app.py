@@ -27,11 +27,11 @@ from starlette.templating import Jinja2Templates
 from bot.web.security import COOKIE, SecurityHeaders, same, sign, unsign
 from content.texts import load_texts
 from scheduler.broadcasts.service import BroadcastService
+from scheduler.care.planning import load_zone
+from scheduler.care.sessions import CareService
+from scheduler.clinics.dashboard import DashboardService
 from scheduler.clinics.service import ClinicService
-from scheduler.dashboard import DashboardService
-from scheduler.planning import load_zone
-from scheduler.sessions import CareService
-from scheduler.web_access import SESSION_TTL, WebAccess, WebUser, csrf_token
+from scheduler.clinics.web_access import SESSION_TTL, WebAccess, WebUser, csrf_token
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +47,13 @@ class Messenger(Protocol):
 
     async def to_patient(self, chat_id: int, html: str) -> int:
         """Send ``html`` to the patient's chat; the sent message's id. Raises
-        ``scheduler.notifier.RecipientGoneError`` when the patient blocked the bot."""
+        ``scheduler.outbox.notifier.RecipientGoneError`` when the patient blocked the bot."""
         ...
 
     async def photo_preview(self, chat_id: int, data: bytes, caption: str) -> str:
         """Send a photo to a member of staff's own chat (the preview of a broadcast with a
         photo) and return Telegram's ``file_id`` for it: a photo reaches patients only as a
-        file Telegram already has. Raises ``scheduler.notifier.DeliveryError``."""
+        file Telegram already has. Raises ``scheduler.outbox.notifier.DeliveryError``."""
         ...
 
 

@@ -36,9 +36,9 @@ from scheduler.broadcasts.errors import (
 )
 from scheduler.broadcasts.report import BroadcastReport
 from scheduler.broadcasts.rules import MAX_AHEAD, text_limit
-from scheduler.notifier import DeliveryError
-from scheduler.planning import load_zone, to_utc
-from scheduler.web_access import WebUser
+from scheduler.care.planning import load_zone, to_utc
+from scheduler.clinics.web_access import WebUser
+from scheduler.outbox.notifier import DeliveryError
 from storage.models import BroadcastStatus
 
 KINDS = ("all", "phase", "due", "silent", "lang")

@@ -12,8 +12,8 @@ from starlette.routing import BaseRoute, Route
 
 from bot.web.app import Dashboard
 from bot.web.charts import Series, bar_chart
-from scheduler.figures import WEEKS, FigureService
-from scheduler.web_access import WebUser
+from scheduler.clinics.figures import WEEKS, FigureService
+from scheduler.clinics.web_access import WebUser
 
 PERIODS = (4, 12, 26, 52)
 

@@ -12,15 +12,15 @@ from starlette.routing import BaseRoute, Route
 from bot.web.alerts import NOTICES, PROBLEM_NOTICES
 from bot.web.app import PREFIX, Dashboard
 from bot.web.relay import MessengerRelay
-from scheduler.dashboard import (
+from scheduler.clinics.dashboard import (
     MAX_LABEL,
     LabelTooLong,
     PatientAction,
     PatientActions,
     PatientQuery,
 )
-from scheduler.inbox import MAX_MESSAGE, InboxError, InboxProblem, InboxService
-from scheduler.web_access import WebUser
+from scheduler.clinics.inbox import MAX_MESSAGE, InboxError, InboxProblem, InboxService
+from scheduler.clinics.web_access import WebUser
 from storage.models import PatientStatus
 
 PATIENT_NOTICES = {

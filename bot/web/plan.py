@@ -13,7 +13,7 @@ from bot.web.app import Dashboard
 from bot.web.broadcasts import LANGUAGE_NAMES
 from content.loader import load_plan
 from content.plan import CarePlan, Milestone, Phase
-from scheduler.web_access import WebUser
+from scheduler.clinics.web_access import WebUser
 
 RIGHT_TO_LEFT = frozenset({"ur", "ar", "fa", "ps", "sd"})
 

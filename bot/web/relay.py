@@ -7,11 +7,11 @@ from collections.abc import Callable
 from bot.notifier import delivery_errors
 from bot.web.app import Messenger
 from content.texts import Texts, load_texts
-from scheduler.notifier import DeliveryError
+from scheduler.outbox.notifier import DeliveryError
 
 
 class MessengerRelay:
-    """``scheduler.inbox.Relay`` over the dashboard's Messenger: the chat relay's text
+    """``scheduler.clinics.inbox.Relay`` over the dashboard's Messenger: the chat relay's text
     ("Message from <clinic>", in the patient's language), Telegram's errors as
     DeliveryErrors (a blocked patient: RecipientGoneError)."""
 

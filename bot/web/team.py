@@ -21,10 +21,10 @@ from starlette.routing import BaseRoute, Route
 from bot.qr import qr_png
 from bot.web.app import PREFIX, Dashboard
 from content.texts import load_texts
+from scheduler.care.planning import SessionDateError, check_session_date, load_zone
 from scheduler.clinics.errors import InviteError, StaffError, StaffProblem
 from scheduler.clinics.views import InviteLine, NewInvite, StaffView
-from scheduler.planning import SessionDateError, check_session_date, load_zone
-from scheduler.web_access import WebUser
+from scheduler.clinics.web_access import WebUser
 from storage.models import InviteKind, StaffRole
 
 log = logging.getLogger(__name__)

@@ -19,10 +19,10 @@ from bot.sending import send_html
 from bot.services import Services
 from bot.web.app import Dashboard, DashboardDeps
 from content.loader import load_plan
-from scheduler.budget import Priority
-from scheduler.dashboard import DashboardService
-from scheduler.notifier import MessageRejectedError, RecipientGoneError
-from scheduler.web_access import WebAccess
+from scheduler.clinics.dashboard import DashboardService
+from scheduler.clinics.web_access import WebAccess
+from scheduler.outbox.budget import Priority
+from scheduler.outbox.notifier import MessageRejectedError, RecipientGoneError
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from typing import Literal
 from content.plan import CarePlan, day_of_healing
 from scheduler.broadcasts.errors import AudienceError
 from scheduler.broadcasts.rules import MAX_DAYS
+from scheduler.care.planning import load_zone
 from scheduler.clinics.series import due_for_next_session
-from scheduler.planning import load_zone
 from storage.broadcasts import BroadcastRepository, Candidate, LatestSession
 
 log = logging.getLogger(__name__)

@@ -35,7 +35,7 @@ class BroadcastReport:
 
 
 class BroadcastTransport(Protocol):
-    """Sends one broadcast message, or raises the errors of ``scheduler.notifier``:
+    """Sends one broadcast message, or raises the errors of ``scheduler.outbox.notifier``:
     ``RecipientGoneError`` (403), ``TransientDeliveryError`` (429 with ``retry_after``; a
     timeout or network error without), ``MessageRejectedError`` (400)."""
 

@@ -8,7 +8,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from scheduler.broadcasts.errors import BroadcastTimeError, TimeProblem
-from scheduler.planning import QuietHours, load_zone
+from scheduler.care.planning import QuietHours, load_zone
 from storage.broadcasts import ReadyRecipient
 
 MAX_DAYS = 366

@@ -29,9 +29,13 @@ from scheduler.broadcasts.report import (
 )
 from scheduler.broadcasts.rules import hold_until
 from scheduler.clock import Clock, MonotonicClock, SystemMonotonic
-from scheduler.delivery import stop_recipient
-from scheduler.metrics import Kind, Metrics, SendOutcome
-from scheduler.notifier import MessageRejectedError, RecipientGoneError, TransientDeliveryError
+from scheduler.outbox.metrics import Kind, Metrics, SendOutcome
+from scheduler.outbox.notifier import (
+    MessageRejectedError,
+    RecipientGoneError,
+    TransientDeliveryError,
+)
+from scheduler.outbox.reminders import stop_recipient
 from storage.batching import GroupCommit
 from storage.broadcasts import (
     EXPIRED,

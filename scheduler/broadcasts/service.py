@@ -17,8 +17,8 @@ from scheduler.broadcasts.errors import (
 )
 from scheduler.broadcasts.report import BroadcastReport, build_report
 from scheduler.broadcasts.rules import schedule_problem, text_limit
+from scheduler.care.planning import QuietHours, load_zone
 from scheduler.clock import Clock
-from scheduler.planning import QuietHours, load_zone
 from storage.broadcasts import BroadcastLine, BroadcastRepository, NewRecipient
 from storage.database import Database
 from storage.models import BroadcastStatus, Clinic, Staff

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from scheduler.clock import Clock
-from scheduler.delivery import PlanSource
+from scheduler.outbox.reminders import PlanSource
 from storage.database import Database
 
 

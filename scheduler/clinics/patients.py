@@ -6,11 +6,11 @@ from collections import Counter
 from datetime import timedelta
 
 from content.plan import CarePlan, day_of_healing
+from scheduler.care.planning import load_zone
 from scheduler.clinics.base import ClinicBase
 from scheduler.clinics.limits import BOOKING_LEVEL, BOOKING_TOPIC
 from scheduler.clinics.series import DUE_WINDOW, due_for_next_session
 from scheduler.clinics.views import Alert, ClinicView, PatientSummary, alert_of
-from scheduler.planning import load_zone
 from storage.clinics import ClinicRepository
 from storage.models import PatientStatus
 from storage.patients import PatientRepository

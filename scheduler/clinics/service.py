@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from scheduler.care.planning import QuietHours, load_zone
 from scheduler.clinics.alerts import AlertUseCases
 from scheduler.clinics.errors import ClinicDetailsError
 from scheduler.clinics.invites import InviteUseCases
@@ -10,8 +11,7 @@ from scheduler.clinics.patients import PatientUseCases
 from scheduler.clinics.staff import StaffUseCases
 from scheduler.clinics.views import ClinicView, NewInvite
 from scheduler.clock import Clock
-from scheduler.delivery import PlanSource
-from scheduler.planning import QuietHours, load_zone
+from scheduler.outbox.reminders import PlanSource
 from storage.clinics import ClinicRepository
 from storage.database import Database
 from storage.models import InviteKind, StaffRole

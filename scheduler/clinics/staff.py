@@ -5,7 +5,7 @@ from __future__ import annotations
 from scheduler.clinics.base import ClinicBase
 from scheduler.clinics.errors import StaffError, StaffProblem
 from scheduler.clinics.views import ClinicView, StaffView, load_staff
-from scheduler.outbox import Recipient
+from scheduler.outbox.messages import Recipient
 from storage.clinics import ClinicRepository
 from storage.models import StaffRole
 

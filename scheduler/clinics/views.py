@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scheduler.planning import QuietHours
+from scheduler.care.planning import QuietHours
 from storage.clinics import ClinicRepository
 from storage.models import Clinic, Escalation, InviteKind, Patient, Staff, StaffRole
 

@@ -18,7 +18,7 @@ from bot.calendar import (
     calendar_keyboard,
     parse_calendar_callback,
 )
-from scheduler.planning import MAX_DAYS_AHEAD, MAX_DAYS_BACK
+from scheduler.care.planning import MAX_DAYS_AHEAD, MAX_DAYS_BACK
 
 TODAY = date(2026, 11, 25)
 MIN = TODAY - timedelta(days=MAX_DAYS_BACK)  # 2024-11-25

@@ -23,8 +23,8 @@ from content.loader import load_plan
 from scheduler.clinics.errors import InviteError, InviteProblem
 from scheduler.clinics.service import ClinicService
 from scheduler.clinics.views import InviteView
+from scheduler.clinics.web_access import WebAccess
 from scheduler.clock import SystemClock
-from scheduler.web_access import WebAccess
 from storage.database import Database
 from storage.models import InviteKind, StaffRole
 from tests.bot.test_qr import modules_of, read_png

@@ -23,7 +23,7 @@ from bot.dates import (
     parse_session_date,
 )
 from content.texts import load_texts
-from scheduler.planning import MAX_DAYS_AHEAD, MAX_DAYS_BACK
+from scheduler.care.planning import MAX_DAYS_AHEAD, MAX_DAYS_BACK
 
 # Wednesday 25 November 2026.
 TODAY = date(2026, 11, 25)

@@ -18,8 +18,8 @@ from bot.ratelimit import PacedRateLimiter
 from bot.sending import send_html
 from bot.standin import StandIn
 from content.texts import load_texts
-from scheduler.budget import MemoryBackend, Priority, TelegramBudget
-from scheduler.notifier import OutgoingReminder
+from scheduler.outbox.budget import MemoryBackend, Priority, TelegramBudget
+from scheduler.outbox.notifier import OutgoingReminder
 from tests.fakes import FakeMonotonic
 
 CHAT = 1001

@@ -29,8 +29,8 @@ NOT_IN_A_WORKER = (
     "qrcode",
     "scheduler.broadcasts",
     "scheduler.clinics",
-    "scheduler.questions",
-    "scheduler.sessions",
+    "scheduler.care.questions",
+    "scheduler.care.sessions",
     "storage.broadcasts",
     "storage.clinics",
 )
@@ -84,5 +84,5 @@ def test_worker_without_token_imports_no_bot_handlers(tmp_path: Path) -> None:
     assert "Reminder worker running" in log, log
     assert worker.returncode == 0, log
     imported = set(json.loads(modules_file.read_text()))
-    assert {"bot.cli", "scheduler.runner", "storage.database"} <= imported
+    assert {"bot.cli", "scheduler.outbox.sender", "storage.database"} <= imported
     assert sorted(imported.intersection(NOT_IN_A_WORKER)) == []

@@ -25,9 +25,9 @@ import httpx._transports.default as httpx_transport
 
 from bot.flood import FloodGuard
 from bot.standin import ChatHandle, SentMessage, StandIn
+from scheduler.care.planning import QuietHours
+from scheduler.care.timetravel import travel
 from scheduler.clock import FakeClock
-from scheduler.planning import QuietHours
-from scheduler.timetravel import travel
 from storage.database import Database
 from storage.models import InviteKind
 from tests.e2e.harness import BotHarness, make_settings

@@ -2,7 +2,7 @@
 
 Independent of the code under test on purpose: the plan YAML is read with a plain
 ``yaml.safe_load`` and every instant is computed here from the patient's registered date,
-zone and quiet hours, never through ``scheduler.planning`` or ``content.plan``.
+zone and quiet hours, never through ``scheduler.care.planning`` or ``content.plan``.
 """
 
 from __future__ import annotations

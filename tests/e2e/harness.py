@@ -15,10 +15,10 @@ from bot.config import Settings, load_settings
 from bot.ratelimit import PacedRateLimiter
 from bot.standin import ChatHandle, SentMessage, StandIn
 from content.loader import load_plan
+from scheduler.care.planning import PlanState, QuietHours, plan_catch_up, plan_reminders
+from scheduler.care.timetravel import travel
 from scheduler.clock import FakeClock
-from scheduler.delivery import DeliveryPolicy
-from scheduler.planning import PlanState, QuietHours, plan_catch_up, plan_reminders
-from scheduler.timetravel import travel
+from scheduler.outbox.reminders import DeliveryPolicy
 from storage.database import Database
 from storage.models import Patient, Reminder, TreatmentSession
 

@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from bot.standin import ChatHandle, StandIn
 from scheduler.broadcasts.rules import text_limit
+from scheduler.care.planning import QuietHours
 from scheduler.clinics.views import ClinicView
 from scheduler.clock import FakeClock
-from scheduler.planning import QuietHours
 from storage.database import Database
 from storage.models import (
     BroadcastRecipient,

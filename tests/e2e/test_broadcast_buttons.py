@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.standin import ChatHandle
+from scheduler.care.planning import QuietHours
 from scheduler.clinics.views import ClinicView
-from scheduler.planning import QuietHours
 from storage.models import Broadcast, BroadcastStatus, InviteKind, Patient, StaffRole
 from tests.e2e.harness import WAIT, BotHarness, press, say
 

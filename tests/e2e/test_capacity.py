@@ -8,7 +8,7 @@ import asyncio
 from bot.capacity_watch import CapacityWatch
 from content.loader import load_plan
 from content.texts import load_texts
-from scheduler.capacity import CapacityService
+from scheduler.outbox.windows import CapacityService
 from tests.e2e.harness import BotHarness
 from tests.e2e.test_clinics import colleague, join, make_clinic, patient_link
 

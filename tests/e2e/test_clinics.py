@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.standin import ChatHandle, SentMessage
+from scheduler.care.planning import QuietHours
 from scheduler.clinics.errors import InviteError, InviteProblem, StaffError, StaffProblem
 from scheduler.clinics.views import ClinicView
-from scheduler.planning import QuietHours
 from storage.models import Escalation, EscalationStatus, Invite, InviteKind, ReminderStatus
 from storage.models import Patient as PatientRow
 from storage.models import Staff as StaffRow

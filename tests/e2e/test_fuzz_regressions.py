@@ -10,7 +10,7 @@ import asyncio
 from datetime import timedelta
 
 from bot.standin import ChatHandle, SentMessage
-from scheduler.planning import QuietHours
+from scheduler.care.planning import QuietHours
 from storage.models import InviteKind, PatientStatus
 from tests.e2e.harness import WAIT, BotHarness, begin, press, register, say
 from tests.e2e.test_journey import reminder_messages

@@ -16,7 +16,7 @@ from bot.standin import ChatHandle, SentMessage
 from content.loader import load_plan
 from content.texts import load_texts
 from content.triage import triage
-from scheduler.planning import catch_up_phase
+from scheduler.care.planning import catch_up_phase
 from storage.models import Escalation
 from tests.e2e.harness import WAIT, BotHarness, choose_language, press, say
 from tests.e2e.test_clinics import join_in, make_clinic, patient_link

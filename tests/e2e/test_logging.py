@@ -12,8 +12,8 @@ import pytest
 
 from bot.config import Settings, configure_logging
 from bot.standin import StandIn
+from scheduler.care.planning import QuietHours
 from scheduler.clock import FakeClock
-from scheduler.planning import QuietHours
 from storage.database import Database
 from tests.e2e.harness import WAIT, BotHarness, begin, make_settings, press, say
 
@@ -177,7 +177,7 @@ def test_libraries_stay_at_warning_unless_the_documented_switch_is_set(
 ) -> None:
     settings = make_settings(tmp_path, log_level=level, log_third_party_debug=switch)
     configure_logging(settings)
-    for name in ("bot.handlers.other", "scheduler.runner", "storage.batching"):
+    for name in ("bot.handlers.other", "scheduler.outbox.sender", "storage.batching"):
         assert logging.getLogger(name).getEffectiveLevel() == ours
     for name in ("telegram.ext.ExtBot", "httpx", "aiosqlite", "sqlalchemy.engine.Engine",
                  "apscheduler.scheduler", "uvicorn.access", "asyncpg", "somelibrary.module",

@@ -12,7 +12,7 @@ import pytest
 
 from bot.standin import ChatHandle, SentMessage
 from content.loader import load_plan
-from scheduler.planning import catch_up_id, catch_up_phase
+from scheduler.care.planning import catch_up_id, catch_up_phase
 from storage.models import PatientStatus, ReminderStatus
 from tests.e2e.harness import KARACHI, WAIT, BotHarness, press, register, say
 from tests.e2e.test_journey import reminder_messages

@@ -22,9 +22,9 @@ from bot.application import BotRuntime, build_runtime
 from bot.config import ConfigurationError
 from bot.standin import StandIn
 from bot.webhook import SECRET_HEADER, create_web_app, derived_secret, webhook_endpoint
+from scheduler.care.timetravel import travel
 from scheduler.clock import FakeClock
-from scheduler.metrics import Kind, SendOutcome
-from scheduler.timetravel import travel
+from scheduler.outbox.metrics import Kind, SendOutcome
 from storage.database import Database
 from storage.models import Reminder, ReminderStatus
 from tests.e2e.harness import WAIT, BotHarness, begin, make_settings, register

@@ -14,9 +14,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from scheduler.clock import SystemClock
-from scheduler.delivery import DeliveryPolicy, Dispatcher
-from scheduler.notifier import OutgoingReminder
-from scheduler.runner import ReminderRunner, RunnerSettings, new_worker_id
+from scheduler.outbox.notifier import OutgoingReminder
+from scheduler.outbox.reminders import DeliveryPolicy, Dispatcher
+from scheduler.outbox.sender import ReminderRunner, RunnerSettings, new_worker_id
 from storage.database import Database
 from tests.plans import small_plan
 

@@ -9,12 +9,12 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from content.plan import CarePlan
+from scheduler.care.planning import QuietHours
+from scheduler.care.sessions import CareService
+from scheduler.care.timetravel import travel
 from scheduler.clock import FakeClock
-from scheduler.delivery import DeliveryPolicy, Dispatcher
-from scheduler.planning import QuietHours
-from scheduler.runner import ReminderRunner, RunnerSettings, new_worker_id
-from scheduler.sessions import CareService
-from scheduler.timetravel import travel
+from scheduler.outbox.reminders import DeliveryPolicy, Dispatcher
+from scheduler.outbox.sender import ReminderRunner, RunnerSettings, new_worker_id
 from storage.database import Database
 from storage.models import Reminder, ReminderStatus
 from tests.fakes import RecordingNotifier

@@ -29,8 +29,12 @@ from scheduler.broadcasts.rules import LABEL_ROOM, MAX_TEXT, text_limit
 from scheduler.broadcasts.sender import BroadcastSender
 from scheduler.broadcasts.service import BroadcastService
 from scheduler.clock import FakeClock, MonotonicClock, SystemMonotonic
-from scheduler.metrics import Metrics, SendOutcome
-from scheduler.notifier import MessageRejectedError, RecipientGoneError, TransientDeliveryError
+from scheduler.outbox.metrics import Metrics, SendOutcome
+from scheduler.outbox.notifier import (
+    MessageRejectedError,
+    RecipientGoneError,
+    TransientDeliveryError,
+)
 from storage.database import Database
 from storage.models import (
     Broadcast,

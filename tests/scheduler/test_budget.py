@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from scheduler.budget import (
+from scheduler.outbox.budget import (
     MemoryBackend,
     Priority,
     PriorityLock,

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from scheduler.budget import Priority, RedisBackend, TelegramBudget, Window, open_backend
+from scheduler.outbox.budget import Priority, RedisBackend, TelegramBudget, Window, open_backend
 
 pytestmark = pytest.mark.redis
 

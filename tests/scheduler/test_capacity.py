@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from content.plan import CarePlan
-from scheduler.capacity import (
+from scheduler.care.planning import catch_up_id
+from scheduler.clock import FakeClock
+from scheduler.outbox.windows import (
     CATCH_UP_WINDOW,
     CapacityService,
     Window,
@@ -18,8 +20,6 @@ from scheduler.capacity import (
     local_day,
     windows_of,
 )
-from scheduler.clock import FakeClock
-from scheduler.planning import catch_up_id
 from storage.capacity import DueGroup
 from storage.database import Database
 from tests.plans import small_plan

@@ -11,6 +11,9 @@ import pytest
 from sqlalchemy import select, update
 
 from content.loader import load_plan
+from scheduler.care.planning import QuietHours
+from scheduler.care.questions import QuestionService
+from scheduler.care.sessions import CareService
 from scheduler.clinics.codes import code_hash, looks_like_code, new_code
 from scheduler.clinics.errors import (
     ClinicDetailsError,
@@ -22,9 +25,6 @@ from scheduler.clinics.errors import (
 from scheduler.clinics.service import ClinicService
 from scheduler.clinics.views import ClinicView, NewInvite
 from scheduler.clock import FakeClock
-from scheduler.planning import QuietHours
-from scheduler.questions import QuestionService
-from scheduler.sessions import CareService
 from storage.broadcasts import BroadcastRepository, RecipientCheck
 from storage.database import Database
 from storage.models import (

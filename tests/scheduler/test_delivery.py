@@ -10,13 +10,13 @@ from sqlalchemy import select
 
 from content.plan import CarePlan
 from scheduler.clock import FakeClock
-from scheduler.delivery import DeliveryPolicy
-from scheduler.notifier import (
+from scheduler.outbox.notifier import (
     MessageRejectedError,
     OutgoingReminder,
     RecipientGoneError,
     TransientDeliveryError,
 )
+from scheduler.outbox.reminders import DeliveryPolicy
 from storage.database import Database
 from storage.models import DeliveryLog, DeliveryOutcome, Patient, PatientStatus, ReminderStatus
 from tests.fakes import RecordingNotifier

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from scheduler.care.planning import QuietHours
+from scheduler.care.sessions import CareService, Registration
 from scheduler.clock import FakeClock
-from scheduler.planning import QuietHours
-from scheduler.sessions import CareService, Registration
 from storage.database import Database
 from storage.models import Patient, Reminder, TreatmentSession
 from tests.plans import small_plan

@@ -10,11 +10,15 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, update
 
-from scheduler.budget import MemoryBackend, Priority, TelegramBudget
 from scheduler.clock import FakeClock
-from scheduler.delivery import Dispatcher
-from scheduler.metrics import Kind, Metrics, SendOutcome
-from scheduler.notifier import MessageRejectedError, RecipientGoneError, TransientDeliveryError
+from scheduler.outbox.budget import MemoryBackend, Priority, TelegramBudget
+from scheduler.outbox.metrics import Kind, Metrics, SendOutcome
+from scheduler.outbox.notifier import (
+    MessageRejectedError,
+    RecipientGoneError,
+    TransientDeliveryError,
+)
+from scheduler.outbox.reminders import Dispatcher
 from storage.database import Database
 from storage.models import (
     Broadcast,

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from scheduler.budget import Priority
 from scheduler.clock import FakeClock
-from scheduler.delivery import Dispatcher
-from scheduler.notifier import RecipientGoneError, TransientDeliveryError
-from scheduler.outbox import MessageKind, Outbox, OutboxPolicy, OutgoingMessage, Recipient
+from scheduler.outbox.budget import Priority
+from scheduler.outbox.messages import MessageKind, Outbox, OutboxPolicy, OutgoingMessage, Recipient
+from scheduler.outbox.notifier import RecipientGoneError, TransientDeliveryError
+from scheduler.outbox.reminders import Dispatcher
 from storage.database import Database
 from storage.models import DeliveryLog, MessageStatus, OutboxMessage, Reminder, ReminderStatus
 from tests.fakes import RecordingNotifier

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from content.plan import CarePlan
-from scheduler.planning import (
+from scheduler.care.planning import (
     CATCH_UP_VALIDITY,
     PlannedReminder,
     PlanState,

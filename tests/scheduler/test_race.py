@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from scheduler.clock import FakeClock
-from scheduler.runner import RunnerSettings
+from scheduler.outbox.sender import RunnerSettings
 from storage.database import Database
 from storage.models import Reminder, ReminderStatus
 from tests.scheduler.harness import IDLE_TIMEOUT, start_engine

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from scheduler.care.planning import QuietHours, QuietHoursTooLong
+from scheduler.care.sessions import ReminderButtonError, ReminderProblem
 from scheduler.clock import FakeClock
-from scheduler.notifier import RecipientGoneError
-from scheduler.planning import QuietHours, QuietHoursTooLong
-from scheduler.sessions import ReminderButtonError, ReminderProblem
+from scheduler.outbox.notifier import RecipientGoneError
 from storage.database import Database
 from storage.models import Patient, PatientStatus, ReminderStatus
 from storage.reminders import ReminderRepository

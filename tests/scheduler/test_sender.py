@@ -8,8 +8,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from scheduler.clock import FakeClock
-from scheduler.notifier import OutgoingReminder
-from scheduler.runner import RunnerSettings
+from scheduler.outbox.notifier import OutgoingReminder
+from scheduler.outbox.sender import RunnerSettings
 from storage.database import Database
 from storage.models import DeliveryLog, Reminder, ReminderStatus
 from tests.fakes import RecordingNotifier

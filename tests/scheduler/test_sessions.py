@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from scheduler.care.planning import SessionDateError, UnknownTimeZoneError
+from scheduler.care.sessions import NoSessionError
 from scheduler.clock import FakeClock
-from scheduler.planning import SessionDateError, UnknownTimeZoneError
-from scheduler.sessions import NoSessionError
 from storage.database import Database
 from storage.models import Base, Patient, PatientStatus, ReminderStatus
 from storage.reminders import ReminderRepository

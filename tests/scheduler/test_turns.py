@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from scheduler.turns import Turns
+from scheduler.care.turns import Turns
 
 
 async def test_one_key_runs_in_arrival_order_and_is_dropped_after() -> None:

@@ -14,14 +14,14 @@ from starlette.applications import Starlette
 from bot.web.app import Dashboard, DashboardDeps
 from content.loader import load_plan
 from scheduler.broadcasts.service import BroadcastService
+from scheduler.care.planning import QuietHours
+from scheduler.care.sessions import CareService
+from scheduler.clinics.dashboard import DashboardService
 from scheduler.clinics.service import ClinicService
 from scheduler.clinics.views import ClinicView
+from scheduler.clinics.web_access import WebAccess
 from scheduler.clock import FakeClock
-from scheduler.dashboard import DashboardService
-from scheduler.notifier import RecipientGoneError
-from scheduler.planning import QuietHours
-from scheduler.sessions import CareService
-from scheduler.web_access import WebAccess
+from scheduler.outbox.notifier import RecipientGoneError
 from storage.database import Database
 from storage.models import InviteKind, StaffRole
 

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from content.texts import load_texts
-from scheduler.inbox import MAX_MESSAGE
+from scheduler.clinics.inbox import MAX_MESSAGE
 from storage.models import (
     ClinicMessage,
     Escalation,

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from bot.web.security import COOKIE
 from content.loader import load_plan
-from scheduler.dashboard import PAGE_SIZE
-from scheduler.web_access import WebAccessError, token_hash
+from scheduler.clinics.dashboard import PAGE_SIZE
+from scheduler.clinics.web_access import WebAccessError, token_hash
 from storage.models import Patient, WebLogin
 from tests.web.conftest import Site, csrf_of
 

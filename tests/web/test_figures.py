@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from scheduler.figures import median, week_bounds
+from scheduler.clinics.figures import median, week_bounds
 from storage.models import (
     STAFF_MESSAGE_LEVEL,
     ClinicMessage,

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from bot.qr import qr_matrix
 from scheduler.clinics.codes import code_hash
-from scheduler.notifier import RecipientGoneError
+from scheduler.outbox.notifier import RecipientGoneError
 from storage.models import Invite, InviteKind, Staff, StaffRole
 from tests.bot.test_qr import modules_of, read_png
 from tests.web.conftest import Site, csrf_of

@@ -11,7 +11,7 @@ from bot.qr import invite_link
 from bot.web.app import Dashboard, DashboardDeps, Messenger
 from content.loader import load_plan
 from scheduler.broadcasts.service import BroadcastService
-from scheduler.dashboard import DashboardService
+from scheduler.clinics.dashboard import DashboardService
 from tests.web.conftest import SECRET, Site
 
 USERNAME = "aftercare_demo_bot"

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from scheduler.clock import FakeClock
-from scheduler.runner import ReminderRunner
+from scheduler.outbox.sender import ReminderRunner
 from storage.reminders import ReminderRepository
 
 STEP_TIMEOUT = 30.0

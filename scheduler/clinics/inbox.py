@@ -16,11 +16,11 @@ from enum import StrEnum
 from typing import Protocol
 
 from content.plan import day_of_healing
+from scheduler.care.planning import load_zone
+from scheduler.care.sessions import CareService
 from scheduler.clinics.service import ClinicService
 from scheduler.clinics.views import Alert, ClinicView, StaffView
-from scheduler.notifier import DeliveryError, RecipientGoneError
-from scheduler.planning import load_zone
-from scheduler.sessions import CareService
+from scheduler.outbox.notifier import DeliveryError, RecipientGoneError
 from storage.dashboard import DashboardRepository
 from storage.inbox import InboxRepository
 from storage.models import (

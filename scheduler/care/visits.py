@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from scheduler.care.sessions import PatientView, load_view
 from scheduler.clinics.views import StaffView, load_staff
-from scheduler.sessions import PatientView, load_view
 from storage.database import Database
 from storage.patients import PatientRepository
 

@@ -13,9 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.plan import ButtonAction, CarePlan, day_of_healing
-from scheduler.clock import Clock
-from scheduler.delivery import PlanSource
-from scheduler.planning import (
+from scheduler.care.planning import (
     PlannedReminder,
     PlanState,
     QuietHours,
@@ -25,7 +23,9 @@ from scheduler.planning import (
     plan_catch_up,
     plan_reminders,
 )
-from scheduler.prompts import Prompt, PromptKind, new_prompt, stored_prompt
+from scheduler.care.prompts import Prompt, PromptKind, new_prompt, stored_prompt
+from scheduler.clock import Clock
+from scheduler.outbox.reminders import PlanSource
 from storage.batching import GroupCommit
 from storage.broadcasts import BroadcastRepository
 from storage.database import Database

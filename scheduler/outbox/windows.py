@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from content.plan import DEFAULT_WINDOW_MINUTES
+from scheduler.care.planning import catch_up_phase, load_zone, to_utc
 from scheduler.clock import Clock
-from scheduler.delivery import PlanSource
-from scheduler.planning import catch_up_phase, load_zone, to_utc
+from scheduler.outbox.reminders import PlanSource
 from storage.capacity import CapacityRepository, DueGroup
 from storage.database import Database
 

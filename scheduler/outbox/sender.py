@@ -28,8 +28,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.clock import Clock
-from scheduler.delivery import Attempt, Dispatcher, Outcome, PlanMemo
-from scheduler.outbox import Outbox
+from scheduler.outbox.messages import Outbox
+from scheduler.outbox.reminders import Attempt, Dispatcher, Outcome, PlanMemo
 from storage.batching import GroupCommit
 from storage.database import Database
 from storage.reminders import ClaimedReminder

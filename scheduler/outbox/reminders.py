@@ -14,16 +14,16 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.plan import DEFAULT_WINDOW_MINUTES, ButtonAction, CarePlan, day_of_healing
+from scheduler.care.planning import QuietHours, catch_up_phase, load_zone
 from scheduler.clock import Clock
-from scheduler.metrics import Metrics, SendOutcome, reminder_kind
-from scheduler.notifier import (
+from scheduler.outbox.metrics import Metrics, SendOutcome, reminder_kind
+from scheduler.outbox.notifier import (
     MessageRejectedError,
     Notifier,
     OutgoingReminder,
     RecipientGoneError,
     TransientDeliveryError,
 )
-from scheduler.planning import QuietHours, catch_up_phase, load_zone
 from storage.database import Database
 from storage.delivery_log import NewLogEntry
 from storage.models import DeliveryOutcome, ReminderStatus

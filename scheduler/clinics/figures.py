@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from content.triage.verdict import Level
+from scheduler.care.planning import load_zone, to_utc
 from scheduler.clinics.views import ClinicView
 from scheduler.clock import Clock
-from scheduler.planning import load_zone, to_utc
 from storage.database import Database
 from storage.figures import FigureRepository
 

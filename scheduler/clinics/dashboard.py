@@ -10,11 +10,11 @@ from enum import StrEnum
 from typing import Any
 
 from content.plan import CarePlan, day_of_healing
+from scheduler.care.planning import catch_up_phase, load_zone
+from scheduler.care.sessions import CareService
 from scheduler.clinics.views import ClinicView
 from scheduler.clock import Clock
-from scheduler.delivery import PlanSource
-from scheduler.planning import catch_up_phase, load_zone
-from scheduler.sessions import CareService
+from scheduler.outbox.reminders import PlanSource
 from storage.dashboard import DashboardRepository, PatientFilter, PatientRow
 from storage.database import Database
 from storage.models import EscalationStatus, PatientStatus, Reminder, ReminderStatus

@@ -24,9 +24,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import case, func, literal, or_, select, union_all
 
-from scheduler.budget import Priority
+from scheduler.care.planning import CATCH_UP_PREFIX
 from scheduler.clock import Clock
-from scheduler.planning import CATCH_UP_PREFIX
+from scheduler.outbox.budget import Priority
 from storage.database import Database
 from storage.models import (
     Broadcast,

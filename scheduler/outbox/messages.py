@@ -19,8 +19,8 @@ from enum import StrEnum
 from typing import Protocol
 
 from scheduler.clock import Clock
-from scheduler.metrics import Kind, Metrics, SendOutcome
-from scheduler.notifier import (
+from scheduler.outbox.metrics import Kind, Metrics, SendOutcome
+from scheduler.outbox.notifier import (
     MessageRejectedError,
     RecipientGoneError,
     TransientDeliveryError,

@@ -39,7 +39,7 @@ from scheduler.clock import MonotonicClock, SystemMonotonic
 if TYPE_CHECKING:
     from limits.aio.strategies import MovingWindowRateLimiter
 
-    from scheduler.metrics import Metrics
+    from scheduler.outbox.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

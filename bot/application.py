@@ -27,6 +27,7 @@ from bot.notifier import TelegramNotifier
 from bot.progress import TelegramBroadcastReporter
 from bot.ratelimit import PacedRateLimiter
 from bot.services import Services, build_services
+from bot.transport import AiohttpRequest
 from bot.updates import PerChatUpdateProcessor
 from bot.web.app import Dashboard
 from bot.web.wiring import build_dashboard
@@ -183,10 +184,21 @@ def build_runtime(
         .context_types(context_types)
         .concurrent_updates(processor)
         .rate_limiter(rate_limiter)
-        .connect_timeout(connection.connect_timeout)
-        .read_timeout(connection.read_timeout)
-        .write_timeout(connection.read_timeout)
-        .get_updates_read_timeout(connection.poll_timeout + 5)
+        .request(
+            AiohttpRequest(
+                connect_timeout=connection.connect_timeout,
+                read_timeout=connection.read_timeout,
+                write_timeout=connection.read_timeout,
+            )
+        )
+        .get_updates_request(
+            AiohttpRequest(
+                connection_pool_size=1,
+                connect_timeout=connection.connect_timeout,
+                read_timeout=connection.poll_timeout + 5,
+                write_timeout=connection.read_timeout,
+            )
+        )
         .job_queue(None)
         .build()
     )

@@ -43,6 +43,7 @@ from storage.patients import NewPatient, PatientRepository, delete_patient
 from storage.questions import QuestionRepository
 from storage.reminders import NewReminder, ReminderRepository
 from storage.sessions import NewSession, SessionRepository
+from storage.visits import PatientRecord
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +205,27 @@ def view_of(patient: Patient, latest: TreatmentSession | None) -> PatientView:
         patient_id=patient.id,
         prompt=stored_prompt(patient.step, patient.prompt_token, patient.prompt_expires_at),
         language=patient.language,
+    )
+
+
+def view_of_record(record: PatientRecord) -> PatientView:
+    """The same view as ``view_of``, from the columns the visit's one statement read."""
+    return PatientView(
+        chat_id=record.chat_id,
+        status=record.status,
+        timezone=record.timezone,
+        quiet_hours=QuietHours(record.quiet_start, record.quiet_end),
+        step=record.step,
+        consented=record.consented_at is not None,
+        start_payload=record.start_payload,
+        session_date=record.session_date,
+        session_number=record.session_number,
+        plan_id=record.plan_id,
+        clinic_id=record.clinic_id,
+        news_opt_out=record.news_opt_out,
+        patient_id=record.id,
+        prompt=stored_prompt(record.step, record.prompt_token, record.prompt_expires_at),
+        language=record.language,
     )
 
 

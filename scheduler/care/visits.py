@@ -3,8 +3,9 @@
 Every update a chat sends used to cost a transaction for each thing a handler wanted to know
 (is this staff, the patient's language, the patient and their session, then again after the
 first write). A visit reads all of it in one transaction, the way a web app resolves its
-current user once per request; handlers read it from there, and the use cases that write
-return what they changed, so nothing is read twice.
+current user once per request, and in one statement (``storage.visits``; a member of
+staff's row and clinic follow only for staff); handlers read it from there, and the use
+cases that write return what they changed, so nothing is read twice.
 
 A command ends the prompt that was pending (the command may open its own): that conditional
 UPDATE runs in the same transaction as the read, so the visit never shows a prompt that the
@@ -15,10 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from scheduler.care.sessions import PatientView, load_view
+from scheduler.care.sessions import PatientView, view_of_record
 from scheduler.clinics.views import StaffView, load_staff
 from storage.database import Database
 from storage.patients import PatientRepository
+from storage.visits import read_chat
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,10 @@ class VisitService:
             closed = False
             if end_prompt:
                 closed = await PatientRepository(session).clear_prompt(chat_id=chat_id)
-            patient = await load_view(session, chat_id=chat_id)
-            staff = await load_staff(session, chat_id=chat_id)
+            found = await read_chat(session, chat_id=chat_id)
+            # staff are few: their row and clinic are read only for them
+            staff = await load_staff(session, chat_id=chat_id) if found.is_staff else None
             if closed:
                 await session.commit()
+        patient = view_of_record(found.patient) if found.patient is not None else None
         return Visit(chat_id=chat_id, patient=patient, staff=staff, prompt_closed=closed)

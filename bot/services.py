@@ -179,6 +179,7 @@ def build_services(
         default_quiet_hours=settings.quiet_hours,
         default_plan=settings.default_plan,
         on_schedule_changed=runner.refill,
+        sender_looks_at=runner.looks_at,
     )
     questions = QuestionService(database=database, clock=clock)
     clinics = ClinicService(database=database, clock=clock, plans=load_plan)

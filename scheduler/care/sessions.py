@@ -242,8 +242,12 @@ class CareService:
         default_quiet_hours: QuietHours,
         default_plan: str = "microneedling",
         on_schedule_changed: ScheduleChanged | None = None,
+        sender_looks_at: Callable[[], datetime | None] | None = None,
     ) -> None:
-        """Wire the service; ``on_schedule_changed`` runs after each commit (a refill)."""
+        """Wire the service; ``on_schedule_changed`` runs after each commit (a refill).
+        ``sender_looks_at``: when the reminder sender looks again anyway (None: it is busy,
+        or cannot say); a batch of registrations whose earliest pending reminder is not due
+        before then does not wake it (each such wake was a pass over the reminders table)."""
         load_zone(default_timezone)
         self.database = database
         self.clock = clock
@@ -252,11 +256,13 @@ class CareService:
         self.default_quiet_hours = default_quiet_hours
         self.default_plan = default_plan
         self.on_schedule_changed = on_schedule_changed
+        self.sender_looks_at = sender_looks_at
         self._seen: dict[int, datetime] = {}
         # Registrations that arrive while one is being written share the next transaction.
         self._registrations: GroupCommit[_RegistrationRequest, Registration] = GroupCommit(
-            database, self._write_registrations, after_commit=self._changed
+            database, self._write_batch, after_commit=self._registered
         )
+        self._batch_due: datetime | None = None  # the written batch's earliest pending due
 
     async def register_session(
         self,
@@ -291,6 +297,26 @@ class CareService:
                 close_token=close_token,
             )
         )
+
+    async def _write_batch(
+        self, session: AsyncSession, requests: Sequence[_RegistrationRequest]
+    ) -> list[Registration | Exception]:
+        """``_write_registrations``, noting the earliest reminder it left pending (batches
+        are written and committed one at a time, and ``_registered`` follows the commit)."""
+        outcomes = await self._write_registrations(session, requests)
+        self._batch_due = min(
+            (o.upcoming[0].due_at for o in outcomes if isinstance(o, Registration) and o.upcoming),
+            default=None,
+        )
+        return outcomes
+
+    async def _registered(self) -> None:
+        """After a batch of registrations: wake the sender unless it looks in time anyway."""
+        due, self._batch_due = self._batch_due, None
+        looks_at = self.sender_looks_at() if self.sender_looks_at is not None else None
+        if looks_at is not None and (due is None or due >= looks_at):
+            return
+        await self._changed()
 
     async def _write_registrations(
         self, session: AsyncSession, requests: Sequence[_RegistrationRequest]

@@ -90,6 +90,7 @@ class ReminderRunner:
         self._progress = asyncio.Condition()
         self._requested = 0  # wakes asked for
         self._served = 0  # wakes a finished pass has answered
+        self._armed_at: datetime | None = None  # the timer's instant, by our clock
         self._holding = 0  # reminders claimed and not yet settled
         self._started = False
         self._stopping = False
@@ -117,6 +118,13 @@ class ReminderRunner:
         """Ask for a pass now (something was planned, or the timer fired)."""
         self._requested += 1
         self._wanted.set()
+
+    def looks_at(self) -> datetime | None:
+        """When the sender looks for due reminders again anyway, by our clock: the timer's
+        instant while no pass is asked for or under way; None otherwise."""
+        if not self._started or self._served != self._requested:
+            return None
+        return self._armed_at
 
     async def refill(self) -> None:
         """Wake the sender: the hook the care service calls after a change of schedule."""
@@ -278,6 +286,7 @@ class ReminderRunner:
         at = now + self.settings.refill_interval
         if next_wake is not None:
             at = min(at, max(next_wake, now + BUSY_RETRY))
+        self._armed_at = at
         # With a fake clock that jumped ahead the real instant differs from the clock's.
         run_date = datetime.now(UTC) + (at - now)
         self.scheduler.add_job(

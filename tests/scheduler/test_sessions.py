@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -293,3 +294,31 @@ async def test_seen_is_noted_at_most_once_an_hour(database: Database, clock: Fak
     async with database.session() as session:
         seen = (await session.execute(select(Patient.last_seen_at))).scalar_one()
     assert seen == clock.now()
+
+
+async def test_a_registration_wakes_the_sender_only_for_what_is_due_before_it_looks(
+    database: Database, clock: FakeClock
+) -> None:
+    """Reminders hours ahead wait for the sender's timer (no pass over the table for each
+    registration); a catch-up due now wakes it and goes out at once."""
+    clock.set(datetime(2026, 11, 20, 10, 0, tzinfo=KARACHI))
+    engine = await start_engine(database, clock)
+    engine.care.sender_looks_at = engine.runner.looks_at  # as bot.services wires it
+    looks_at = engine.runner.looks_at()
+    assert looks_at is not None
+    wakes: list[None] = []
+    engine.care.on_schedule_changed = lambda: _counted(wakes, engine.runner.refill())
+    ahead = await engine.care.register_session(chat_id=7, session_date=date(2026, 11, 25))
+    assert ahead.upcoming[0].due_at >= looks_at and wakes == []
+    behind = await engine.care.register_session(chat_id=8, session_date=date(2026, 11, 17))
+    assert behind.catch_up and len(wakes) == 1
+    await engine.runner.wait_idle()
+    assert engine.notifier.milestones() == ["catch_up_first_week"]
+    await engine.travel(timedelta(days=6))  # the timer finds the first one's reminders
+    await engine.stop()
+    assert "evening_before" in engine.notifier.milestones()
+
+
+async def _counted(wakes: list[None], refill: Awaitable[None]) -> None:
+    wakes.append(None)
+    await refill

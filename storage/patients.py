@@ -100,8 +100,12 @@ class PatientRepository:
         quiet_end: time,
         now: datetime,
         language: str = "en",
+        consented: bool = False,
+        start_payload: str | None = None,
+        prompt: tuple[str, str, datetime] | None = None,
     ) -> Patient:
-        """Add a new active patient."""
+        """Add a new active patient (``consented``: at ``now``; ``prompt``: the kind, token
+        and expiry of the question pending), in one INSERT."""
         patient = Patient(
             chat_id=chat_id,
             timezone=timezone,
@@ -109,6 +113,11 @@ class PatientRepository:
             quiet_end=quiet_end,
             language=language,
             status=PatientStatus.ACTIVE,
+            consented_at=now if consented else None,
+            start_payload=start_payload,
+            step=prompt[0] if prompt else None,
+            prompt_token=prompt[1] if prompt else None,
+            prompt_expires_at=prompt[2] if prompt else None,
             created_at=now,
             updated_at=now,
         )

@@ -648,24 +648,32 @@ class CareService:
         async with self.database.session() as session:
             patients = PatientRepository(session)
             patient = await patients.get_by_chat(chat_id=chat_id)
-            if patient is None:
+            prompt = new_prompt(ask, now) if ask is not None else None
+            latest = None
+            if patient is None:  # the usual case: one INSERT with everything, no session yet
                 patient = await patients.add(
                     chat_id=chat_id,
                     timezone=self.default_timezone,
                     quiet_start=self.default_quiet_hours.start,
                     quiet_end=self.default_quiet_hours.end,
                     now=now,
+                    consented=True,
+                    start_payload=start_payload,
+                    prompt=(
+                        (prompt.kind.value, prompt.token, prompt.expires_at) if prompt else None
+                    ),
+                    **({"language": language} if language is not None else {}),
                 )
-            patient.consented_at = patient.consented_at or now
-            patient.start_payload = start_payload or patient.start_payload
-            if language is not None:
-                patient.language = language
-            if ask is not None:
-                prompt = new_prompt(ask, now)
-                patient.step = prompt.kind.value
-                patient.prompt_token = prompt.token
-                patient.prompt_expires_at = prompt.expires_at
-            latest = await SessionRepository(session).latest(patient_id=patient.id)
+            else:
+                patient.consented_at = patient.consented_at or now
+                patient.start_payload = start_payload or patient.start_payload
+                if language is not None:
+                    patient.language = language
+                if prompt is not None:
+                    patient.step = prompt.kind.value
+                    patient.prompt_token = prompt.token
+                    patient.prompt_expires_at = prompt.expires_at
+                latest = await SessionRepository(session).latest(patient_id=patient.id)
             view = view_of(patient, latest)
             await session.commit()
         return view

@@ -9,6 +9,7 @@ offline demo and the end-to-end tests all run the product through it.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -94,6 +95,11 @@ class BotRuntime:
         except BaseException:
             await self.stop()
             raise
+        # What start-up loaded (modules, plans, text catalogues, the schema) lives as long as
+        # the process: kept out of the collector's generations, a full collection no longer
+        # walks it while updates wait (bench.bot_registration with the collector off: p99
+        # at 32 at once about a fifth lower; with this, most of that).
+        gc.freeze()
         log.info(
             "bot @%s started (%s)", application.bot.username, "polling" if polling else "webhook"
         )

@@ -126,3 +126,18 @@ async def test_it_opens_again_after_a_shutdown(standin: StandIn) -> None:
         me = await request.post(f"{standin.base_url}{standin.token}/getMe")
         assert isinstance(me, dict) and me["username"] == standin.bot_username
         await request.shutdown()
+
+
+def test_the_proxy_variables_are_honoured_as_httpx_honoured_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert AiohttpRequest().proxy_for("https://api.telegram.org/bot1/getMe") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    request = AiohttpRequest()
+    assert request.proxy_for("https://api.telegram.org/bot1/getMe") == "http://proxy.example:3128"
+    assert request.proxy_for("http://127.0.0.1:8081/bot1/getMe") is None
+    monkeypatch.delenv("HTTPS_PROXY")  # read once per host: a running bot keeps its route
+    assert request.proxy_for("https://api.telegram.org/bot1/x") == "http://proxy.example:3128"

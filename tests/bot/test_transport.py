@@ -138,6 +138,6 @@ def test_the_proxy_variables_are_honoured_as_httpx_honoured_them(
     monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
     request = AiohttpRequest()
     assert request.proxy_for("https://api.telegram.org/bot1/getMe") == "http://proxy.example:3128"
-    assert request.proxy_for("http://127.0.0.1:8081/bot1/getMe") is None
+    assert request.proxy_for("https://127.0.0.1:8443/bot1/getMe") is None  # NO_PROXY
     monkeypatch.delenv("HTTPS_PROXY")  # read once per host: a running bot keeps its route
     assert request.proxy_for("https://api.telegram.org/bot1/x") == "http://proxy.example:3128"

@@ -16,7 +16,8 @@ from content.plan import CarePlan
 from content.texts import DEFAULT_LANGUAGE, Texts, available_languages, load_texts
 from scheduler.broadcasts.service import BroadcastService
 from scheduler.care.questions import QuestionService
-from scheduler.care.sessions import CareService, PatientView
+from scheduler.care.sessions import CareService
+from scheduler.care.views import PatientView
 from scheduler.care.visits import Visit, VisitService
 from scheduler.clinics.service import ClinicService
 from scheduler.clinics.views import StaffView

@@ -37,7 +37,7 @@ from bot.qr import invite_link, qr_png
 from bot.sending import send_html
 from bot.web.app import sign_in_url
 from content.texts import Markup
-from scheduler.care.sessions import PatientView
+from scheduler.care.views import PatientView
 from scheduler.clinics.errors import InviteError, InviteProblem, StaffError
 from scheduler.clinics.views import Alert, ClinicView, InviteView, StaffView
 from scheduler.outbox.budget import Priority

@@ -27,7 +27,7 @@ from bot.zones import describe_zone
 from content.plan import day_of_healing
 from content.texts import Markup
 from scheduler.care.prompts import PromptKind
-from scheduler.care.sessions import PatientView
+from scheduler.care.views import PatientView
 from storage.models import PatientStatus
 
 PLAN_LIMIT = 10

@@ -18,7 +18,7 @@ from bot.zones import describe_zone
 from content.plan import CarePlan, day_of_healing
 from scheduler.care.planning import catch_up_phase
 from scheduler.care.prompts import Prompt, PromptKind
-from scheduler.care.sessions import PatientView, Registration, Upcoming
+from scheduler.care.views import PatientView, Registration, Upcoming
 from storage.models import Reminder
 
 Coming = Reminder | Upcoming  # a stored reminder, or one a registration just planned

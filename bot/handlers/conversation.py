@@ -26,7 +26,7 @@ from bot.handlers.onboarding import (
 from bot.handlers.other import QUESTION_KEY, flood_ok, staff_input
 from bot.handlers.triage import answer_question, screen_red_flags
 from scheduler.care.prompts import Prompt, PromptKind
-from scheduler.care.sessions import PatientView
+from scheduler.care.views import PatientView
 
 
 async def take_text(update: Update, context: BotContext) -> None:

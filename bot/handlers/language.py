@@ -22,7 +22,7 @@ from bot.context import LANGUAGE_KEY, STAFF_LANGUAGE, BotContext, CachedLanguage
 from bot.handlers.common import chat_id_of, chat_state, drop_buttons, send
 from bot.menu import patient_commands, staff_commands
 from content.texts import DEFAULT_LANGUAGE, available_languages
-from scheduler.care.sessions import NoSessionError
+from scheduler.care.views import NoSessionError
 
 CHOSEN = "✓ "
 

@@ -47,7 +47,7 @@ from scheduler.care.planning import (
     UnknownTimeZoneError,
 )
 from scheduler.care.prompts import DATE_KINDS, Prompt, PromptKind
-from scheduler.care.sessions import NoSessionError, PatientView
+from scheduler.care.views import NoSessionError, PatientView
 from scheduler.clinics.codes import looks_like_code
 from scheduler.clinics.errors import InviteError
 from scheduler.clinics.views import InviteView

@@ -22,7 +22,7 @@ from bot.handlers.common import (
     reply,
     send,
 )
-from scheduler.care.sessions import ReminderButtonError, ReminderProblem, SnoozeOutcome
+from scheduler.care.views import ReminderButtonError, ReminderProblem, SnoozeOutcome
 from storage.models import PatientStatus
 
 log = logging.getLogger(__name__)

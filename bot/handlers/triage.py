@@ -32,7 +32,7 @@ from content.triage import (
 )
 from content.triage.verdict import severity
 from scheduler.care.questions import Recorded
-from scheduler.care.sessions import PatientView
+from scheduler.care.views import PatientView
 
 ICONS = {
     Level.NORMAL: "✅",

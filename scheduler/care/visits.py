@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from scheduler.care.sessions import PatientView, view_of_record
+from scheduler.care.views import PatientView, view_of_record
 from scheduler.clinics.views import StaffView, load_staff
 from storage.database import Database
 from storage.patients import PatientRepository

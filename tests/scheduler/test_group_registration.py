@@ -14,7 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.care.planning import QuietHours
-from scheduler.care.sessions import CareService, Registration
+from scheduler.care.sessions import CareService
+from scheduler.care.views import Registration
 from scheduler.clock import FakeClock
 from storage.database import Database
 from storage.models import Patient, Reminder, TreatmentSession

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from scheduler.care.planning import QuietHours, QuietHoursTooLong
-from scheduler.care.sessions import ReminderButtonError, ReminderProblem
+from scheduler.care.views import ReminderButtonError, ReminderProblem
 from scheduler.clock import FakeClock
 from scheduler.outbox.notifier import RecipientGoneError
 from storage.database import Database

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from scheduler.care.planning import SessionDateError, UnknownTimeZoneError
-from scheduler.care.sessions import NoSessionError
+from scheduler.care.views import NoSessionError
 from scheduler.clock import FakeClock
 from storage.database import Database
 from storage.models import Base, Patient, PatientStatus, ReminderStatus

@@ -7,7 +7,7 @@ from datetime import date
 
 from scheduler.care.planning import QuietHours
 from scheduler.care.prompts import PromptKind
-from scheduler.care.sessions import load_view
+from scheduler.care.views import load_view
 from scheduler.care.visits import VisitService
 from scheduler.clinics.service import ClinicService
 from scheduler.clinics.views import load_staff

@@ -765,6 +765,7 @@ class StandIn:
         at = time.monotonic()
         values: dict[str, Any] = {}
         status, description = 200, None
+        scope: str | None = None
         response: Response
         try:
             outage = self._outage
@@ -799,13 +800,13 @@ class StandIn:
                 response = JSONResponse({"ok": True, "result": result})
         except Exception as exc:
             error = exc if isinstance(exc, ApiError) else _internal_error(name, exc)
-            status, description = error.code, error.description
+            status, description, scope = error.code, error.description, error.scope
             if status == 429:
                 self.throttled += 1
             elif 400 <= status < 500:
                 self.rejected += 1
             response = error.response()
-        self.calls.append(CallRecord(name, values, status, at, description))
+        self.calls.append(CallRecord(name, values, status, at, description, scope))
         # DEBUG, for message texts are private: python -m bot.standin shows them.
         log.debug("%s %s -> %s %s", name, _summary(values), status, description or "")
         self._notify()
@@ -905,23 +906,29 @@ class StandIn:
             self._groups.clear()
         now = time.monotonic()
         rules: list[TokenBucket | SlidingWindow] = []
+        scopes: list[str] = []
         if self._global is not None:
             rules.append(self._global)
+            scopes.append("overall")
         if chat.private and self.per_chat_rate:
             bucket = self._buckets.get(chat.chat_id)
             if bucket is None:
                 bucket = TokenBucket(self.per_chat_rate, self.per_chat_burst, now)
                 self._buckets[chat.chat_id] = bucket
             rules.append(bucket)
+            scopes.append("chat")
         elif not chat.private and self.group_rate_per_minute:
             window = self._groups.get(chat.chat_id)
             if window is None:
                 window = SlidingWindow(self.group_rate_per_minute, 60.0)
                 self._groups[chat.chat_id] = window
             rules.append(window)
-        wait = max((rule.wait(now) for rule in rules), default=0.0)
+            scopes.append("group")
+        waits = [rule.wait(now) for rule in rules]
+        wait = max(waits, default=0.0)
         if wait > 0:
-            raise too_many_requests(max(1, math.ceil(wait)))
+            refused = "+".join(s for s, w in zip(scopes, waits, strict=True) if w > 0)
+            raise too_many_requests(max(1, math.ceil(wait)), scope=refused)
         for rule in rules:
             rule.take(now)
 

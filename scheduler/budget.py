@@ -12,6 +12,14 @@ shared queue; what holds there is the *headroom*: a reminder or a broadcast only
 slot of the overall window while ``headroom`` more stay free, so a reply or an alert in any
 process always finds a slot within the second, however many workers are busy with bulk.
 
+Bulk (reminders, broadcast copies) is also *paced*: one send per ``1/rate`` seconds over
+every process (a window of one send, shared like the others). A moving window alone lets a
+second's sends leave together whenever its oldest ones expire, and sends counted as they
+leave reach Telegram a little earlier or later than that: a bunch that left just after the
+window's edge is counted there in the same second as the previous bunch (429). Paced sends
+leave about ``1/rate`` apart, and a send must be late by about that much before Telegram
+counts one too many. Replies and alerts are not paced: they overtake bulk.
+
 A 429 that still gets through blocks every send of every process sharing the backend until
 its ``retry_after`` has passed (``block``).
 """
@@ -20,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import heapq
 import itertools
@@ -45,9 +54,12 @@ log = logging.getLogger(__name__)
 
 OVERALL_KEY = "all"
 BLOCK_KEY = "blocked"
+PACE_KEY = "pace"
 # After a refused take that said there was room (another process was quicker), look again
 # after this long rather than at once.
 RETRY_POLL = 0.01
+# The least wait after the pace refused a send (its window ends within a millisecond).
+PACE_POLL = 0.001
 
 
 class Priority(IntEnum):
@@ -63,6 +75,8 @@ class Priority(IntEnum):
 DEFAULT_HEADROOM = MappingProxyType(
     {Priority.REPLY: 0, Priority.ALERT: 0, Priority.REMINDER: 1, Priority.BROADCAST: 1}
 )
+# Sends that keep the pace (bulk); the others only count against the windows.
+BULK = frozenset({Priority.REMINDER, Priority.BROADCAST})
 
 
 @dataclass(frozen=True)
@@ -115,13 +129,14 @@ class MemoryBackend:
             if len(self._logs) > self.max_keys:
                 self._forget_drained(now)
         sent = entry[1]
-        while sent and now - sent[0] >= window.seconds:
+        # The same sum as in ``room``, so a send refused here never has room there.
+        while sent and sent[0] + window.seconds <= now:
             sent.popleft()
         return sent
 
     def _forget_drained(self, now: float) -> None:
         for key, (window, sent) in list(self._logs.items()):
-            if not sent or now - sent[-1] >= window.seconds:
+            if not sent or sent[-1] + window.seconds <= now:
                 del self._logs[key]
 
     async def room(self, key: str, window: Window, cost: int = 1) -> float:
@@ -160,11 +175,15 @@ class MemoryBackend:
 class RedisBackend:
     """The windows in Redis, shared by every process that uses the same URL and namespace.
 
-    The counting is the ``limits`` library's moving window (one Lua script per take, atomic
-    in Redis) over ``redis-py``'s asyncio client; the block is one key that expires by
-    itself (``SET ... PX``). ``limits`` stamps entries with each process's wall clock
-    (``time.time()``) and counts in whole seconds: processes on several machines need
-    synchronised clocks, and a window of 3.3 s is kept as 4 s (stricter, never looser).
+    The counting is the ``limits`` library's (one Lua script per take, atomic in Redis)
+    over ``redis-py``'s asyncio client; the block is one key that expires by itself
+    (``SET ... PX``). Windows of a second or more are ``limits``' moving window: it stamps
+    entries with each process's wall clock (``time.time()``) and counts in whole seconds, so
+    processes on several machines need synchronised clocks, and a window of 3.3 s is kept as
+    4 s (stricter, never looser). A window shorter than a second (the pace of bulk) is
+    ``limits``' sliding-window counter, whose script counts in milliseconds on Redis's own
+    clock (``PX`` and ``PTTL``): with a limit of one it lets one send through per window of
+    ``seconds`` (whole milliseconds), the windows following each other from the first send.
     """
 
     def __init__(self, url: str, *, namespace: str) -> None:
@@ -172,7 +191,10 @@ class RedisBackend:
         starts with ``namespace``."""
         from limits import RateLimitItemPerSecond
         from limits.aio.storage import RedisStorage
-        from limits.aio.strategies import MovingWindowRateLimiter
+        from limits.aio.strategies import (
+            MovingWindowRateLimiter,
+            SlidingWindowCounterRateLimiter,
+        )
         from redis.asyncio import Redis
 
         self.namespace = namespace
@@ -186,27 +208,38 @@ class RedisBackend:
             connection_pool=self._client.connection_pool,  # type: ignore[arg-type]
         )
         self._limiter: MovingWindowRateLimiter = MovingWindowRateLimiter(storage)
-        self._items: dict[Window, Any] = {}
+        self._pacer: SlidingWindowCounterRateLimiter = SlidingWindowCounterRateLimiter(storage)
+        self._items: dict[Window, tuple[Any, Any]] = {}
 
-    def _rate_item(self, window: Window) -> Any:
-        item = self._items.get(window)
-        if item is None:
-            item = self._item(window.limit, max(1, math.ceil(window.seconds - 1e-9)))
-            self._items[window] = item
-        return item
+    def _rate_item(self, window: Window) -> tuple[Any, Any]:
+        """The ``limits`` item for ``window`` and the strategy that counts it."""
+        found = self._items.get(window)
+        if found is None:
+            if window.seconds < 1.0:
+                millis = min(999, max(1, round(window.seconds * 1000)))
+                found = (_per_millisecond()(window.limit, millis), self._pacer)
+            else:
+                seconds = max(1, math.ceil(window.seconds - 1e-9))
+                found = (self._item(window.limit, seconds), self._limiter)
+            self._items[window] = found
+        return found
 
     async def room(self, key: str, window: Window, cost: int = 1) -> float:
-        """Seconds until the oldest send of a full window leaves it (0: ``cost`` fit now)."""
+        """Seconds until ``cost`` more sends fit (0: they fit now): for a moving window, when
+        its oldest send leaves it."""
         if cost > window.limit:
             return math.inf
-        reset, remaining = await self._limiter.get_window_stats(self._rate_item(window), key)
+        item, strategy = self._rate_item(window)
+        reset, remaining = await strategy.get_window_stats(item, key)
         if remaining >= cost:
             return 0.0
-        return max(reset - time.time(), RETRY_POLL)
+        wait = float(reset) - time.time()
+        return max(wait, RETRY_POLL if window.seconds >= 1.0 else PACE_POLL)
 
     async def take(self, key: str, window: Window) -> bool:
-        """Count one send if it fits (``limits``' moving-window hit)."""
-        return await self._limiter.hit(self._rate_item(window), key)
+        """Count one send if it fits (``limits``' hit, atomic in Redis)."""
+        item, strategy = self._rate_item(window)
+        return bool(await strategy.hit(item, key))
 
     async def block(self, seconds: float) -> None:
         """Set the shared block, never shortening one already set."""
@@ -229,6 +262,26 @@ class RedisBackend:
         """Remove every key of this namespace (tests and the benchmark start clean)."""
         async for key in self._client.scan_iter(match=f"{self.namespace}*"):
             await self._client.delete(key)
+
+
+@functools.cache
+def _per_millisecond() -> type[Any]:
+    """``limits``' rate-limit item for a window of whole milliseconds (its own items go down
+    to a second). Only the sliding-window counter may count it: its Redis script takes the
+    window in seconds and works in milliseconds (``PX``); the moving window's would ``EXPIRE``
+    a fraction of a second, which Redis refuses."""
+    from limits.limits import Granularity, RateLimitItem
+
+    class PerMillisecond(RateLimitItem):
+        """``amount`` per ``multiples`` milliseconds."""
+
+        GRANULARITY = Granularity(1, "millisecond")
+
+        def get_expiry(self) -> float:  # type: ignore[override]
+            """The window in seconds: exact for whole milliseconds below a second."""
+            return self.multiples / 1000
+
+    return PerMillisecond
 
 
 def token_namespace(token: str, *, prefix: str = "aftercare:budget") -> str:
@@ -341,6 +394,7 @@ class TelegramBudget:
         per_chat_interval: float = 1.1,
         group_per_minute: int | None = 20,
         headroom: dict[Priority, int] | MappingProxyType[Priority, int] = DEFAULT_HEADROOM,
+        paced: frozenset[Priority] = BULK,
         clock: MonotonicClock | None = None,
         metrics: Metrics | None = None,
         margin: float = 0.0,
@@ -349,13 +403,18 @@ class TelegramBudget:
         switches one off): ``rate`` sends a second over all chats;
         ``per_chat_burst`` to one private chat at once, then one every
         ``per_chat_interval`` seconds on average; ``group_per_minute`` to one group.
-        ``metrics`` (settable later) records each wait and each 429. ``margin``: the share of
-        ``rate`` kept unused overall, for the network: a send is counted when it leaves, and
-        sends that leave within one second can reach Telegram within a shorter span."""
+        Sends of a ``paced`` priority also leave one at a time, the overall window's
+        ``1/limit`` seconds apart (whole milliseconds, rounded down: the window stays the
+        cap). ``metrics`` (settable later) records each wait and each 429. ``margin``: the
+        share of ``rate`` kept unused overall, for the network: a send is counted when it
+        leaves, and sends that leave within one second can reach Telegram within a shorter
+        span."""
         self.backend = backend
         self.metrics = metrics
         self.clock = clock or SystemMonotonic()
         self.overall = _rate_window(rate * (1.0 - margin)) if rate else None
+        self.pace = _pace_window(self.overall) if self.overall is not None else None
+        self.paced = paced
         self.per_chat = (
             Window(per_chat_burst, per_chat_burst * per_chat_interval) if per_chat_burst else None
         )
@@ -450,21 +509,48 @@ class TelegramBudget:
                         break
 
     async def _overall_wait(self, priority: Priority) -> float:
-        """0 when a slot was taken, else how long to wait before trying again."""
-        blocked = await self.backend.blocked_for()
-        if blocked > 0:
-            return blocked
+        """0 when a slot was taken, else how long to wait before trying again.
+
+        The checks that change nothing (the block, the headroom) go to the backend together,
+        in one round trip; then the pace, then the window, each taken only once the one
+        before let the send through (a refused take costs nothing)."""
         window = self.overall
         if window is None:
-            return 0.0
+            return await self.backend.blocked_for()
         spare = min(self.headroom[priority], window.limit - 1)
-        if spare:
-            wait = await self.backend.room(OVERALL_KEY, window, cost=1 + spare)
-            if wait > 0:
-                return wait
+        pace = self.pace if priority in self.paced else None
+        if not spare and pace is None:
+            # Nothing to look at first: the block is read as the slot is taken. A slot taken
+            # during a block is left unused; it has left the window when the block ends.
+            blocked, taken = await asyncio.gather(
+                self.backend.blocked_for(), self.backend.take(OVERALL_KEY, window)
+            )
+            if blocked > 0:
+                return blocked
+            if taken:
+                return 0.0
+            return max(await self.backend.room(OVERALL_KEY, window), RETRY_POLL)
+        blocked, wait = await asyncio.gather(
+            self.backend.blocked_for(), self.backend.room(OVERALL_KEY, window, cost=1 + spare)
+        )
+        if blocked > 0 or wait > 0:
+            return max(blocked, wait)
+        # The window has room: only now take the pace's slot (one taken and not used holds
+        # up every process's bulk for a pace).
+        if pace is not None and not await self.backend.take(PACE_KEY, pace):
+            return max(await self.backend.room(PACE_KEY, pace), PACE_POLL)
         if await self.backend.take(OVERALL_KEY, window):
             return 0.0
         return max(await self.backend.room(OVERALL_KEY, window), RETRY_POLL)
+
+
+def _pace_window(overall: Window) -> Window | None:
+    """One send per ``overall.seconds / overall.limit``, in whole milliseconds rounded down
+    (a shared pace in Redis counts milliseconds); None when that is under one."""
+    if overall.limit <= 1:
+        return None  # the window itself lets one send through at a time
+    millis = math.floor(overall.seconds / overall.limit * 1000)
+    return Window(1, millis / 1000) if millis >= 1 else None
 
 
 def _rate_window(rate: float) -> Window:

@@ -4,6 +4,7 @@ monotonic clock (no test waits or measures real time)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter
 
 import pytest
@@ -110,23 +111,54 @@ async def test_contended_budget_serves_replies_then_alerts_then_reminders_then_b
     assert most_in_any([t for t, _ in granted], 1.0) == 2
 
 
-async def test_bulk_leaves_headroom_that_replies_may_use() -> None:
+async def test_bulk_is_paced_and_leaves_headroom_that_replies_may_use() -> None:
     clock = FakeMonotonic()
     budget = make_budget(clock, rate=10, per_chat_burst=None)  # default headroom: 1 for bulk
+    assert budget.pace == Window(1, 0.1)
     bulk: list[tuple[float, str]] = []
     launch(budget, clock, 30, bulk, "b", Priority.BROADCAST)
-    await clock.advance(0)
-    assert len(bulk) == 9  # one slot of the second stays free
+    await clock.advance(0.95)
+    # One every 0.1 s, never a bunch; the tenth would take the second's last slot.
+    assert [t - 1000.0 for t, _ in bulk] == pytest.approx([i / 10 for i in range(9)])
     replies: list[tuple[float, str]] = []
-    launch(budget, clock, 1, replies)
+    launch(budget, clock, 2, replies)
     await clock.advance(0)
-    assert len(replies) == 1 and replies[0][0] == clock.monotonic()  # no wait
-    await clock.advance(0.5)
-    launch(budget, clock, 1, replies)
-    await clock.advance(0)
-    assert len(replies) == 1  # the window is full now: a reply waits too, but goes first
-    await clock.advance(0.5)
-    assert len(replies) == 2 and len(bulk) == 9 + 8
+    # The first reply takes the free slot at once; the window is full for the second, which
+    # goes first when a slot frees (the oldest send leaves at 1.0), before any bulk.
+    assert [t - 1000.0 for t, _ in replies] == pytest.approx([0.95])
+    await clock.advance(0.1)
+    assert [t - 1000.0 for t, _ in replies] == pytest.approx([0.95, 1.0])
+    assert len(bulk) == 9
+    await clock.advance(10)
+    times = sorted(t for t, _ in [*bulk, *replies])
+    assert most_in_any(times, 1.0) == 10
+    assert most_in_any([t for t, _ in bulk], 1.0) == 9
+    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(bulk)]
+    assert min(gaps) >= 0.1 - 1e-9
+
+
+async def test_processes_sharing_a_backend_keep_one_pace_between_them() -> None:
+    clock = FakeMonotonic()
+    backend = MemoryBackend(clock)
+    # Two processes' budgets over one backend, as over one Redis; 3 % kept for the network.
+    budgets = [
+        TelegramBudget(backend, clock=clock, rate=30, per_chat_burst=None, margin=0.03)
+        for _ in range(2)
+    ]
+    assert budgets[0].overall == Window(29, 1.0) and budgets[0].pace == Window(1, 0.034)
+    granted: list[tuple[float, str]] = []
+    for n, budget in enumerate(budgets):
+        launch(budget, clock, 40, granted, f"reminder{n}-", Priority.REMINDER)
+        launch(budget, clock, 40, granted, f"copy{n}-", Priority.BROADCAST)
+    await clock.advance(10)
+    assert len(granted) == 160
+    times = sorted(t for t, _ in granted)
+    assert min(b - a for a, b in itertools.pairwise(times)) >= 0.034 - 1e-9
+    assert most_in_any(times, 1.0) == 28  # 29 in the window, one left for replies
+    for n in range(2):  # within a process, reminders before broadcast copies
+        kinds = [name.split("-")[0] for _, name in granted]
+        mine = [kind for kind in kinds if kind.endswith(str(n))]
+        assert mine == [f"reminder{n}"] * 40 + [f"copy{n}"] * 40
 
 
 async def test_a_429_blocks_every_send_until_it_passes() -> None:

@@ -59,6 +59,20 @@ async def test_room_leaves_headroom_and_a_chat_window_is_shared(backends: Factor
     assert 3.0 < await second.room("chat:1", window) <= 4.0
 
 
+async def test_the_pace_is_one_send_per_window_of_milliseconds(backends: Factory) -> None:
+    first, second = backends(), backends()
+    pace = Window(1, 0.034)  # limits' sliding-window counter, in milliseconds
+    results = await asyncio.gather(
+        *(b.take("pace", pace) for _ in range(5) for b in (first, second))
+    )
+    assert sum(results) == 1
+    assert 0.0 < await second.room("pace", pace) <= 0.034
+    # Every whole number of milliseconds below a second reaches Redis as whole milliseconds
+    # (a fraction would be refused by PX).
+    for millis in (1, 33, 34, 35, 69, 333, 999):
+        assert await first.take(f"pace:{millis}", Window(1, millis / 1000))
+
+
 async def test_a_429_in_one_process_blocks_the_other(backends: Factory) -> None:
     first, second = backends(), backends()
     assert await second.blocked_for() == 0.0

@@ -61,6 +61,7 @@ async def child(
         while time.time() < end:
             await budget.acquire(priority)
             stamps.append((time.time(), int(priority)))
+            await budget.sent()
 
     async def replies() -> None:
         while time.time() < end:
@@ -70,6 +71,7 @@ async def child(
             now = time.time()
             stamps.append((now, int(Priority.REPLY)))
             reply_waits.append(now - asked)
+            await budget.sent()
 
     await asyncio.sleep(max(0.0, start - time.time()))
     tasks = [bulk(Priority.REMINDER) for _ in range(BULK_TASKS)]

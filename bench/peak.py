@@ -105,7 +105,7 @@ MAX_429_SHARE = 0.001
 REPLY_P99_S = 1.5
 STOP_LIMIT_S = 5.0  # a SIGTERM'd worker exits within this ("a few seconds")
 KILL_AFTER_S = 65.0  # the runtime's own stop limit is 60 s; then the bench SIGKILLs it
-DB_NAME = "bench_peak"
+DB_NAME = "bench_peak"  # with the --pg-url database's name after it, unless "postgres"
 LEAD_S = 30.0  # from seeding to T0: the four processes start meanwhile
 READY_TIMEOUT_S = 90.0
 REPLY_TIMEOUT_S = 30.0
@@ -173,6 +173,11 @@ class Setup:
     workdir: Path
 
     @property
+    def db_name(self) -> str:
+        """The bench database's name."""
+        return str(self.db_url.database)
+
+    @property
     def namespace(self) -> str:
         """The budget's key prefix for this run's token."""
         return token_namespace(self.token)
@@ -182,7 +187,11 @@ def new_setup(pg_url: str, redis_url: str, workdir: Path) -> Setup:
     """A fresh random token (a fresh budget namespace) and the bench database's URL."""
     admin = normalize_url(pg_url)
     token = f"{random.randint(10**9, 10**10 - 1)}:{secrets.token_urlsafe(27)[:35]}"
-    return Setup(admin, admin.set(database=DB_NAME), redis_url, token, workdir)
+    # Named after the database --pg-url names: runs of several people on one server do not
+    # drop each other's database.
+    own = admin.database if admin.database not in (None, "", "postgres") else None
+    name = f"{DB_NAME}_{own}" if own else DB_NAME
+    return Setup(admin, admin.set(database=name), redis_url, token, workdir)
 
 
 async def admin(setup: Setup, *statements: str) -> list[Any]:
@@ -192,7 +201,7 @@ async def admin(setup: Setup, *statements: str) -> list[Any]:
         async with engine.connect() as connection:
             values = []
             for statement in statements:
-                result = await connection.execute(text(statement), {"db": DB_NAME})
+                result = await connection.execute(text(statement), {"db": setup.db_name})
                 values.append(result.scalar() if result.returns_rows else None)
             return values
     finally:
@@ -202,7 +211,9 @@ async def admin(setup: Setup, *statements: str) -> list[Any]:
 async def create_database(setup: Setup) -> None:
     """Drop the bench database if a run left it, create it, migrate it."""
     await admin(
-        setup, f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)', f'CREATE DATABASE "{DB_NAME}"'
+        setup,
+        f'DROP DATABASE IF EXISTS "{setup.db_name}" WITH (FORCE)',
+        f'CREATE DATABASE "{setup.db_name}"',
     )
     database = Database(setup.db_url.render_as_string(hide_password=False))
     try:
@@ -213,7 +224,7 @@ async def create_database(setup: Setup) -> None:
 
 async def drop_database(setup: Setup) -> None:
     """Drop the bench database."""
-    await admin(setup, f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+    await admin(setup, f'DROP DATABASE IF EXISTS "{setup.db_name}" WITH (FORCE)')
 
 
 async def clear_budget(setup: Setup) -> None:
@@ -658,7 +669,7 @@ async def chaos(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
         " WHERE datname = :db AND pid <> pg_backend_pid()",
     )
-    note("pg_terminate_backend", f"{backends[0]} backends of {DB_NAME} terminated")
+    note("pg_terminate_backend", f"{backends[0]} backends of {setup.db_name} terminated")
     await terminated
     return [(start, end)]
 
@@ -890,7 +901,8 @@ def figures(run: Run) -> Figures:
         sends=len(accepted),
         throttled=len(throttled),
         throttled_by=Counter(
-            f"{c.method} to {kinds.get(chat_of(c) or 0, 'other')}" for c in throttled
+            f"{c.method} to {kinds.get(chat_of(c) or 0, 'other')}, over the {c.scope or '?'} limit"
+            for c in throttled
         ),
         other_errors=Counter(
             f"{c.method} {c.status} {(c.description or '')[:60]}"

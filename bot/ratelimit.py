@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram.error import RetryAfter
+from telegram.error import RetryAfter, TelegramError
 from telegram.ext import BaseRateLimiter
 
 from bot.notifier import retry_after_seconds
@@ -82,6 +82,14 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
         """Close the budget's connections."""
         await self.budget.close()
 
+    async def _count_sent(self) -> None:
+        """The budget counts a send as it leaves; a backend that fails to count it does not
+        fail the send (the pace alone still spaces what follows)."""
+        try:
+            await self.budget.sent()
+        except Exception:
+            log.warning("The Telegram budget could not count a send", exc_info=True)
+
     async def process_request(
         self,
         callback: Callable[..., Coroutine[Any, Any, JSONResult]],
@@ -107,11 +115,18 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
                 group_chat=None if private else chat_id,
             )
             try:
-                return await callback(*args, **kwargs)
+                result = await callback(*args, **kwargs)
             except RetryAfter as exc:
+                await self._count_sent()
                 seconds = retry_after_seconds(exc)
                 await self.budget.block(seconds)
                 if attempt == self.max_retries:
                     raise
                 log.warning("Telegram answered 429: every send waits %.1f s", seconds)
+                continue
+            except TelegramError:
+                await self._count_sent()  # it left, whatever came back
+                raise
+            await self._count_sent()
+            return result
         raise AssertionError("unreachable")  # pragma: no cover

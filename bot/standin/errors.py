@@ -9,13 +9,23 @@ from starlette.responses import JSONResponse
 
 class ApiError(Exception):
     """An error answer: ``{"ok": false, "error_code": N, "description": "..."}``, with
-    ``"parameters": {"retry_after": N}`` for a 429 only."""
+    ``"parameters": {"retry_after": N}`` for a 429 only. ``scope`` says which of the
+    stand-in's limits a 429 is for (``overall``, ``chat``, ``group``); it is recorded, never
+    sent: Telegram's answer does not say."""
 
-    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        description: str,
+        retry_after: int | None = None,
+        *,
+        scope: str | None = None,
+    ) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
         self.retry_after = retry_after
+        self.scope = scope
 
     def body(self) -> dict[str, Any]:
         """The JSON body Telegram sends."""
@@ -38,9 +48,10 @@ def bad_request(detail: str) -> ApiError:
     return ApiError(400, f"Bad Request: {detail}")
 
 
-def too_many_requests(retry_after: int) -> ApiError:
-    """429 with ``retry_after`` whole seconds, as Telegram words it."""
-    return ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
+def too_many_requests(retry_after: int, *, scope: str | None = None) -> ApiError:
+    """429 with ``retry_after`` whole seconds, as Telegram words it (``scope``: the limit
+    that was hit, for the stand-in's record only)."""
+    return ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after, scope=scope)
 
 
 BLOCKED = "Forbidden: bot was blocked by the user"

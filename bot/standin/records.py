@@ -59,7 +59,8 @@ class CallRecord:
     ``method`` is Telegram's spelling (``sendMessage``) whatever case the bot used;
     ``params`` are the request's parameters as they arrived (strings; an uploaded file
     as ``(filename, bytes)``); ``status`` is the HTTP status (0: the connection was
-    dropped on purpose); ``at`` is the arrival time on the monotonic clock.
+    dropped on purpose); ``at`` is the arrival time on the monotonic clock; ``scope``, for
+    a 429, is the limit that refused it (``overall``, ``chat`` or ``group``).
     """
 
     method: str
@@ -67,6 +68,7 @@ class CallRecord:
     status: int
     at: float
     description: str | None = None
+    scope: str | None = None
 
 
 @dataclass

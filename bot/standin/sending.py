@@ -147,22 +147,28 @@ class SendingMethods(Core):
             self._groups.clear()
         now = time.monotonic()
         rules: list[TokenBucket | SlidingWindow] = []
+        scopes: list[str] = []
         if self._global is not None:
             rules.append(self._global)
+            scopes.append("overall")
         if chat.private and self.per_chat_rate:
             bucket = self._buckets.get(chat.chat_id)
             if bucket is None:
                 bucket = TokenBucket(self.per_chat_rate, self.per_chat_burst, now)
                 self._buckets[chat.chat_id] = bucket
             rules.append(bucket)
+            scopes.append("chat")
         elif not chat.private and self.group_rate_per_minute:
             window = self._groups.get(chat.chat_id)
             if window is None:
                 window = SlidingWindow(self.group_rate_per_minute, 60.0)
                 self._groups[chat.chat_id] = window
             rules.append(window)
-        wait = max((rule.wait(now) for rule in rules), default=0.0)
+            scopes.append("group")
+        waits = [rule.wait(now) for rule in rules]
+        wait = max(waits, default=0.0)
         if wait > 0:
-            raise too_many_requests(max(1, math.ceil(wait)))
+            refused = "+".join(s for s, w in zip(scopes, waits, strict=True) if w > 0)
+            raise too_many_requests(max(1, math.ceil(wait)), scope=refused)
         for rule in rules:
             rule.take(now)

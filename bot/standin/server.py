@@ -226,6 +226,7 @@ class StandIn(TestControl, SendingMethods, EditingMethods, UpdateMethods, Accoun
         at = time.monotonic()
         values: dict[str, Any] = {}
         status, description = 200, None
+        scope: str | None = None
         response: Response
         try:
             outage = self._outage
@@ -260,13 +261,13 @@ class StandIn(TestControl, SendingMethods, EditingMethods, UpdateMethods, Accoun
                 response = JSONResponse({"ok": True, "result": result})
         except Exception as exc:
             error = exc if isinstance(exc, ApiError) else _internal_error(name, exc)
-            status, description = error.code, error.description
+            status, description, scope = error.code, error.description, error.scope
             if status == 429:
                 self.throttled += 1
             elif 400 <= status < 500:
                 self.rejected += 1
             response = error.response()
-        self.calls.append(CallRecord(name, values, status, at, description))
+        self.calls.append(CallRecord(name, values, status, at, description, scope))
         # DEBUG, for message texts are private: python -m bot.standin shows them.
         log.debug("%s %s -> %s %s", name, _summary(values), status, description or "")
         self._notify()

@@ -6,11 +6,25 @@ chats, about one a second to a private chat (after a short burst), 20 a minute t
 in a ``BudgetBackend``: in memory for one process, or in Redis through the ``limits``
 library (its moving-window strategy, atomic in Redis) when several processes share a token.
 
+Every send also keeps the *pace*: one send per slot of about ``1/rate`` seconds over every
+process (slots following each other; in Redis ``limits``' sliding-window counter, in whole
+milliseconds). A moving window alone lets a second's sends leave together whenever its
+oldest ones expire, and a send counted as it leaves reaches Telegram a little earlier or
+later than that: a bunch that left just after the window's edge is counted there in the same
+second as the previous bunch (429). Paced sends leave a slot apart, so a send must be late
+by most of a slot before Telegram counts one too many; and as the slots keep their cadence,
+a late send does not push every later one back (a full moving window hands each freed slot
+on a round trip late, second after second). The overall window stays Telegram's cap, which
+the pace, a little slower, does not reach.
+
 Sends that wait are served by ``Priority`` within a process: a reply in conversation first,
 then alerts and staff relays, then reminders, then broadcasts. Across processes there is no
-shared queue; what holds there is the *headroom*: a reminder or a broadcast only takes a
-slot of the overall window while ``headroom`` more stay free, so a reply or an alert in any
-process always finds a slot within the second, however many workers are busy with bulk.
+shared queue: after the pace refused a send, it looks again when the next slot opens, later
+by ``PACE_DEFER`` for each step of lower priority, so a reply waiting in one process takes
+the slot before the reminders of the others look. And a reminder or a broadcast copy only
+takes a slot of the overall window while ``headroom`` more stay free: bulk alone never
+fills a second (after a pause the pace in Redis lets two sends through at once, which
+would make the second that follows one too full).
 
 A 429 that still gets through blocks every send of every process sharing the backend until
 its ``retry_after`` has passed (``block``).
@@ -20,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import heapq
 import itertools
@@ -45,9 +60,14 @@ log = logging.getLogger(__name__)
 
 OVERALL_KEY = "all"
 BLOCK_KEY = "blocked"
+PACE_KEY = "pace"
 # After a refused take that said there was room (another process was quicker), look again
 # after this long rather than at once.
 RETRY_POLL = 0.01
+# The least wait after the pace refused a send (its slot ends within a millisecond).
+PACE_POLL = 0.001
+# How much later than a send one step better a send looks for the next slot of the pace.
+PACE_DEFER = 0.002
 
 
 class Priority(IntEnum):
@@ -67,10 +87,22 @@ DEFAULT_HEADROOM = MappingProxyType(
 
 @dataclass(frozen=True)
 class Window:
-    """At most ``limit`` sends in any ``seconds``."""
+    """At most ``limit`` sends in any ``seconds``; under a second, a pace: one send per slot
+    of ``seconds`` (``limit`` must be 1), the slots following each other from the first send
+    as long as sends keep coming (so a late send does not push the later slots back)."""
 
     limit: int
     seconds: float
+
+    def __post_init__(self) -> None:
+        """Refuse a window under a second of more than one send."""
+        if self.seconds < 1.0 and self.limit != 1:
+            raise ValueError("a window under a second is a pace: one send per slot")
+
+    @property
+    def slotted(self) -> bool:
+        """Whether this is a pace, counted in slots."""
+        return self.seconds < 1.0
 
 
 class BudgetBackend(Protocol):
@@ -105,7 +137,32 @@ class MemoryBackend:
         self.clock = clock or SystemMonotonic()
         self.max_keys = max_keys
         self._logs: dict[str, tuple[Window, deque[float]]] = {}
+        self._slots: dict[str, tuple[Window, float]] = {}  # a pace: the start of its slot
         self._blocked_until = 0.0
+
+    def _slot_room(self, key: str, window: Window, now: float) -> float:
+        """Seconds until the pace's next slot (0: the current one is free). As ``limits``'
+        sliding-window counter in Redis: a slot taken at ``start`` is followed by one at
+        ``start + seconds``, unless nothing was sent in that one (then the next send
+        starts a new slot)."""
+        entry = self._slots.get(key)
+        if entry is None or entry[0] != window:
+            return 0.0
+        return max(0.0, entry[1] + window.seconds - now)
+
+    def _take_slot(self, key: str, window: Window, now: float) -> bool:
+        if self._slot_room(key, window, now) > 0:
+            return False
+        entry = self._slots.get(key)
+        start = now
+        if entry is not None and entry[0] == window and now < entry[1] + 2 * window.seconds:
+            start = entry[1] + window.seconds
+        self._slots[key] = (window, start)
+        if len(self._slots) > self.max_keys:
+            self._slots = {
+                k: (w, at) for k, (w, at) in self._slots.items() if at + 2 * w.seconds > now
+            }
+        return True
 
     def _log(self, key: str, window: Window, now: float) -> deque[float]:
         entry = self._logs.get(key)
@@ -115,19 +172,22 @@ class MemoryBackend:
             if len(self._logs) > self.max_keys:
                 self._forget_drained(now)
         sent = entry[1]
-        while sent and now - sent[0] >= window.seconds:
+        # The same sum as in ``room``, so a send refused here never has room there.
+        while sent and sent[0] + window.seconds <= now:
             sent.popleft()
         return sent
 
     def _forget_drained(self, now: float) -> None:
         for key, (window, sent) in list(self._logs.items()):
-            if not sent or now - sent[-1] >= window.seconds:
+            if not sent or sent[-1] + window.seconds <= now:
                 del self._logs[key]
 
     async def room(self, key: str, window: Window, cost: int = 1) -> float:
         """Seconds until ``cost`` more sends fit (the ``cost``-th oldest of the full ones
         leaves the window)."""
         now = self.clock.monotonic()
+        if window.slotted:
+            return math.inf if cost > 1 else self._slot_room(key, window, now)
         sent = self._log(key, window, now)
         over = len(sent) + cost - window.limit
         if over <= 0:
@@ -139,6 +199,8 @@ class MemoryBackend:
     async def take(self, key: str, window: Window) -> bool:
         """Count one send if it fits."""
         now = self.clock.monotonic()
+        if window.slotted:
+            return self._take_slot(key, window, now)
         sent = self._log(key, window, now)
         if len(sent) >= window.limit:
             return False
@@ -160,11 +222,16 @@ class MemoryBackend:
 class RedisBackend:
     """The windows in Redis, shared by every process that uses the same URL and namespace.
 
-    The counting is the ``limits`` library's moving window (one Lua script per take, atomic
-    in Redis) over ``redis-py``'s asyncio client; the block is one key that expires by
-    itself (``SET ... PX``). ``limits`` stamps entries with each process's wall clock
-    (``time.time()``) and counts in whole seconds: processes on several machines need
-    synchronised clocks, and a window of 3.3 s is kept as 4 s (stricter, never looser).
+    The counting is the ``limits`` library's (one Lua script per take, atomic in Redis)
+    over ``redis-py``'s asyncio client; the block is one key that expires by itself
+    (``SET ... PX``). Windows of a second or more are ``limits``' moving window: it stamps
+    entries with each process's wall clock (``time.time()``) and counts in whole seconds, so
+    processes on several machines need synchronised clocks, and a window of 3.3 s is kept as
+    4 s (stricter, never looser). A window shorter than a second (the pace) is ``limits``'
+    sliding-window counter, whose script counts in milliseconds on Redis's own clock (``PX``
+    and ``PTTL``), its windows following each other from the first send: one send per
+    ``seconds`` becomes a few sends per whole number of milliseconds, never faster (1/29.1 s:
+    2 per 69 ms, one about every 34.5 ms).
     """
 
     def __init__(self, url: str, *, namespace: str) -> None:
@@ -172,7 +239,10 @@ class RedisBackend:
         starts with ``namespace``."""
         from limits import RateLimitItemPerSecond
         from limits.aio.storage import RedisStorage
-        from limits.aio.strategies import MovingWindowRateLimiter
+        from limits.aio.strategies import (
+            MovingWindowRateLimiter,
+            SlidingWindowCounterRateLimiter,
+        )
         from redis.asyncio import Redis
 
         self.namespace = namespace
@@ -186,27 +256,38 @@ class RedisBackend:
             connection_pool=self._client.connection_pool,  # type: ignore[arg-type]
         )
         self._limiter: MovingWindowRateLimiter = MovingWindowRateLimiter(storage)
-        self._items: dict[Window, Any] = {}
+        self._pacer: SlidingWindowCounterRateLimiter = SlidingWindowCounterRateLimiter(storage)
+        self._items: dict[Window, tuple[Any, Any]] = {}
 
-    def _rate_item(self, window: Window) -> Any:
-        item = self._items.get(window)
-        if item is None:
-            item = self._item(window.limit, max(1, math.ceil(window.seconds - 1e-9)))
-            self._items[window] = item
-        return item
+    def _rate_item(self, window: Window) -> tuple[Any, Any]:
+        """The ``limits`` item for ``window`` and the strategy that counts it."""
+        found = self._items.get(window)
+        if found is None:
+            if window.slotted:
+                sends, millis = _pace_in_milliseconds(window.seconds)
+                found = (_per_millisecond()(sends, millis), self._pacer)
+            else:
+                seconds = max(1, math.ceil(window.seconds - 1e-9))
+                found = (self._item(window.limit, seconds), self._limiter)
+            self._items[window] = found
+        return found
 
     async def room(self, key: str, window: Window, cost: int = 1) -> float:
-        """Seconds until the oldest send of a full window leaves it (0: ``cost`` fit now)."""
+        """Seconds until ``cost`` more sends fit (0: they fit now): for a moving window, when
+        its oldest send leaves it."""
         if cost > window.limit:
             return math.inf
-        reset, remaining = await self._limiter.get_window_stats(self._rate_item(window), key)
+        item, strategy = self._rate_item(window)
+        reset, remaining = await strategy.get_window_stats(item, key)
         if remaining >= cost:
             return 0.0
-        return max(reset - time.time(), RETRY_POLL)
+        wait = float(reset) - time.time()
+        return max(wait, PACE_POLL if window.slotted else RETRY_POLL)
 
     async def take(self, key: str, window: Window) -> bool:
-        """Count one send if it fits (``limits``' moving-window hit)."""
-        return await self._limiter.hit(self._rate_item(window), key)
+        """Count one send if it fits (``limits``' hit, atomic in Redis)."""
+        item, strategy = self._rate_item(window)
+        return bool(await strategy.hit(item, key))
 
     async def block(self, seconds: float) -> None:
         """Set the shared block, never shortening one already set."""
@@ -229,6 +310,40 @@ class RedisBackend:
         """Remove every key of this namespace (tests and the benchmark start clean)."""
         async for key in self._client.scan_iter(match=f"{self.namespace}*"):
             await self._client.delete(key)
+
+
+def _pace_in_milliseconds(seconds: float) -> tuple[int, int]:
+    """One send per ``seconds`` (under one) as ``sends`` per ``millis`` whole milliseconds,
+    never faster, the closest of up to four sends (1/29.1 s: 2 per 69 ms). With more than
+    one, ``limits``' sliding-window counter still spreads them: it weighs the previous
+    window's sends by how much of it is still within reach, so a full window is followed by
+    one send at the start of the next and one halfway."""
+    best = (1, min(999, math.ceil(seconds * 1000 - 1e-6)))
+    for sends in range(2, 5):
+        millis = math.ceil(sends * seconds * 1000 - 1e-6)
+        if millis < 1000 and millis / sends < best[1] / best[0]:
+            best = (sends, millis)
+    return best
+
+
+@functools.cache
+def _per_millisecond() -> type[Any]:
+    """``limits``' rate-limit item for a window of whole milliseconds (its own items go down
+    to a second). Only the sliding-window counter may count it: its Redis script takes the
+    window in seconds and works in milliseconds (``PX``); the moving window's would ``EXPIRE``
+    a fraction of a second, which Redis refuses."""
+    from limits.limits import Granularity, RateLimitItem
+
+    class PerMillisecond(RateLimitItem):
+        """``amount`` per ``multiples`` milliseconds."""
+
+        GRANULARITY = Granularity(1, "millisecond")
+
+        def get_expiry(self) -> float:  # type: ignore[override]
+            """The window in seconds: exact for whole milliseconds below a second."""
+            return self.multiples / 1000
+
+    return PerMillisecond
 
 
 def token_namespace(token: str, *, prefix: str = "aftercare:budget") -> str:
@@ -349,13 +464,16 @@ class TelegramBudget:
         switches one off): ``rate`` sends a second over all chats;
         ``per_chat_burst`` to one private chat at once, then one every
         ``per_chat_interval`` seconds on average; ``group_per_minute`` to one group.
-        ``metrics`` (settable later) records each wait and each 429. ``margin``: the share of
-        ``rate`` kept unused overall, for the network: a send is counted when it leaves, and
-        sends that leave within one second can reach Telegram within a shorter span."""
+        ``metrics`` (settable later) records each wait and each 429. ``margin``: the share
+        of ``rate`` the pace keeps unused, for the network: a send is counted when it
+        leaves, and two that leave a second apart can reach Telegram a little less than a
+        second apart. The pace's slot is ``1 / (rate × (1 − margin))`` (30/s with 3 %:
+        34.4 ms; in Redis 2 sends per 69 ms)."""
         self.backend = backend
         self.metrics = metrics
         self.clock = clock or SystemMonotonic()
-        self.overall = _rate_window(rate * (1.0 - margin)) if rate else None
+        self.overall = _rate_window(rate) if rate else None
+        self.pace = _pace_window(rate, margin) if rate else None
         self.per_chat = (
             Window(per_chat_burst, per_chat_burst * per_chat_interval) if per_chat_burst else None
         )
@@ -375,7 +493,9 @@ class TelegramBudget:
         """Return when one send (to ``private_chat`` or ``group_chat``, if given) fits.
 
         Sends to one chat from this process go one at a time, best priority first, so they
-        keep their order; then every send queues for the overall window by priority.
+        keep their order; then every send queues for the overall window by priority. With a
+        pace, the send is counted in the overall window only when the caller says it has
+        left (``sent``).
         """
         started = self.clock.monotonic()
         await self._acquire(priority, private_chat=private_chat, group_chat=group_chat)
@@ -409,6 +529,17 @@ class TelegramBudget:
         finally:
             if lane.idle and self._lanes.get(lane_key) is lane:
                 del self._lanes[lane_key]
+
+    async def sent(self) -> None:
+        """Count a send that has just left (after ``acquire``) in the overall window.
+
+        With a pace, the overall window counts departures, not permissions: a send held up
+        between the two (a busy event loop, a process off the CPU) is counted when it
+        leaves, so the window keeps the sends after it a second behind it, and the one that
+        would arrive 31st in a second waits instead. A send the window has no room for any
+        more is not counted (it has left; the window is full either way)."""
+        if self.pace is not None and self.overall is not None:
+            await self.backend.take(OVERALL_KEY, self.overall)
 
     async def block(self, seconds: float) -> None:
         """Telegram said 429: hold every send of every process for ``seconds``."""
@@ -450,21 +581,47 @@ class TelegramBudget:
                         break
 
     async def _overall_wait(self, priority: Priority) -> float:
-        """0 when a slot was taken, else how long to wait before trying again."""
-        blocked = await self.backend.blocked_for()
-        if blocked > 0:
-            return blocked
+        """0 when the send may go, else how long to wait before trying again.
+
+        With a pace: the block and the overall window's room (``headroom`` more for bulk)
+        are read together in one round trip, then the pace's slot is taken; the window
+        counts the send when it has left (``sent``). Without one, the slot of the window is
+        taken in the same round trip as the block is read (a slot taken during a block is
+        left unused: it has left the window when the block ends)."""
         window = self.overall
         if window is None:
-            return 0.0
+            return await self.backend.blocked_for()
+        pace = self.pace
+        if pace is None:
+            blocked, taken = await asyncio.gather(
+                self.backend.blocked_for(), self.backend.take(OVERALL_KEY, window)
+            )
+            if blocked > 0:
+                return blocked
+            if taken:
+                return 0.0
+            return max(await self.backend.room(OVERALL_KEY, window), RETRY_POLL)
         spare = min(self.headroom[priority], window.limit - 1)
-        if spare:
-            wait = await self.backend.room(OVERALL_KEY, window, cost=1 + spare)
-            if wait > 0:
-                return wait
-        if await self.backend.take(OVERALL_KEY, window):
+        blocked, wait = await asyncio.gather(
+            self.backend.blocked_for(), self.backend.room(OVERALL_KEY, window, cost=1 + spare)
+        )
+        if blocked > 0 or wait > 0:
+            return max(blocked, wait, PACE_POLL)
+        if await self.backend.take(PACE_KEY, pace):
             return 0.0
-        return max(await self.backend.room(OVERALL_KEY, window), RETRY_POLL)
+        # Worse sends look a little later, so a better one elsewhere goes first.
+        wait = await self.backend.room(PACE_KEY, pace)
+        return max(wait, PACE_POLL) + PACE_DEFER * int(priority)
+
+
+def _pace_window(rate: float, margin: float) -> Window | None:
+    """The pace's slot for ``rate`` a second less ``margin``, never shorter than the overall
+    window's ``1/limit``; None when a slot would be a second or more (the overall window
+    paces that)."""
+    if rate < 2:
+        return None
+    seconds = max(1.0 / (rate * (1.0 - margin)), 1.0 / int(rate))
+    return Window(1, seconds) if seconds < 1.0 else None
 
 
 def _rate_window(rate: float) -> Window:

@@ -5,8 +5,8 @@ every send for its ``retry_after`` (on a fake monotonic clock: nothing waits for
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
 
 import pytest
 from telegram.ext import ExtBot
@@ -22,6 +22,7 @@ from scheduler.outbox.budget import MemoryBackend, Priority, TelegramBudget
 from scheduler.outbox.notifier import OutgoingReminder
 from tests.fakes import FakeMonotonic
 
+T = TypeVar("T")
 CHAT = 1001
 GROUP = -100500
 
@@ -58,6 +59,17 @@ def clock() -> FakeMonotonic:
     return FakeMonotonic()
 
 
+async def paced(clock: FakeMonotonic, send: Awaitable[T]) -> T:
+    """Await ``send`` (real HTTP to the stand-in) while moving the fake clock on, a slot of
+    the pace at a time, for as long as it waits for the budget."""
+    task = asyncio.ensure_future(send)
+    async with asyncio.timeout(10):
+        while not task.done():
+            await clock.advance(0.034)
+            await asyncio.wait({task}, timeout=0.01)
+    return task.result()
+
+
 @pytest.fixture
 async def bot(
     standin: StandIn, clock: FakeMonotonic
@@ -75,11 +87,11 @@ async def bot(
 
 
 async def test_each_kind_of_send_reaches_the_budget_with_its_priority(
-    bot: tuple[ExtBot[Any], RecordingBudget],
+    bot: tuple[ExtBot[Any], RecordingBudget], clock: FakeMonotonic
 ) -> None:
     client, budget = bot
-    await send_html(client, CHAT, "<b>hello</b>")
-    await send_html(client, CHAT, "an alert", priority=Priority.ALERT)
+    await paced(clock, send_html(client, CHAT, "<b>hello</b>"))
+    await paced(clock, send_html(client, CHAT, "an alert", priority=Priority.ALERT))
     reminder = OutgoingReminder(
         reminder_id=1,
         chat_id=CHAT,
@@ -90,9 +102,12 @@ async def test_each_kind_of_send_reaches_the_budget_with_its_priority(
         buttons=(),
         title="Evening",
     )
-    await TelegramNotifier(client, load_texts).send_reminder(reminder)
-    await BotBroadcastTransport(client, load_texts).send(
-        chat_id=CHAT, text="Open Saturday", photo=None, clinic="North"
+    await paced(clock, TelegramNotifier(client, load_texts).send_reminder(reminder))
+    await paced(
+        clock,
+        BotBroadcastTransport(client, load_texts).send(
+            chat_id=CHAT, text="Open Saturday", photo=None, clinic="North"
+        ),
     )
     sends = [(p, chat) for p, chat, _ in budget.asked]
     assert sends == [
@@ -104,11 +119,11 @@ async def test_each_kind_of_send_reaches_the_budget_with_its_priority(
 
 
 async def test_an_edit_counts_overall_but_not_against_the_chat(
-    bot: tuple[ExtBot[Any], RecordingBudget],
+    bot: tuple[ExtBot[Any], RecordingBudget], clock: FakeMonotonic
 ) -> None:
     client, budget = bot
-    sent = await send_html(client, CHAT, "first")
-    await client.edit_message_text("second", chat_id=CHAT, message_id=sent.message_id)
+    sent = await paced(clock, send_html(client, CHAT, "first"))
+    await paced(clock, client.edit_message_text("second", chat_id=CHAT, message_id=sent.message_id))
     assert budget.asked[-1] == (Priority.REPLY, None, None)
 
 

@@ -4,6 +4,7 @@ monotonic clock (no test waits or measures real time)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter
 
 import pytest
@@ -14,6 +15,7 @@ from scheduler.outbox.budget import (
     PriorityLock,
     TelegramBudget,
     Window,
+    _pace_in_milliseconds,
     open_backend,
     redact,
     token_namespace,
@@ -32,6 +34,7 @@ def launch(
     async def one(i: int) -> None:
         await budget.acquire(priority, **chat)
         granted.append((clock.monotonic(), f"{label}{i}"))
+        await budget.sent()
 
     return [asyncio.create_task(one(i)) for i in range(count)]
 
@@ -44,17 +47,21 @@ def most_in_any(times: list[float], seconds: float) -> int:
     )
 
 
-async def test_overall_cap_is_never_passed_and_is_used_in_full() -> None:
+async def test_sends_keep_the_pace_and_never_pass_the_cap() -> None:
     clock = FakeMonotonic()
-    budget = make_budget(clock, rate=30, per_chat_burst=None)
+    budget = make_budget(clock, rate=30, per_chat_burst=None, margin=0.03)
+    assert budget.overall == Window(30, 1.0)  # the cap; the pace keeps the margin
+    assert budget.pace is not None and budget.pace.seconds == pytest.approx(1 / 29.1)
     granted: list[tuple[float, str]] = []
     tasks = launch(budget, clock, 100, granted)
     await clock.advance(3.5)
     assert all(task.done() for task in tasks)
     times = [t - 1000.0 for t, _ in granted]
+    # One a slot, never a bunch: 1/29.1 s apart.
+    assert times == pytest.approx([i / 29.1 for i in range(100)])
     assert most_in_any(times, 1.0) == 30
     per_second = Counter(int(t) for t in times)
-    assert [per_second[s] for s in range(4)] == [30, 30, 30, 10]
+    assert [per_second[s] for s in range(4)] == [30, 29, 29, 12]
 
 
 async def test_a_private_chat_gets_a_burst_then_one_a_second_on_average() -> None:
@@ -64,12 +71,13 @@ async def test_a_private_chat_gets_a_burst_then_one_a_second_on_average() -> Non
     launch(budget, clock, 10, granted, private_chat=42)
     other: list[tuple[float, str]] = []
     launch(budget, clock, 1, other, private_chat=43)
-    await clock.advance(0)
-    assert [t - 1000.0 for t, _ in granted] == [0.0, 0.0, 0.0]
+    await clock.advance(0.2)
+    burst = [0.0, 1 / 30, 2 / 30]  # the pace's slots
+    assert [t - 1000.0 for t, _ in granted] == pytest.approx(burst)
     assert len(other) == 1  # another chat does not wait for this one
     await clock.advance(20)
     times = [t - 1000.0 for t, _ in granted]
-    assert times == [0.0, 0.0, 0.0, 3.0, 3.0, 3.0, 6.0, 6.0, 6.0, 9.0]
+    assert times == pytest.approx([*burst, *(3 + t for t in burst), *(6 + t for t in burst), 9.0])
     assert most_in_any(times, 3.0) == 3
     # The chat's messages keep their order.
     assert [name for _, name in granted] == [str(i) for i in range(10)]
@@ -91,10 +99,10 @@ async def test_a_group_gets_twenty_a_minute() -> None:
 
 async def test_contended_budget_serves_replies_then_alerts_then_reminders_then_broadcasts() -> None:
     clock = FakeMonotonic()
-    budget = make_budget(clock, rate=2, per_chat_burst=None, headroom={})
+    budget = make_budget(clock, rate=2, per_chat_burst=None)
     granted: list[tuple[float, str]] = []
-    launch(budget, clock, 2, granted, "warmup")
-    await clock.advance(0)  # the window is full: everything below waits
+    launch(budget, clock, 1, granted, "warmup")
+    await clock.advance(0)  # the pace's slot (0.5 s) is taken: everything below waits
     launch(budget, clock, 3, granted, "broadcast", Priority.BROADCAST)
     await clock.advance(0)
     launch(budget, clock, 3, granted, "reminder", Priority.REMINDER)
@@ -103,11 +111,30 @@ async def test_contended_budget_serves_replies_then_alerts_then_reminders_then_b
     await clock.advance(0)
     launch(budget, clock, 2, granted, "reply", Priority.REPLY)
     await clock.advance(0)
-    assert [name for _, name in granted] == ["warmup0", "warmup1"]
+    assert [name for _, name in granted] == ["warmup0"]
     await clock.advance(10)
-    order = [name.rstrip("0123456789") for _, name in granted[2:]]
+    order = [name.rstrip("0123456789") for _, name in granted[1:]]
     assert order == ["reply"] * 2 + ["alert"] * 2 + ["reminder"] * 3 + ["broadcast"] * 3
     assert most_in_any([t for t, _ in granted], 1.0) == 2
+
+
+async def test_a_reply_in_another_process_takes_the_next_slot_before_bulk() -> None:
+    clock = FakeMonotonic()
+    backend = MemoryBackend(clock)  # one backend for two processes, as one Redis
+    worker = TelegramBudget(backend, clock=clock, rate=10, per_chat_burst=None)
+    bot = TelegramBudget(backend, clock=clock, rate=10, per_chat_burst=None)
+    bulk: list[tuple[float, str]] = []
+    launch(worker, clock, 30, bulk, "b", Priority.BROADCAST)
+    await clock.advance(0.25)
+    # A copy that waited looks 6 ms into each slot (3 steps of priority below a reply); the
+    # slots keep their cadence.
+    assert [t - 1000.0 for t, _ in bulk] == pytest.approx([0.0, 0.106, 0.206])
+    replies: list[tuple[float, str]] = []
+    launch(bot, clock, 1, replies)
+    await clock.advance(0.2)
+    # The worker's copies look for the 0.3 s slot a few milliseconds after the reply does.
+    assert [t - 1000.0 for t, _ in replies] == pytest.approx([0.3])
+    assert [t - 1000.0 for t, _ in bulk][3:] == pytest.approx([0.406])
 
 
 async def test_bulk_leaves_headroom_that_replies_may_use() -> None:
@@ -115,18 +142,47 @@ async def test_bulk_leaves_headroom_that_replies_may_use() -> None:
     budget = make_budget(clock, rate=10, per_chat_burst=None)  # default headroom: 1 for bulk
     bulk: list[tuple[float, str]] = []
     launch(budget, clock, 30, bulk, "b", Priority.BROADCAST)
-    await clock.advance(0)
-    assert len(bulk) == 9  # one slot of the second stays free
+    await clock.advance(0.95)
+    # One a slot; the tenth would take the second's last slot of the window.
+    assert [t - 1000.0 for t, _ in bulk] == pytest.approx(
+        [0.0] + [i / 10 + 0.006 for i in range(1, 9)]
+    )
     replies: list[tuple[float, str]] = []
     launch(budget, clock, 1, replies)
     await clock.advance(0)
-    assert len(replies) == 1 and replies[0][0] == clock.monotonic()  # no wait
-    await clock.advance(0.5)
-    launch(budget, clock, 1, replies)
-    await clock.advance(0)
-    assert len(replies) == 1  # the window is full now: a reply waits too, but goes first
-    await clock.advance(0.5)
-    assert len(replies) == 2 and len(bulk) == 9 + 8
+    assert [t - 1000.0 for t, _ in replies] == pytest.approx([0.95])
+    await clock.advance(10)
+    assert most_in_any([t for t, _ in bulk], 1.0) == 9
+    assert min(b - a for (a, _), (b, _) in itertools.pairwise(bulk)) >= 0.094 - 1e-9
+
+
+async def test_processes_sharing_a_backend_keep_one_pace_between_them() -> None:
+    clock = FakeMonotonic()
+    backend = MemoryBackend(clock)
+    # Two processes' budgets over one backend, as over one Redis; 3 % kept for the network.
+    budgets = [
+        TelegramBudget(backend, clock=clock, rate=30, per_chat_burst=None, margin=0.03)
+        for _ in range(2)
+    ]
+    assert budgets[0].pace is not None and budgets[0].pace.seconds == pytest.approx(1 / 29.1)
+    granted: list[tuple[float, str]] = []
+    for n, budget in enumerate(budgets):
+        launch(budget, clock, 40, granted, f"reminder{n}-", Priority.REMINDER)
+        launch(budget, clock, 40, granted, f"copy{n}-", Priority.BROADCAST)
+    await clock.advance(10)
+    assert len(granted) == 160
+    times = sorted(t for t, _ in granted)
+    # One a slot of 1/29.1 s, the slots keeping their cadence: a send the window held back
+    # goes late in its slot, and the next one is not pushed back.
+    slots = [int((t - times[0]) * 29.1 + 1e-6) for t in times]
+    assert len(set(slots)) == len(slots)
+    assert min(b - a for a, b in itertools.pairwise(times)) > 0.03
+    # 29.1 a second: a second may hold 30 slots, but bulk leaves the last for a reply.
+    assert most_in_any(times, 1.0) == 29
+    for n in range(2):  # within a process, reminders before broadcast copies
+        kinds = [name.split("-")[0] for _, name in granted]
+        mine = [kind for kind in kinds if kind.endswith(str(n))]
+        assert mine == [f"reminder{n}"] * 40 + [f"copy{n}"] * 40
 
 
 async def test_a_429_blocks_every_send_until_it_passes() -> None:
@@ -138,7 +194,7 @@ async def test_a_429_blocks_every_send_until_it_passes() -> None:
     await clock.advance(4.9)
     assert granted == []
     await clock.advance(0.2)
-    assert [t - 1000.0 for t, _ in granted] == [5.0, 5.0, 5.0]
+    assert [t - 1000.0 for t, _ in granted] == pytest.approx([5.0, 5 + 1 / 30, 5 + 2 / 30])
     await budget.block(2.0)
     await budget.block(1.0)  # a shorter block never shortens a longer one
     assert await budget.backend.blocked_for() == pytest.approx(2.0)
@@ -197,6 +253,55 @@ async def test_memory_backend_counts_windows_and_forgets_drained_chats() -> None
     await backend.take("b", window)
     await backend.take("c", window)  # third key: drained "a" is forgotten
     assert "a" not in backend._logs
+
+
+async def test_a_send_held_up_after_its_turn_is_counted_when_it_leaves() -> None:
+    clock = FakeMonotonic()
+    budget = make_budget(clock, rate=10, per_chat_burst=None)
+    departures: list[float] = []
+
+    async def send(i: int) -> None:
+        await budget.acquire(Priority.REPLY)
+        if i == 0:
+            await clock.sleep(0.25)  # the process was off the CPU between turn and send
+        departures.append(clock.monotonic())
+        await budget.sent()
+
+    tasks = []
+    for i in range(25):
+        tasks.append(asyncio.create_task(send(i)))
+        await clock.advance(0)
+    await clock.advance(5)
+    assert all(task.done() for task in tasks)
+    # Counted when its turn came (0.0), the late send would have left the eleventh within a
+    # second of it at 1.0; counted at 0.25, it holds that one back to 1.1.
+    assert most_in_any(departures, 1.0) == 10
+    assert sorted(departures)[10] - 1000.0 == pytest.approx(1.1)
+
+
+async def test_memory_backend_counts_a_pace_in_slots_that_follow_each_other() -> None:
+    clock = FakeMonotonic()
+    backend = MemoryBackend(clock)
+    pace = Window(1, 0.1)
+    assert await backend.take("pace", pace)  # the first send starts a slot: 0.0-0.1
+    await clock.advance(0.05)
+    assert not await backend.take("pace", pace)
+    assert await backend.room("pace", pace) == pytest.approx(0.05)
+    await clock.advance(0.07)
+    assert await backend.take("pace", pace)  # at 0.12, in the slot 0.1-0.2: the cadence holds
+    assert await backend.room("pace", pace) == pytest.approx(0.08)
+    await clock.advance(0.3)
+    assert await backend.take("pace", pace)  # slots went unused: a new one starts at 0.42
+    assert await backend.room("pace", pace) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="one send per slot"):
+        Window(2, 0.5)
+
+
+def test_a_pace_in_redis_is_a_few_sends_per_whole_milliseconds_never_faster() -> None:
+    assert _pace_in_milliseconds(1 / 29.1) == (2, 69)  # 30/s less 3 %: one per 34.5 ms
+    assert _pace_in_milliseconds(1 / 30) == (3, 100)
+    assert _pace_in_milliseconds(0.034) == (1, 34)
+    assert _pace_in_milliseconds(0.5) == (1, 500)
 
 
 def test_namespace_hides_the_token_and_urls_hide_passwords() -> None:

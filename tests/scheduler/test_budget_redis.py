@@ -59,6 +59,26 @@ async def test_room_leaves_headroom_and_a_chat_window_is_shared(backends: Factor
     assert 3.0 < await second.room("chat:1", window) <= 4.0
 
 
+async def test_the_pace_is_one_send_per_window_of_milliseconds(backends: Factory) -> None:
+    first, second = backends(), backends()
+    pace = Window(1, 0.034)  # limits' sliding-window counter, in milliseconds
+    results = await asyncio.gather(
+        *(b.take("pace", pace) for _ in range(5) for b in (first, second))
+    )
+    assert sum(results) == 1
+    assert 0.0 < await second.room("pace", pace) <= 0.034
+    # Every whole number of milliseconds below a second reaches Redis as whole milliseconds
+    # (a fraction would be refused by PX).
+    for millis in (1, 33, 34, 35, 69, 333, 999):
+        assert await first.take(f"pace:{millis}", Window(1, millis / 1000))
+    # 30/s less 3 %: 2 per 69 ms. After an idle spell both may go at once, then no more in
+    # this window.
+    slow = Window(1, 1 / 29.1)
+    assert await first.take("slow", slow) and await second.take("slow", slow)
+    assert not await first.take("slow", slow)
+    assert 0.0 < await first.room("slow", slow) <= 0.069
+
+
 async def test_a_429_in_one_process_blocks_the_other(backends: Factory) -> None:
     first, second = backends(), backends()
     assert await second.blocked_for() == 0.0
@@ -75,6 +95,7 @@ async def test_two_budgets_together_never_pass_the_cap(backends: Factory) -> Non
     async def send(budget: TelegramBudget, priority: Priority) -> None:
         await budget.acquire(priority)
         granted.append(time.time())  # limits stamps the window with the wall clock too
+        await budget.sent()
 
     budgets = [TelegramBudget(backends(), rate=cap) for _ in range(2)]
     async with asyncio.timeout(30):

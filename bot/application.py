@@ -74,6 +74,7 @@ class BotRuntime:
     broadcaster: BroadcastSender
     capacity_watch: CapacityWatch
     dashboard: Dashboard
+    budget: TelegramBudget
 
     async def start(self, *, polling: bool = True) -> None:
         """Initialise the Bot, start the database and reminders, then take updates."""
@@ -114,7 +115,13 @@ class BotRuntime:
                 if application.running:
                     await application.stop()
                 await self.capacity_watch.stop()
-                await self.broadcaster.stop()
+                # Both senders stop claiming at once; then the bulk sends still waiting for
+                # the Telegram budget give up (their rows go back for another process) and
+                # only the sends already on their way are waited for.
+                stopping = asyncio.gather(self.broadcaster.stop(), self.services.runner.shutdown())
+                await asyncio.sleep(0)
+                self.budget.stop_bulk()
+                await stopping
                 await self.services.stop()
         finally:
             await application.shutdown()
@@ -261,6 +268,7 @@ def build_runtime(
         connection=connection,
         broadcaster=broadcaster,
         capacity_watch=capacity_watch,
+        budget=rate_limiter.budget,
         dashboard=build_dashboard(
             settings,
             services=services,

@@ -32,6 +32,7 @@ from scheduler.clock import Clock, MonotonicClock, SystemMonotonic
 from scheduler.outbox.metrics import Kind, Metrics, SendOutcome
 from scheduler.outbox.notifier import (
     MessageRejectedError,
+    NotSentError,
     RecipientGoneError,
     TransientDeliveryError,
 )
@@ -379,6 +380,9 @@ class BroadcastSender:
                         clinic=run.clinic,
                         language=recipient.language,
                     )
+            except NotSentError:  # the stop came while it waited for the budget: give it back
+                await self._release([recipient.id])
+                return
             except RecipientGoneError as exc:
                 await self._gone(recipient, exc.reason)
                 self.metrics.record_send(Kind.BROADCAST, SendOutcome.GONE)

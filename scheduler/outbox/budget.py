@@ -42,7 +42,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from types import MappingProxyType
@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from scheduler.clock import MonotonicClock, SystemMonotonic
+from scheduler.outbox.notifier import NotSentError
 
 if TYPE_CHECKING:
     from limits.aio.strategies import MovingWindowRateLimiter
@@ -482,6 +483,7 @@ class TelegramBudget:
         self._gate = PriorityLock()
         self._lanes: dict[str, PriorityLock] = {}
         self._tickets = itertools.count()
+        self._bulk_stopped: asyncio.Event | None = None
 
     async def acquire(
         self,
@@ -498,7 +500,11 @@ class TelegramBudget:
         left (``sent``).
         """
         started = self.clock.monotonic()
-        await self._acquire(priority, private_chat=private_chat, group_chat=group_chat)
+        acquiring = self._acquire(priority, private_chat=private_chat, group_chat=group_chat)
+        if priority >= Priority.REMINDER:
+            await self._unless_stopped(acquiring)
+        else:
+            await acquiring
         if self.metrics is not None:
             self.metrics.record_budget_wait(priority, self.clock.monotonic() - started)
 
@@ -529,6 +535,37 @@ class TelegramBudget:
         finally:
             if lane.idle and self._lanes.get(lane_key) is lane:
                 del self._lanes[lane_key]
+
+    def stop_bulk(self) -> None:
+        """The process is stopping: reminders and broadcast copies still waiting for a slot
+        (at a peak, a process's share of the budget holds dozens of them for seconds) raise
+        ``NotSentError`` now, as does any that asks from now on; their senders hand them
+        back for another process. Replies and alerts keep their turn."""
+        if self._bulk_stopped is None:
+            self._bulk_stopped = asyncio.Event()
+        self._bulk_stopped.set()
+
+    async def _unless_stopped(self, acquiring: Coroutine[Any, Any, None]) -> None:
+        """Wait for ``acquiring``, unless ``stop_bulk`` comes first."""
+        if self._bulk_stopped is None:
+            self._bulk_stopped = asyncio.Event()
+        stopped = self._bulk_stopped
+        if stopped.is_set():
+            acquiring.close()
+            raise NotSentError("stopping")
+        waiting = asyncio.ensure_future(acquiring)
+        stopping = asyncio.ensure_future(stopped.wait())
+        try:
+            await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not waiting.done():
+                waiting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiting
+        if waiting.cancelled():
+            raise NotSentError("stopping")
+        waiting.result()  # a slot was taken: the send goes (or its error is raised)
 
     async def sent(self) -> None:
         """Count a send that has just left (after ``acquire``) in the overall window.

@@ -52,6 +52,12 @@ class MessageRejectedError(DeliveryError):
     """This message can never be delivered as it is (a 400); other messages may be."""
 
 
+class NotSentError(DeliveryError):
+    """The send never left this process: it was still waiting for the Telegram budget when
+    the process began to stop. Its claim is handed back (the attempt not counted), so
+    another process sends it at once, and nobody waits for it."""
+
+
 class Notifier(Protocol):
     """Sends a rendered reminder to its chat, or raises a DeliveryError."""
 

@@ -20,6 +20,7 @@ from scheduler.outbox.metrics import Metrics, SendOutcome, reminder_kind
 from scheduler.outbox.notifier import (
     MessageRejectedError,
     Notifier,
+    NotSentError,
     OutgoingReminder,
     RecipientGoneError,
     TransientDeliveryError,
@@ -288,6 +289,8 @@ class Dispatcher:
         try:
             async with asyncio.timeout(self.policy.send_timeout.total_seconds()):
                 await self.notifier.send_reminder(message)
+        except NotSentError:
+            raise  # never left: the sender hands the claim back
         except RecipientGoneError as exc:
             return Attempt(
                 claimed,

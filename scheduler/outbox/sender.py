@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.clock import Clock
 from scheduler.outbox.messages import Outbox
+from scheduler.outbox.notifier import NotSentError
 from scheduler.outbox.reminders import Attempt, Dispatcher, Outcome, PlanMemo
 from storage.batching import GroupCommit
 from storage.database import Database
@@ -246,6 +247,9 @@ class ReminderRunner:
                         # Shielded: a send that went out is written down even if this task is
                         # cancelled at the stop.
                         lost = await asyncio.shield(self._settler.submit(attempt))
+                    except NotSentError:  # the stop came while it waited for the budget
+                        untouched.extend(r.id for r in reminders[index:])
+                        return
                     except asyncio.CancelledError:  # this one keeps its claim: maybe sent
                         untouched.extend(r.id for r in reminders[index + 1 :])
                         raise

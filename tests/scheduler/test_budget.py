@@ -20,6 +20,7 @@ from scheduler.outbox.budget import (
     redact,
     token_namespace,
 )
+from scheduler.outbox.notifier import NotSentError
 from tests.fakes import FakeMonotonic
 
 
@@ -314,3 +315,29 @@ def test_namespace_hides_the_token_and_urls_hide_passwords() -> None:
     assert isinstance(open_backend("memory://", namespace=namespace), MemoryBackend)
     with pytest.raises(ValueError, match="memory://"):
         open_backend("http://x", namespace=namespace)
+
+
+async def test_a_stop_gives_up_the_bulk_sends_still_waiting_and_keeps_the_replies() -> None:
+    """At a stop, reminders and broadcast copies waiting for a slot raise NotSentError (their
+    senders hand them back) instead of holding the stop for their turn; a reply waits on."""
+    clock = FakeMonotonic()
+    budget = TelegramBudget(
+        MemoryBackend(clock), rate=1, per_chat_burst=None, group_per_minute=None, clock=clock
+    )
+    await budget.acquire(Priority.REMINDER)  # the second's one slot
+    await budget.sent()
+    reminder = asyncio.ensure_future(budget.acquire(Priority.REMINDER))
+    copy = asyncio.ensure_future(budget.acquire(Priority.BROADCAST))
+    reply = asyncio.ensure_future(budget.acquire(Priority.REPLY))
+    await clock.settle()
+    assert not any(t.done() for t in (reminder, copy, reply))
+    budget.stop_bulk()
+    await clock.settle()
+    for bulk in (reminder, copy):
+        with pytest.raises(NotSentError):
+            await bulk
+    assert not reply.done()
+    await clock.run(reply)  # its turn comes when the window has room
+    with pytest.raises(NotSentError):  # and nothing bulk asks from now on
+        await budget.acquire(Priority.REMINDER)
+    await clock.run(budget.acquire(Priority.ALERT))

@@ -8,11 +8,12 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from scheduler.clock import FakeClock
+from scheduler.outbox.budget import MemoryBackend, Priority, TelegramBudget
 from scheduler.outbox.notifier import OutgoingReminder
 from scheduler.outbox.sender import RunnerSettings
 from storage.database import Database
 from storage.models import DeliveryLog, Reminder, ReminderStatus
-from tests.fakes import RecordingNotifier
+from tests.fakes import FakeMonotonic, RecordingNotifier
 from tests.scheduler.harness import IDLE_TIMEOUT, start_engine
 from tests.scheduler.seeding import seed_due
 
@@ -106,3 +107,60 @@ async def test_one_patients_reminders_go_out_one_at_a_time_in_due_order(
     for chat in {d.reminder.chat_id for d in notifier.sent}:
         mine = [d.reminder.reminder_id for d in notifier.sent if d.reminder.chat_id == chat]
         assert mine == sorted(mine), "a patient's reminders out of due order"
+
+
+class BudgetNotifier(RecordingNotifier):
+    """Waits for the Telegram budget before each send, as the bot's notifier does."""
+
+    def __init__(self, clock: FakeClock, budget: TelegramBudget) -> None:
+        super().__init__(clock)
+        self.budget = budget
+        self.waiting = 0
+        self.many_waiting = asyncio.Event()
+
+    async def send_reminder(self, reminder: OutgoingReminder) -> None:
+        self.waiting += 1
+        if self.waiting >= 5:
+            self.many_waiting.set()
+        try:
+            await self.budget.acquire(Priority.REMINDER, private_chat=reminder.chat_id)
+        finally:
+            self.waiting -= 1
+        await super().send_reminder(reminder)
+        await self.budget.sent()
+
+
+async def test_a_stop_hands_back_the_reminders_still_waiting_for_the_budget(
+    database: Database, clock: FakeClock
+) -> None:
+    """At a peak a process's sends wait seconds for their turn in the budget; a stop does
+    not wait for them: they are handed back, their attempt not counted, for another worker.
+    (The budget's clock never moves here: without the stop they would wait forever.)"""
+    monotonic = FakeMonotonic()
+    budget = TelegramBudget(MemoryBackend(monotonic), rate=1, clock=monotonic)
+    notifier = BudgetNotifier(clock, budget)
+    engine = await start_engine(
+        database,
+        clock,
+        notifier=notifier,
+        settings=RunnerSettings(concurrency=8, stop_grace=timedelta(hours=1)),
+    )
+    await seed_due(
+        database, patients=10, per_patient=2, due_at=clock.now(), valid_for=timedelta(hours=1)
+    )
+    engine.runner.wake()
+    async with asyncio.timeout(IDLE_TIMEOUT):
+        await notifier.many_waiting.wait()
+    stopping = asyncio.create_task(engine.runner.shutdown())
+    await asyncio.sleep(0)
+    budget.stop_bulk()
+    async with asyncio.timeout(IDLE_TIMEOUT):
+        await stopping
+
+    assert len(notifier.sent) == 1  # the second's one slot
+    async with database.session() as session:
+        rows = (await session.execute(select(Reminder))).scalars().all()
+    back = [r for r in rows if r.status is not ReminderStatus.SENT]
+    assert len(back) == 19
+    assert all(r.status is ReminderStatus.PENDING for r in back)
+    assert all(r.claimed_by is None and r.attempts == 0 for r in back)

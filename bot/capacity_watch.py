@@ -13,7 +13,7 @@ from content.texts import Texts
 from scheduler.care.planning import load_zone
 from scheduler.clinics.service import ClinicService
 from scheduler.outbox.budget import Priority
-from scheduler.outbox.messages import MessageKind, Outbox, Recipient
+from scheduler.outbox.messages import MessageKind, Outbox, Post, Recipient
 from scheduler.outbox.windows import CapacityService, WindowLoad
 
 log = logging.getLogger(__name__)
@@ -93,9 +93,11 @@ class CapacityWatch:
             if m.is_admin
         ]
         return await self.outbox.post_and_send(
-            kind=MessageKind.NOTICE,
-            priority=Priority.REMINDER,
-            recipients=admins,
-            body=text,
-            clinic_id=clinic_id,
+            Post(
+                kind=MessageKind.NOTICE,
+                priority=Priority.REMINDER,
+                recipients=admins,
+                body=text,
+                clinic_id=clinic_id,
+            )
         )

@@ -41,7 +41,7 @@ from scheduler.care.views import PatientView
 from scheduler.clinics.errors import InviteError, InviteProblem, StaffError
 from scheduler.clinics.views import Alert, ClinicView, InviteView, StaffView
 from scheduler.outbox.budget import Priority
-from scheduler.outbox.messages import MessageKind
+from scheduler.outbox.messages import MessageKind, Post
 from storage.models import InviteKind, StaffRole
 
 log = logging.getLogger(__name__)
@@ -691,11 +691,13 @@ async def tell_staff(
     """Send ``html`` to every member of a clinic's staff through the outbox (at once; what
     cannot go now is retried by the sender, not lost); returns how many got it now."""
     return await context.outbox.post_and_send(
-        kind=kind,
-        priority=Priority.ALERT,
-        recipients=await context.clinics.staff_recipients(clinic_id=clinic_id),
-        body=html,
-        buttons=markup.to_json() if markup is not None else None,
-        clinic_id=clinic_id,
-        patient_id=patient_id,
+        Post(
+            kind=kind,
+            priority=Priority.ALERT,
+            recipients=await context.clinics.staff_recipients(clinic_id=clinic_id),
+            body=html,
+            buttons=markup.to_json() if markup is not None else None,
+            clinic_id=clinic_id,
+            patient_id=patient_id,
+        )
     )

@@ -92,6 +92,20 @@ class Recipient:
 
 
 @dataclass(frozen=True)
+class Post:
+    """One message for some members of staff: what it is, how urgent, its text and buttons
+    (rendered, as JSON), and the clinic and patient it is about."""
+
+    kind: MessageKind
+    priority: int
+    recipients: Sequence[Recipient]
+    body: str
+    buttons: str | None = None
+    clinic_id: int | None = None
+    patient_id: int | None = None
+
+
+@dataclass(frozen=True)
 class _Round:
     """One claim of messages: how many were claimed, how many went, whether any will be
     tried again."""
@@ -135,33 +149,23 @@ class Outbox:
         self.on_posted = on_posted
         self._pruned_at: datetime | None = None
 
-    async def post(
-        self,
-        *,
-        kind: MessageKind,
-        priority: int,
-        recipients: Sequence[Recipient],
-        body: str,
-        buttons: str | None = None,
-        clinic_id: int | None = None,
-        patient_id: int | None = None,
-    ) -> list[int]:
+    async def post(self, post: Post) -> list[int]:
         """Put one message for each recipient in the outbox, in one transaction."""
         now = self.clock.now()
         messages = [
             NewMessage(
-                kind=kind.value,
-                priority=priority,
+                kind=post.kind.value,
+                priority=post.priority,
                 chat_id=r.chat_id,
-                body=body,
-                buttons=buttons,
+                body=post.body,
+                buttons=post.buttons,
                 due_at=now,
                 expires_at=now + self.policy.lifetime,
-                clinic_id=clinic_id,
+                clinic_id=post.clinic_id,
                 staff_id=r.staff_id,
-                patient_id=patient_id,
+                patient_id=post.patient_id,
             )
-            for r in recipients
+            for r in post.recipients
         ]
         if not messages:
             return []
@@ -170,28 +174,10 @@ class Outbox:
             await session.commit()
         return ids
 
-    async def post_and_send(
-        self,
-        *,
-        kind: MessageKind,
-        priority: int,
-        recipients: Sequence[Recipient],
-        body: str,
-        buttons: str | None = None,
-        clinic_id: int | None = None,
-        patient_id: int | None = None,
-    ) -> int:
+    async def post_and_send(self, post: Post) -> int:
         """Post the messages, then send them at once; returns how many went now. Those that
         did not go are the sender's to retry."""
-        ids = await self.post(
-            kind=kind,
-            priority=priority,
-            recipients=recipients,
-            body=body,
-            buttons=buttons,
-            clinic_id=clinic_id,
-            patient_id=patient_id,
-        )
+        ids = await self.post(post)
         if not ids:
             return 0
         if self.notifier is None:

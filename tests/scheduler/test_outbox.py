@@ -12,7 +12,14 @@ from sqlalchemy import select
 
 from scheduler.clock import FakeClock
 from scheduler.outbox.budget import Priority
-from scheduler.outbox.messages import MessageKind, Outbox, OutboxPolicy, OutgoingMessage, Recipient
+from scheduler.outbox.messages import (
+    MessageKind,
+    Outbox,
+    OutboxPolicy,
+    OutgoingMessage,
+    Post,
+    Recipient,
+)
 from scheduler.outbox.notifier import RecipientGoneError, TransientDeliveryError
 from scheduler.outbox.reminders import Dispatcher
 from storage.database import Database
@@ -57,11 +64,13 @@ async def rows(database: Database) -> list[OutboxMessage]:
 
 async def post(box: Outbox, *chats: int, body: str = "<b>URGENT</b> patient #1") -> int:
     return await box.post_and_send(
-        kind=MessageKind.ALERT,
-        priority=Priority.ALERT,
-        recipients=[Recipient(chat_id=c) for c in chats],
-        body=body,
-        buttons='{"inline_keyboard": []}',
+        Post(
+            kind=MessageKind.ALERT,
+            priority=Priority.ALERT,
+            recipients=[Recipient(chat_id=c) for c in chats],
+            body=body,
+            buttons='{"inline_keyboard": []}',
+        )
     )
 
 
@@ -184,10 +193,12 @@ async def test_two_processes_send_each_message_once(database: Database) -> None:
     """Two senders draining one outbox at the same time (as two workers on one PostgreSQL)."""
     clock, staff = FakeClock(START), Staff(delay=0.001)
     await outbox(database, clock, None).post(
-        kind=MessageKind.RELAY,
-        priority=Priority.ALERT,
-        recipients=[Recipient(chat_id=c) for c in range(300)],
-        body="a patient's answer",
+        Post(
+            kind=MessageKind.RELAY,
+            priority=Priority.ALERT,
+            recipients=[Recipient(chat_id=c) for c in range(300)],
+            body="a patient's answer",
+        )
     )
     first, second = outbox(database, clock, staff, "w1"), outbox(database, clock, staff, "w2")
     passes = await asyncio.gather(first.drain(limit=20), second.drain(limit=20))
@@ -202,10 +213,12 @@ async def test_a_lapsed_claim_is_taken_again_and_the_late_writer_changes_nothing
     """A process that claimed a message and died: once the lease runs out another takes it."""
     clock, staff = FakeClock(START), Staff()
     await outbox(database, clock, None).post(
-        kind=MessageKind.ALERT,
-        priority=Priority.ALERT,
-        recipients=[Recipient(chat_id=10)],
-        body="alert",
+        Post(
+            kind=MessageKind.ALERT,
+            priority=Priority.ALERT,
+            recipients=[Recipient(chat_id=10)],
+            body="alert",
+        )
     )
     from storage.outbox import OutboxRepository
 

@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, ForeignKeyConstraint, func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from storage.database import Database, head_revision
+from storage.database import SCHEMA_HEAD, Database, head_revision
 from storage.delivery_log import DeliveryLogRepository
 from storage.models import (
     Base,
@@ -108,6 +108,23 @@ async def test_migrated_schema_matches_models(database: Database) -> None:
     async with database.engine.connect() as connection:
         assert await connection.run_sync(_diff) == []
     assert await database.current_revision() == head_revision()
+
+
+def test_the_schema_head_a_start_checks_is_alembics_newest_migration() -> None:
+    """``upgrade`` reads the revision and skips Alembic when it is ``SCHEMA_HEAD``: a new
+    migration must move it, or starts would skip the migration."""
+    assert head_revision() == SCHEMA_HEAD
+
+
+async def test_a_database_at_the_head_is_only_read_at_start(database: Database) -> None:
+    """A second ``upgrade`` finds the head and changes nothing; the revision is read from
+    Alembic's table without Alembic, and a database never migrated has none."""
+    await database.upgrade()
+    assert await database.current_revision() == SCHEMA_HEAD
+    empty = Database(database.url.set(database=database.url.database + "-none"))
+    if database.is_sqlite:
+        assert await empty.current_revision() is None
+    await empty.dispose()
 
 
 async def test_upgrading_a_database_with_patients_keeps_every_row(tmp_path: Path) -> None:

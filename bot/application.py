@@ -79,6 +79,7 @@ class BotRuntime:
     async def start(self, *, polling: bool = True) -> None:
         """Initialise the Bot, start the database and reminders, then take updates."""
         application = self.application
+        self.budget.resume_bulk()
         await application.initialize()
         try:
             await self.services.start()

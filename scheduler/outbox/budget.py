@@ -545,6 +545,10 @@ class TelegramBudget:
             self._bulk_stopped = asyncio.Event()
         self._bulk_stopped.set()
 
+    def resume_bulk(self) -> None:
+        """Take reminders and broadcast copies again (a runtime started again after a stop)."""
+        self._bulk_stopped = None
+
     async def _unless_stopped(self, acquiring: Coroutine[Any, Any, None]) -> None:
         """Wait for ``acquiring``, unless ``stop_bulk`` comes first."""
         if self._bulk_stopped is None:

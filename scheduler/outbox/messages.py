@@ -22,6 +22,7 @@ from scheduler.clock import Clock
 from scheduler.outbox.metrics import Kind, Metrics, SendOutcome
 from scheduler.outbox.notifier import (
     MessageRejectedError,
+    NotSentError,
     RecipientGoneError,
     TransientDeliveryError,
 )
@@ -297,6 +298,9 @@ class Outbox:
             self.metrics.record_send(Kind.ALERT, SendOutcome.REJECTED)
             log.warning("message %s rejected: %s", message.id, exc.reason)
             return SettledMessage(message.id, MessageStatus.FAILED, self.clock.now(), exc.reason)
+        except NotSentError:  # a notice waiting for the budget at a stop: due again at once
+            now = self.clock.now()
+            return SettledMessage(message.id, MessageStatus.PENDING, now, "stopping", due_at=now)
         except TransientDeliveryError as exc:
             return self._retry(message, exc.reason, exc.retry_after)
         except TimeoutError:

@@ -341,3 +341,12 @@ async def test_a_stop_gives_up_the_bulk_sends_still_waiting_and_keeps_the_replie
     with pytest.raises(NotSentError):  # and nothing bulk asks from now on
         await budget.acquire(Priority.REMINDER)
     await clock.run(budget.acquire(Priority.ALERT))
+
+
+async def test_a_budget_started_again_takes_bulk_sends_again() -> None:
+    budget = TelegramBudget(MemoryBackend(FakeMonotonic()), rate=10, per_chat_burst=None)
+    budget.stop_bulk()
+    with pytest.raises(NotSentError):
+        await budget.acquire(Priority.BROADCAST)
+    budget.resume_bulk()
+    await budget.acquire(Priority.BROADCAST)

@@ -8,8 +8,12 @@ found too. A registration in this process calls ``wake()`` and the sender looks 
 A pass claims up to ``batch_size`` due reminders in one transaction, sends them with at most
 ``concurrency`` sends at once (one patient's in due order, never two to one patient at the
 same time); outcomes that finish together are settled together, with their delivery-log
-rows, in one transaction. A stop stops claiming at once, lets the sends under way finish (up to
-``stop_grace``), writes them down and hands back what was claimed but never started.
+rows, in one transaction. Each pass first sends the messages to staff due in the outbox
+(``Outbox.drain``: alerts retried after a failed send), most urgent first.
+
+A stop stops claiming at once, lets the sends under way finish (up to ``stop_grace``), writes
+them down and hands back what was claimed but never started; a send still waiting for the
+Telegram budget when the budget stops bulk sends (``NotSentError``) is handed back too.
 """
 
 from __future__ import annotations

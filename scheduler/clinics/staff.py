@@ -110,10 +110,6 @@ class StaffUseCases(ClinicBase):
             found = await repo.patient_languages(clinic_id=clinic_id)
         return list(dict.fromkeys([clinic.language, *found]))
 
-    async def staff_chats(self, *, clinic_id: int) -> list[int]:
-        """The chats of every member of a clinic's staff."""
-        return [r.chat_id for r in await self.staff_recipients(clinic_id=clinic_id)]
-
     async def staff_recipients(self, *, clinic_id: int) -> list[Recipient]:
         """Every member of a clinic's staff, as the outbox addresses them."""
         async with self.database.session() as session:

@@ -483,7 +483,7 @@ class TelegramBudget:
         self._gate = PriorityLock()
         self._lanes: dict[str, PriorityLock] = {}
         self._tickets = itertools.count()
-        self._bulk_stopped: asyncio.Event | None = None
+        self._bulk_stopped = asyncio.Event()  # binds to no loop until it is awaited
 
     async def acquire(
         self,
@@ -541,18 +541,14 @@ class TelegramBudget:
         (at a peak, a process's share of the budget holds dozens of them for seconds) raise
         ``NotSentError`` now, as does any that asks from now on; their senders hand them
         back for another process. Replies and alerts keep their turn."""
-        if self._bulk_stopped is None:
-            self._bulk_stopped = asyncio.Event()
         self._bulk_stopped.set()
 
     def resume_bulk(self) -> None:
         """Take reminders and broadcast copies again (a runtime started again after a stop)."""
-        self._bulk_stopped = None
+        self._bulk_stopped = asyncio.Event()
 
     async def _unless_stopped(self, acquiring: Coroutine[Any, Any, None]) -> None:
         """Wait for ``acquiring``, unless ``stop_bulk`` comes first."""
-        if self._bulk_stopped is None:
-            self._bulk_stopped = asyncio.Event()
         stopped = self._bulk_stopped
         if stopped.is_set():
             acquiring.close()

@@ -116,14 +116,6 @@ class _Round:
     retrying: bool
 
 
-@dataclass(frozen=True)
-class Pass:
-    """What one pass of the sender over the outbox did, and when to look again."""
-
-    sent: int
-    next_wake: datetime | None
-
-
 class Outbox:
     """Posts messages to staff and gets them delivered, at least once, never twice by two
     processes at the same time."""
@@ -189,21 +181,25 @@ class Outbox:
             await self._posted()
         return done.sent
 
-    async def drain(self, *, limit: int = 100) -> Pass:
-        """One pass of the sender: expire what went stale, claim due messages (most urgent
-        first), send them, write down what became of them."""
+    async def drain(self, *, limit: int = 100) -> int:
+        """Claim the due messages (most urgent first), send them, write down what became of
+        them; returns how many were sent."""
         if self.notifier is None:
-            return Pass(0, None)
+            return 0
         sent = 0
         while True:
             done = await self._claim_and_send(limit=limit)
             sent += done.sent
             if done.claimed < limit:
-                break
+                return sent
+
+    async def next_wake(self) -> datetime | None:
+        """When the sender should look again: the next message due, or the end of a lease
+        another process holds (None when nothing waits, or nothing can send here)."""
+        if self.notifier is None:
+            return None
         async with self.database.session() as session:
-            repo = OutboxRepository(session)
-            next_wake = await repo.next_wake(now=self.clock.now())
-        return Pass(sent, next_wake)
+            return await OutboxRepository(session).next_wake(now=self.clock.now())
 
     async def expire_and_prune(self) -> tuple[int, int]:
         """Mark stale messages expired and, at most once an hour, delete those done with

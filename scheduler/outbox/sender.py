@@ -207,23 +207,27 @@ class ReminderRunner:
         """Claim and send batches until one comes back short; returns when to look again."""
         expire = True
         while self._started:
-            messages = await self._send_messages(expire=expire)
+            await self._send_messages(expire=expire)
             batch = await self.dispatcher.claim_batch(limit=self.settings.batch_size, expire=expire)
             expire = False
             if not batch.claimed:
-                return _earliest(batch.next_wake, messages)
+                return _earliest(batch.next_wake, await self._next_message())
             again = await self._send(batch.claimed)
             if len(batch.claimed) < self.settings.batch_size:
-                return _earliest(batch.next_wake, again, messages)
+                return _earliest(batch.next_wake, again, await self._next_message())
         return None
 
-    async def _send_messages(self, *, expire: bool) -> datetime | None:
-        """Send the outbox's due messages to staff; returns when the next one is due."""
+    async def _send_messages(self, *, expire: bool) -> None:
+        """Send the outbox's due messages to staff (before each batch of reminders)."""
         if self.outbox is None or self.outbox.notifier is None:
-            return None
+            return
         if expire:
             await self.outbox.expire_and_prune()
-        return (await self.outbox.drain()).next_wake
+        await self.outbox.drain()
+
+    async def _next_message(self) -> datetime | None:
+        """When the next message to staff is due (asked once a pass, not once a batch)."""
+        return None if self.outbox is None else await self.outbox.next_wake()
 
     async def _send(self, batch: Sequence[ClaimedReminder]) -> datetime | None:
         """Send a claimed batch; returns the earliest retry or deferral it produced.

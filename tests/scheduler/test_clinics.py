@@ -219,7 +219,8 @@ async def test_a_staff_invite_works_once(world: World) -> None:
     )
     assert await problem_of(world.clinics.peek(code=admin.code)) is InviteProblem.USED
     assert await world.clinics.staff(chat_id=502) is None
-    assert sorted(await world.clinics.staff_chats(clinic_id=clinic.id)) == [500, 501]
+    recipients = await world.clinics.staff_recipients(clinic_id=clinic.id)
+    assert sorted(r.chat_id for r in recipients) == [500, 501]
     ((view, staff_count, patient_count),) = await world.clinics.clinics()
     assert (view.id, staff_count, patient_count) == (clinic.id, 2, 0)
 

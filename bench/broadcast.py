@@ -1,16 +1,16 @@
 """A clinic broadcast to 10,000 patients through the Bot API stand-in, at Telegram's cap.
 
-    .venv/bin/python -m bench.broadcast [--recipients 10000] [--cap 30] [--budget] [--no-check]
+    .venv/bin/python -m bench.broadcast [--recipients 10000] [--cap 30] [--no-check]
 
 A fresh SQLite file (in a temporary directory) with one clinic and ``--recipients`` active
-patients; the broadcast is confirmed (its recipient rows written) and delivered by the real
-``BroadcastSender`` through ``BotBroadcastTransport`` and the real python-telegram-bot ``Bot``,
-over HTTP to the stand-in. The stand-in enforces ``--cap`` messages a second over all chats
-(a sliding one-second window, as Telegram counts) and its per-chat limits; the sender's rate is
-the same cap. The stand-in runs on its own event loop in a thread, as Telegram is another
-machine: its work does not slow the sender's loop. ``--budget``: the bot also waits for the
-Telegram budget, as deployed (``PacedRateLimiter`` over an in-memory ``TelegramBudget`` with
-the product's network margin), so the copies keep its pace too.
+patients; the broadcast is confirmed (its recipient rows written) and its copies delivered in
+rounds by the real ``BroadcastCopies`` (what the one sender runs) through
+``BotBroadcastTransport`` and the real python-telegram-bot ``Bot``, over HTTP to the stand-in.
+The stand-in enforces ``--cap`` messages a second over all chats (a sliding one-second window,
+as Telegram counts) and its per-chat limits; the bot waits for the Telegram budget at the same
+cap, as deployed (``PacedRateLimiter`` over an in-memory ``TelegramBudget`` with the product's
+network margin, ``--margin``): the budget is the only pace. The stand-in runs on its own event
+loop in a thread, as Telegram is another machine: its work does not slow the sender's loop.
 
 Reported: achieved rate (messages accepted / wall time from the first to the last accepted
 send), 429 answers, lost (active recipients without a message in the stand-in) and duplicated
@@ -52,7 +52,7 @@ from bot.broadcasting import BotBroadcastTransport
 from bot.ratelimit import PacedRateLimiter
 from bot.standin import StandIn
 from content.texts import load_texts
-from scheduler.broadcasts.sender import BroadcastSender
+from scheduler.broadcasts.copies import BroadcastCopies
 from scheduler.broadcasts.service import BroadcastService
 from scheduler.clock import SystemClock
 from scheduler.outbox.budget import MemoryBackend, TelegramBudget
@@ -181,9 +181,7 @@ async def seed(database: Database, recipients: int) -> tuple[int, int]:
         return clinic.id, staff.id
 
 
-async def run(
-    recipients: int, cap: float, concurrency: int, margin: float, *, budget: bool = False
-) -> Result:
+async def run(recipients: int, cap: float, concurrency: int, margin: float) -> Result:
     with tempfile.TemporaryDirectory() as tmp:
         database = Database(sqlite_url(Path(tmp) / "bench.sqlite3"))
         await database.upgrade()
@@ -198,14 +196,7 @@ async def run(
             service = BroadcastService(database=database, clock=clock)
             broadcast_id = await service.create(clinic_id, staff_id, TEXT)
             materialised = await service.confirm(broadcast_id, clinic_id, report_chat_id=1)
-            # Without --budget, a budget with no limits (the copies say their priority, which
-            # python-telegram-bot refuses without a rate limiter): the sender's own pacer is
-            # what is measured.
-            limits: dict[str, Any] = (
-                {"rate": cap, "margin": NETWORK_MARGIN}
-                if budget
-                else {"rate": None, "per_chat_burst": None, "group_per_minute": None}
-            )
+            limits: dict[str, Any] = {"rate": cap, "margin": margin}
             bot: ExtBot[Any] = ExtBot(
                 api.token,
                 base_url=api.base_url,
@@ -215,16 +206,13 @@ async def run(
             )
             async with bot:
                 transport = RecordingTransport(BotBroadcastTransport(bot, load_texts))
-                sender = BroadcastSender(
+                sender = BroadcastCopies(
                     database=database,
                     transport=transport,
                     clock=clock,
-                    rate=cap,
-                    per_chat_interval=1.0,
                     worker_id="bench",
                     concurrency=concurrency,
                     batch=100,
-                    margin=margin,
                 )
                 started = time.monotonic()
                 await sender.run_until_idle()
@@ -342,19 +330,19 @@ def main() -> None:
     )
     parser.add_argument("--concurrency", type=int, default=16, help="sends in flight")
     parser.add_argument(
-        "--margin", type=float, default=0.03, help="the pacer's slack on the 1 s window"
+        "--margin",
+        type=float,
+        default=NETWORK_MARGIN,
+        help="the budget's share of the cap kept for the network",
     )
-    parser.add_argument("--budget", action="store_true", help="through the Telegram budget too")
     add_check_option(parser)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     console().print(
         f"Broadcasting to {args.recipients:,} recipients at {args.cap:g}/s"
-        f" (about {args.recipients / args.cap:.0f} s), pacer margin {args.margin:.0%}…"
+        f" (about {args.recipients / args.cap:.0f} s), budget margin {args.margin:.0%}…"
     )
-    result = asyncio.run(
-        run(args.recipients, args.cap, args.concurrency, args.margin, budget=args.budget)
-    )
+    result = asyncio.run(run(args.recipients, args.cap, args.concurrency, args.margin))
     report(result, check=not args.no_check)
 
 

@@ -34,7 +34,7 @@ from bot.web.app import Dashboard
 from bot.web.wiring import build_dashboard
 from content.loader import load_plan
 from content.texts import DEFAULT_LANGUAGE, available_languages, load_texts
-from scheduler.broadcasts.sender import BroadcastSender
+from scheduler.broadcasts.copies import BroadcastCopies
 from scheduler.clinics.web_access import WebAccess
 from scheduler.clock import Clock
 from scheduler.outbox.budget import TelegramBudget, open_backend, redact, token_namespace
@@ -71,7 +71,7 @@ class BotRuntime:
     application: AnyApplication
     services: Services
     connection: Connection
-    broadcaster: BroadcastSender
+    broadcaster: BroadcastCopies
     capacity_watch: CapacityWatch
     dashboard: Dashboard
     budget: TelegramBudget
@@ -83,7 +83,6 @@ class BotRuntime:
         await application.initialize()
         try:
             await self.services.start()
-            self.broadcaster.start()
             self.capacity_watch.start()
             await self._set_commands()
             if polling:
@@ -116,10 +115,10 @@ class BotRuntime:
                 if application.running:
                     await application.stop()
                 await self.capacity_watch.stop()
-                # Both senders stop claiming at once; then the bulk sends still waiting for
+                # The sender stops claiming at once; then the bulk sends still waiting for
                 # the Telegram budget give up (their rows go back for another process) and
                 # only the sends already on their way are waited for.
-                stopping = asyncio.gather(self.broadcaster.stop(), self.services.runner.shutdown())
+                stopping = asyncio.ensure_future(self.services.runner.shutdown())
                 await asyncio.sleep(0)
                 self.budget.stop_bulk()
                 await stopping
@@ -237,16 +236,17 @@ def build_runtime(
     data.broadcasts = services.broadcasts
     data.visits = services.visits
     data.outbox = services.outbox
-    broadcaster = BroadcastSender(
+    broadcaster = BroadcastCopies(
         database=services.database,
         transport=BotBroadcastTransport(application.bot, load_texts),
         clock=clock,
         reporter=TelegramBroadcastReporter(application.bot, texts),
-        rate=settings.broadcast_rate,
         worker_id=f"broadcasts-{new_worker_id()}",
         plans=load_plan,
         metrics=metrics,
     )
+    broadcaster.on_wake = services.runner.wake
+    services.runner.take_copies(broadcaster)
     data.wake_broadcasts = broadcaster.wake
     data.web_access = WebAccess(database=services.database, clock=clock)
     data.settings = settings

@@ -81,13 +81,6 @@ class Settings(BaseSettings):
         default="https://api.telegram.org",
         description="Bot API server (a local telegram-bot-api server, or the stand-in)",
     )
-    broadcast_rate: float = Field(
-        default=25.0,
-        gt=0,
-        le=1000,
-        description="clinic broadcast messages a second over all chats (Telegram allows ~30;"
-        " the rest is left for conversations)",
-    )
     telegram_rate: float = Field(
         default=30.0,
         gt=0,

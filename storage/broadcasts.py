@@ -275,6 +275,28 @@ class BroadcastRepository:
         )
         return list(result.scalars())
 
+    async def next_wake(self, *, now: datetime) -> datetime | None:
+        """When a copy may next become claimable: the earliest scheduled broadcast, the end
+        of a held copy's quiet hours, or the end of a lease another worker holds."""
+        scheduled = select(func.min(Broadcast.scheduled_at)).where(
+            Broadcast.status == BroadcastStatus.SCHEDULED
+        )
+        sending = BroadcastRecipient.broadcast_id.in_(
+            select(Broadcast.id).where(Broadcast.status == BroadcastStatus.SENDING)
+        )
+        pending = BroadcastRecipient.status == RecipientStatus.PENDING
+        held = select(func.min(BroadcastRecipient.not_before)).where(
+            pending, sending, BroadcastRecipient.not_before > now
+        )
+        leased = select(func.min(BroadcastRecipient.lease_until)).where(
+            pending, sending, BroadcastRecipient.lease_until > now
+        )
+        instants = [
+            (await self.session.execute(query)).scalar_one_or_none()
+            for query in (scheduled, held, leased)
+        ]
+        return min((i for i in instants if i is not None), default=None)
+
     async def status(self, *, broadcast_id: int) -> BroadcastStatus | None:
         """The broadcast's status, or None if there is no such broadcast."""
         result = await self.session.execute(

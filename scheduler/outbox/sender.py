@@ -9,7 +9,10 @@ A pass claims up to ``batch_size`` due reminders in one transaction, sends them 
 ``concurrency`` sends at once (one patient's in due order, never two to one patient at the
 same time); outcomes that finish together are settled together, with their delivery-log
 rows, in one transaction. Each pass first sends the messages to staff due in the outbox
-(``Outbox.drain``: alerts retried after a failed send), most urgent first.
+(``Outbox.drain``: alerts retried after a failed send), most urgent first; once no reminder
+is left due, it sends a round of broadcast copies (``CopySource``), the least urgent of all.
+So one sender, one claim protocol and one Telegram budget carry everything the bot sends on
+its own, in the order of their priority.
 
 A stop stops claiming at once, lets the sends under way finish (up to ``stop_grace``), writes
 them down and hands back what was claimed but never started; a send still waiting for the
@@ -23,10 +26,10 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,6 +56,28 @@ ERROR_RETRY = timedelta(seconds=5)
 JOB_DEFAULTS: dict[str, Any] = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
 
 
+@dataclass(frozen=True)
+class CopyRound:
+    """What one round of broadcast copies did: how many it claimed, and when a copy may
+    next be due (None: nothing is waiting)."""
+
+    claimed: int
+    next_wake: datetime | None
+
+
+class CopySource(Protocol):
+    """Broadcast copies, delivered a round at a time by the sender."""
+
+    async def deliver(self, *, limit: int, stopping: Callable[[], bool]) -> CopyRound:
+        """Claim up to ``limit`` due copies, send and settle them; ask ``stopping`` before
+        each send and hand back what is not started once it says yes."""
+        ...
+
+    def cancel_sends(self) -> None:
+        """Cancel the sends still under way (the stop's grace is over)."""
+        ...
+
+
 def new_worker_id() -> str:
     """A name for this process's claims: host, pid and a random part."""
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -60,9 +85,11 @@ def new_worker_id() -> str:
 
 @dataclass(frozen=True)
 class RunnerSettings:
-    """How much one pass claims, how many sends run at once, how often the sender looks."""
+    """How much one pass claims (reminders, and broadcast copies in a round), how many sends
+    run at once, how often the sender looks."""
 
     batch_size: int = 200
+    copy_batch: int = 50
     concurrency: int = 64
     refill_interval: timedelta = timedelta(seconds=60)
     stop_grace: timedelta = timedelta(seconds=10)
@@ -86,6 +113,7 @@ class ReminderRunner:
         self.database = database
         self.dispatcher = dispatcher
         self.outbox = outbox
+        self.copies: CopySource | None = None
         self.clock = clock
         self.settings = settings or RunnerSettings()
         self.scheduler = AsyncIOScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
@@ -131,6 +159,10 @@ class ReminderRunner:
             return None
         return self._armed_at
 
+    def take_copies(self, copies: CopySource) -> None:
+        """Send ``copies`` too: a round of them in each pass once no reminder is due."""
+        self.copies = copies
+
     async def refill(self) -> None:
         """Wake the sender: the hook the care service calls after a change of schedule."""
         self.wake()
@@ -160,6 +192,8 @@ class ReminderRunner:
                     log.warning("%s sends still running at the stop: cancelled", len(stuck))
                     for task in stuck:
                         task.cancel()
+                    if self.copies is not None:
+                        self.copies.cancel_sends()
                     await loop_task
         finally:
             if self.scheduler.running:
@@ -204,18 +238,34 @@ class ReminderRunner:
         await self._notify_progress()
 
     async def _drain(self) -> datetime | None:
-        """Claim and send batches until one comes back short; returns when to look again."""
+        """Claim and send batches until nothing is left due; returns when to look again.
+
+        Messages to staff go first in every round, then reminders; broadcast copies get a
+        round only once a batch of reminders came back short (none left due), and after a
+        full round of copies the reminders are looked at again.
+        """
         expire = True
         while self._started:
             await self._send_messages(expire=expire)
             batch = await self.dispatcher.claim_batch(limit=self.settings.batch_size, expire=expire)
             expire = False
-            if not batch.claimed:
-                return _earliest(batch.next_wake, await self._next_message())
-            again = await self._send(batch.claimed)
-            if len(batch.claimed) < self.settings.batch_size:
-                return _earliest(batch.next_wake, again, await self._next_message())
+            again = await self._send(batch.claimed) if batch.claimed else None
+            if len(batch.claimed) >= self.settings.batch_size:
+                continue
+            copies = await self._send_copies()
+            if copies is not None and copies.claimed >= self.settings.copy_batch:
+                continue
+            later = None if copies is None else copies.next_wake
+            return _earliest(batch.next_wake, again, later, await self._next_message())
         return None
+
+    async def _send_copies(self) -> CopyRound | None:
+        """A round of broadcast copies, when this sender takes them."""
+        if self.copies is None or not self._started:
+            return None
+        return await self.copies.deliver(
+            limit=self.settings.copy_batch, stopping=lambda: self._stopping
+        )
 
     async def _send_messages(self, *, expire: bool) -> None:
         """Send the outbox's due messages to staff (before each batch of reminders)."""

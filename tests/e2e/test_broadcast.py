@@ -55,7 +55,7 @@ async def clinic_bot(
         standin=fast_standin,
         database=database,
         clock=clock,
-        settings=make_settings(tmp_path, broadcast_rate=RATE),
+        settings=make_settings(tmp_path),
         overall_max_rate=RATE,
     )
     await harness.start()

@@ -1,4 +1,5 @@
-"""Clinic broadcasts: audiences, exactly-once paced delivery, errors, cancel, restart, races."""
+"""Clinic broadcasts: audiences, exactly-once delivery by the one sender, errors, cancel,
+restart, races."""
 
 from __future__ import annotations
 
@@ -14,19 +15,16 @@ import pytest
 from sqlalchemy import select, update
 
 from scheduler.broadcasts.audience import Audience
+from scheduler.broadcasts.copies import BroadcastCopies
 from scheduler.broadcasts.errors import (
     AudienceError,
-    BroadcastNotFound,
-    BroadcastStateError,
     BroadcastTimeError,
     BroadcastTooLong,
     TimeProblem,
     UnknownPhase,
 )
-from scheduler.broadcasts.pacing import Pacer
 from scheduler.broadcasts.report import BroadcastReport
 from scheduler.broadcasts.rules import LABEL_ROOM, MAX_TEXT, text_limit
-from scheduler.broadcasts.sender import BroadcastSender
 from scheduler.broadcasts.service import BroadcastService
 from scheduler.clock import FakeClock, MonotonicClock, SystemMonotonic
 from scheduler.outbox.metrics import Metrics, SendOutcome
@@ -35,6 +33,7 @@ from scheduler.outbox.notifier import (
     RecipientGoneError,
     TransientDeliveryError,
 )
+from scheduler.outbox.sender import RunnerSettings
 from storage.database import Database
 from storage.models import (
     Broadcast,
@@ -51,14 +50,14 @@ from storage.models import (
     TreatmentSession,
 )
 from storage.reminders import NewReminder, ReminderRepository
-from tests.fakes import FakeMonotonic
+from tests.scheduler.harness import start_engine
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 TODAY = NOW.date()
 # Quiet hours of the clinics and patients here unless a test says otherwise: NOW (04:00 UTC)
 # and the hours after it are outside them, so copies go at once.
 QUIET = (time_of_day(22), time_of_day(2))
-FAST = {"rate": 1000.0, "per_chat_interval": 0.0, "backoff": 0.01, "poll_interval": 0.05}
+FAST = {"backoff": 0.01}
 
 
 @dataclass
@@ -217,9 +216,9 @@ async def send_now(
 
 def sender(
     database: Database, transport: FakeTransport, clock: FakeClock, **options: object
-) -> BroadcastSender:
+) -> BroadcastCopies:
     settings: dict[str, object] = {**FAST, "worker_id": "w1", **options}
-    return BroadcastSender(database=database, transport=transport, clock=clock, **settings)  # type: ignore[arg-type]
+    return BroadcastCopies(database=database, transport=transport, clock=clock, **settings)  # type: ignore[arg-type]
 
 
 # -- audiences ------------------------------------------------------------------------------
@@ -407,30 +406,24 @@ async def test_403_stops_the_patient_and_cancels_their_reminders(
     assert [c for c, _ in transport.calls].count(300) == 1
 
 
-async def test_429_pauses_all_sending_then_everyone_gets_exactly_one(
+async def test_a_429_past_the_budget_waits_its_retry_after_and_is_not_an_attempt(
     database: Database, clock: FakeClock
 ) -> None:
+    """The budget paces every send and absorbs Telegram's 429s; one that still reaches the
+    copy makes it wait the ``retry_after`` asked for and try again, without counting an
+    attempt, and everyone gets exactly one copy."""
     clinic, staff = await add_clinic(database)
     await add_patients(database, clinic, range(400, 420))
     service = BroadcastService(database=database, clock=clock)
     broadcast_id, _ = await send_now(service, clinic, staff)
-    mono = FakeMonotonic()
-    transport = FakeTransport(
-        errors={405: [TransientDeliveryError("429", retry_after=0.3)] * 2}, clock=mono
-    )
-    await mono.run(
-        sender(database, transport, clock, concurrency=1, monotonic=mono).run_until_idle()
-    )
+    transport = FakeTransport(errors={405: [TransientDeliveryError("429", retry_after=0.1)] * 2})
+    await sender(database, transport, clock, concurrency=1).run_until_idle()
 
     assert Counter(transport.sends) == Counter(range(400, 420))
     rows = await recipients(database, broadcast_id)
     assert rows[405].status is RecipientStatus.SENT and rows[405].attempts == 0
-    # nothing at all went out while paused: 2 x 0.3 s after the first 429
-    first_429 = next(t for c, t in transport.calls if c == 405)
-    after = [t for c, t in transport.calls if t > first_429]
-    assert len(after) == 16 and min(after) - first_429 >= 0.29
-    calls = [c for c, _ in transport.calls]
-    assert calls.index(405) == 5 and calls[5:8] == [405, 405, 405]
+    tries = [t for c, t in transport.calls if c == 405]
+    assert len(tries) == 3 and all(b - a >= 0.09 for a, b in itertools.pairwise(tries))
 
 
 async def test_transient_errors_are_retried_then_failed_after_three(
@@ -485,21 +478,17 @@ async def test_restart_in_the_middle_resumes_without_duplicates_or_loss(
     service = BroadcastService(database=database, clock=clock)
     broadcast_id, _ = await send_now(service, clinic, staff)
     transport = FakeTransport()
-    first = sender(database, transport, clock, worker_id="first", concurrency=1, batch=50)
-    stopping: list[asyncio.Task[None]] = []
+    first = sender(database, transport, clock, worker_id="first", concurrency=1)
     stop_requested = asyncio.Event()
 
     async def stop_after_five(chat_id: int) -> None:
         if len(transport.sends) == 5:
-            stopping.append(asyncio.create_task(first.stop()))
             stop_requested.set()
 
     transport.on_send.append(stop_after_five)
-    first.start()
-    first.wake()
-    async with asyncio.timeout(10):
-        await stop_requested.wait()
-        await stopping[0]
+    async with asyncio.timeout(10):  # the sender's stop: asked before each send
+        done = await first.deliver(limit=50, stopping=stop_requested.is_set)
+    assert done.claimed == 20
     sent_first = list(transport.sends)
     assert 5 <= len(sent_first) <= 6
     rows = await recipients(database, broadcast_id)
@@ -596,8 +585,8 @@ async def test_a_copy_waiting_for_the_budget_keeps_its_claim_and_goes_once(
 async def test_a_stop_does_not_wait_for_a_copy_stuck_behind_the_budget(
     database: Database, clock: FakeClock
 ) -> None:
-    """A copy that never gets its turn does not hold the stop past its grace; it was not
-    sent, so once its lease runs out another worker sends it, once."""
+    """A copy that never gets its turn does not hold the sender's stop past its grace; it
+    was not sent, so once its lease runs out another worker sends it, once."""
     clinic, staff = await add_clinic(database)
     await add_patient(database, clinic, 700)
     service = BroadcastService(database=database, clock=clock)
@@ -610,9 +599,14 @@ async def test_a_stop_does_not_wait_for_a_copy_stuck_behind_the_budget(
 
     first = sender(database, FakeTransport(), clock, worker_id="first")
     first.transport = type("Stuck", (), {"send": staticmethod(never)})()  # type: ignore[assignment]
-    first.start()
+    engine = await start_engine(
+        database, clock, settings=RunnerSettings(stop_grace=timedelta(seconds=0.1))
+    )
+    engine.runner.take_copies(first)
+    first.on_wake = engine.runner.wake
+    first.wake()
     await asyncio.wait_for(waiting.wait(), timeout=10)
-    await asyncio.wait_for(first.stop(grace=0.1), timeout=10)
+    await asyncio.wait_for(engine.runner.shutdown(), timeout=10)
 
     second_transport = FakeTransport()
     second = sender(database, second_transport, clock, worker_id="second")
@@ -623,133 +617,7 @@ async def test_a_stop_does_not_wait_for_a_copy_stuck_behind_the_budget(
     assert second_transport.sends == [700]
 
 
-async def test_scheduled_broadcast_waits_for_its_time_and_includes_newcomers(
-    database: Database, clock: FakeClock
-) -> None:
-    clinic, staff = await add_clinic(database)
-    await add_patients(database, clinic, range(900, 903))
-    service = BroadcastService(database=database, clock=clock)
-    broadcast_id = await service.create(clinic, staff, "Tomorrow: open day")
-    at = NOW + timedelta(hours=1)
-    assert await service.confirm(broadcast_id, clinic, report_chat_id=-1, at=at) == 3
-    with pytest.raises(BroadcastStateError):
-        await service.confirm(broadcast_id, clinic, report_chat_id=-1)
-    await add_patient(database, clinic, 903)  # enrolled after confirming
-    transport = FakeTransport()
-    worker = sender(database, transport, clock)
-
-    await worker.run_until_idle()
-    clock.advance(timedelta(minutes=59))
-    await worker.run_until_idle()
-    assert transport.sends == []
-    assert await broadcast_status(database, broadcast_id) is BroadcastStatus.SCHEDULED
-    assert await recipients(database, broadcast_id) == {}
-
-    clock.advance(timedelta(minutes=1))
-    await worker.run_until_idle()
-    assert sorted(transport.sends) == [900, 901, 902, 903]
-    report = await service.report(broadcast_id, clinic)
-    assert (report.status, report.total, report.sent, report.scheduled_at) == (
-        BroadcastStatus.DONE, 4, 4, at)  # fmt: skip
-
-
-async def test_cancelled_before_its_time_is_never_sent(
-    database: Database, clock: FakeClock
-) -> None:
-    clinic, staff = await add_clinic(database)
-    await add_patients(database, clinic, range(950, 952))
-    service = BroadcastService(database=database, clock=clock)
-    broadcast_id = await service.create(clinic, staff, "x")
-    await service.confirm(broadcast_id, clinic, report_chat_id=-1, at=NOW + timedelta(hours=1))
-    assert await service.cancel(broadcast_id, clinic)
-    clock.advance(timedelta(hours=2))
-    transport = FakeTransport()
-    await sender(database, transport, clock).run_until_idle()
-    assert transport.sends == []
-    assert await broadcast_status(database, broadcast_id) is BroadcastStatus.CANCELLED
-
-
-async def test_another_clinics_broadcast_is_not_found(database: Database, clock: FakeClock) -> None:
-    mine, my_staff = await add_clinic(database)
-    theirs, their_staff = await add_clinic(database, "Theirs")
-    await add_patient(database, mine, 1000)
-    service = BroadcastService(database=database, clock=clock)
-    broadcast_id = await service.create(mine, my_staff, "ours")
-    with pytest.raises(LookupError):
-        await service.create(theirs, my_staff, "forged staff")
-
-    with pytest.raises(BroadcastNotFound):
-        await service.set_audience(broadcast_id, theirs, "lang:en")
-    with pytest.raises(BroadcastNotFound):
-        await service.confirm(broadcast_id, theirs, report_chat_id=their_staff)
-    with pytest.raises(BroadcastNotFound):
-        await service.report(broadcast_id, theirs)
-    assert not await service.set_progress_message(broadcast_id, theirs, 77)
-    assert not await service.cancel(broadcast_id, theirs)
-
-    report = await service.report(broadcast_id, mine)
-    assert (report.status, report.total, report.progress_message_id, report.report_chat_id) == (
-        BroadcastStatus.DRAFT, 0, None, None)  # fmt: skip
-    async with database.session() as session:
-        broadcast = await session.get(Broadcast, broadcast_id)
-        assert broadcast is not None and broadcast.audience == "all"
-    assert await service.set_progress_message(broadcast_id, mine, 77)
-    assert (await service.report(broadcast_id, mine)).progress_message_id == 77
-
-
-# -- pacing, progress and the background loop -------------------------------------------------
-
-
-async def test_global_rate_is_kept(database: Database, clock: FakeClock) -> None:
-    clinic, staff = await add_clinic(database)
-    await add_patients(database, clinic, range(1100, 1150))
-    service = BroadcastService(database=database, clock=clock)
-    await send_now(service, clinic, staff)
-    mono = FakeMonotonic()
-    transport = FakeTransport(clock=mono)
-    await mono.run(sender(database, transport, clock, rate=100.0, monotonic=mono).run_until_idle())
-
-    times = sorted(t for _, t in transport.calls)
-    assert len(times) == 50
-    assert 0.45 <= times[-1] - times[0] < 1.5
-    # no second holds more than 100 sends, and no burst: 10 ms apart on average per 10
-    assert all(times[i + 10] - times[i] >= 0.09 for i in range(len(times) - 10))
-
-
-async def test_pacer_spaces_sends_and_pauses_on_its_clock() -> None:
-    mono = FakeMonotonic()
-    pacer = Pacer(10.0, clock=mono)
-    times: list[float] = []
-
-    async def send() -> None:
-        await pacer.acquire()
-        times.append(mono.monotonic())
-
-    await mono.run(asyncio.gather(*(send() for _ in range(5))))
-    # the first goes at once, the second half a slot later (a turn that came late keeps
-    # its cadence), then one every 0.1 s
-    gaps = [round(b - a, 6) for a, b in itertools.pairwise(times)]
-    assert gaps == [0.05, 0.1, 0.1, 0.1]
-    pacer.pause(2.0)
-    await mono.run(send())
-    assert round(times[-1] - times[-2], 6) == 2.0
-
-
-async def test_one_message_per_chat_interval_across_broadcasts(
-    database: Database, clock: FakeClock
-) -> None:
-    clinic, staff = await add_clinic(database)
-    await add_patient(database, clinic, 1200)
-    service = BroadcastService(database=database, clock=clock)
-    await send_now(service, clinic, staff, text="one")
-    await send_now(service, clinic, staff, text="two")
-    mono = FakeMonotonic()
-    transport = FakeTransport(clock=mono)
-    worker = sender(database, transport, clock, per_chat_interval=0.3, monotonic=mono)
-    await mono.run(worker.run_until_idle())
-    assert transport.sends == [1200, 1200]
-    (first, second) = [t for _, t in transport.calls]
-    assert second - first >= 0.29
+# -- progress, and the one sender ---------------------------------------------------------
 
 
 async def test_progress_is_reported_and_reporter_errors_do_not_stop_delivery(
@@ -774,25 +642,42 @@ async def test_progress_is_reported_and_reporter_errors_do_not_stop_delivery(
     assert (final.status, final.sent) == (BroadcastStatus.DONE, 20)
 
 
-async def test_background_sender_delivers_on_wake_and_stops(
+async def test_the_one_sender_delivers_copies_on_wake_after_the_due_reminders(
     database: Database, clock: FakeClock
 ) -> None:
+    """Copies go through the reminder sender: a confirmed broadcast wakes it, and in its
+    pass the reminder that is due goes before any copy."""
     clinic, staff = await add_clinic(database)
     await add_patients(database, clinic, range(1400, 1405))
-    service = BroadcastService(database=database, clock=clock)
+    engine = await start_engine(database, clock)
+    order: list[tuple[str, int]] = []
+    engine.notifier.on_send = lambda reminder: order.append(("reminder", reminder.chat_id))
     transport = FakeTransport()
-    worker = sender(database, transport, clock, poll_interval=60.0)
-    worker.start()
+
+    async def note_copy(chat_id: int) -> None:
+        order.append(("copy", chat_id))
+
+    transport.on_send.append(note_copy)
+    copies = sender(database, transport, clock)
+    engine.runner.take_copies(copies)
+    copies.on_wake = engine.runner.wake
     try:
-        await asyncio.sleep(0.05)
+        await engine.care.register_session(chat_id=1499, session_date=TODAY)
+        await engine.tick()
+        order.clear()
+        clock.advance(timedelta(hours=10))  # 18:00 in Karachi: day0_evening is due
+        service = BroadcastService(database=database, clock=clock)
         broadcast_id, _ = await send_now(service, clinic, staff)
-        worker.wake()
-        async with asyncio.timeout(5):
+        copies.wake()
+        async with asyncio.timeout(10):
             while await broadcast_status(database, broadcast_id) is not BroadcastStatus.DONE:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
     finally:
-        await worker.stop()
+        await engine.stop()
     assert sorted(transport.sends) == list(range(1400, 1405))
+    assert order[0] == ("reminder", 1499)
+    assert sorted(order[1:]) == [("copy", c) for c in range(1400, 1405)]
+    assert engine.notifier.milestones(1499)[-1] == "day0_evening"
 
 
 async def test_reminders_of_other_patients_untouched_by_a_broadcast(

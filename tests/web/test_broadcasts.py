@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from content.loader import load_plan
-from scheduler.broadcasts.sender import BroadcastSender
+from scheduler.broadcasts.copies import BroadcastCopies
 from storage.models import Broadcast, BroadcastRecipient, BroadcastStatus, RecipientStatus
 from tests.scheduler.test_broadcasts import FAST, FakeTransport
 from tests.web.conftest import FakeMessenger, Site, csrf_of
@@ -124,7 +124,7 @@ async def test_a_broadcast_to_a_phase_is_previewed_sent_and_reported(
     assert '<noscript><meta http-equiv="refresh"' in page.text, "reloads without JavaScript"
 
     transport = FakeTransport()
-    sender = BroadcastSender(
+    sender = BroadcastCopies(
         database=site.database,
         transport=transport,
         clock=site.clock,
@@ -241,7 +241,7 @@ async def test_cancel_stops_a_broadcast_being_sent(wired: tuple[Site, Wakes]) ->
     await browser.post(f"{url}/send", data={"csrf": csrf, "when": "now"})
     await browser.post(f"{url}/cancel", data={"csrf": csrf})
     transport = FakeTransport()
-    sender = BroadcastSender(
+    sender = BroadcastCopies(
         database=site.database,
         transport=transport,
         clock=site.clock,

@@ -1,7 +1,13 @@
-"""``BroadcastSender`` delivers due broadcasts: it claims recipient rows atomically (safe with
-several processes on one database), sends through a ``BroadcastTransport`` at no more than
-``rate`` messages a second overall and one per ``per_chat_interval`` to a chat, and records each
-outcome, so a restart resumes where delivery stopped."""
+"""Broadcast copies, sent by the one sender (``ReminderRunner``) with everything else.
+
+A broadcast's copies are rows with a lease, claimed in batches like reminders (``FOR UPDATE
+SKIP LOCKED`` on PostgreSQL), re-checked just before the send (still the clinic's active
+patient who wants news, not in their quiet hours), sent through the ``BroadcastTransport``
+at the Telegram budget's lowest priority, and settled. There is no loop of its own: the
+sender calls ``deliver`` in each pass once no reminder is due, so reminders, alerts and
+replies go first, and the one budget paces every send of every process. A restart resumes
+where delivery stopped; a stop hands back what was claimed and not sent.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +18,14 @@ import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.loader import load_plan
 from scheduler.broadcasts.audience import Audience, AudienceSelector, PlanSource
-from scheduler.broadcasts.pacing import Pacer
 from scheduler.broadcasts.report import (
     BroadcastReport,
     BroadcastReporter,
@@ -28,7 +33,7 @@ from scheduler.broadcasts.report import (
     build_report,
 )
 from scheduler.broadcasts.rules import hold_until
-from scheduler.clock import Clock, MonotonicClock, SystemMonotonic
+from scheduler.clock import Clock
 from scheduler.outbox.metrics import Kind, Metrics, SendOutcome
 from scheduler.outbox.notifier import (
     MessageRejectedError,
@@ -37,6 +42,7 @@ from scheduler.outbox.notifier import (
     TransientDeliveryError,
 )
 from scheduler.outbox.reminders import stop_recipient
+from scheduler.outbox.sender import CopyRound
 from storage.batching import GroupCommit
 from storage.broadcasts import (
     EXPIRED,
@@ -51,26 +57,33 @@ from storage.models import Broadcast, BroadcastStatus, Clinic
 log = logging.getLogger(__name__)
 
 
-# How long a stop lets the sends under way finish (the HTTP request of one takes a few
-# seconds at most; a copy waiting for the budget at a peak could wait minutes).
-STOP_GRACE = 5.0
-
-
 @dataclass
 class _Run:
-    """One broadcast being delivered by this sender: its claimed rows and progress."""
+    """One broadcast being delivered in a round: its clinic's name and progress."""
 
     broadcast: Broadcast
     clinic: str
-    buffer: deque[ClaimedRecipient]
-    exhausted: bool = False
-    held: int = 0  # copies this run gave back until their patient's quiet hours end
+    claimed: int = 0
+    held: int = 0  # copies this round gave back until their patient's quiet hours end
     last_progress: float = 0.0
     progress_task: asyncio.Task[None] | None = None
 
 
-class BroadcastSender:
-    """Delivers due broadcasts in the background; safe to run in several processes."""
+@dataclass
+class _Round:
+    """The copies one ``deliver`` claimed, in claim order, and the runs they belong to."""
+
+    runs: list[_Run] = field(default_factory=list)
+    queue: deque[tuple[_Run, ClaimedRecipient]] = field(default_factory=deque)
+
+
+def _never() -> bool:
+    return False
+
+
+class BroadcastCopies:
+    """Claims, checks, sends and settles broadcast copies for the one sender; safe to run
+    in several processes."""
 
     def __init__(
         self,
@@ -79,45 +92,35 @@ class BroadcastSender:
         transport: BroadcastTransport,
         clock: Clock,
         reporter: BroadcastReporter | None = None,
-        rate: float = 30.0,
-        per_chat_interval: float = 1.0,
         worker_id: str | None = None,
         lease: timedelta = timedelta(minutes=2),
         batch: int = 50,
         concurrency: int = 16,
-        poll_interval: float = 5.0,
         progress_interval: float = 2.0,
         max_attempts: int = 3,
         backoff: float = 1.0,
         send_timeout: float = 600.0,
         plans: PlanSource = load_plan,
-        margin: float = 0.03,
         metrics: Metrics | None = None,
-        monotonic: MonotonicClock | None = None,
     ) -> None:
-        """Wire the sender. ``rate``: messages a second overall; ``per_chat_interval``:
-        seconds between two messages to one chat; ``backoff``: the first retry's wait after
+        """Wire the copies. ``batch``: how many copies a round claims at most;
+        ``concurrency``: how many are sent at once; ``backoff``: the first retry's wait after
         a timeout or network error (doubling); ``send_timeout``: how long one send may take
         in all, its wait for the Telegram budget included (a copy is the lowest priority: at a
         morning peak it waits minutes behind reminders, which is not a failure; the HTTP
         request itself has its own timeouts); ``worker_id`` names this process's claims
-        (by default a new unique name); ``margin``: see ``Pacer``; each attempt is counted in
-        ``metrics`` (its own when not given); ``monotonic``: the clock the pacing (overall and
-        per chat) reads and waits on, the real one unless given."""
+        (by default a new unique name); each attempt is counted in ``metrics`` (its own when
+        not given). The pace is the Telegram budget's, behind ``transport``."""
         self.database = database
         self.transport = transport
         self.clock = clock
         self.reporter = reporter
-        self.monotonic = monotonic or SystemMonotonic()
-        self.pacer = Pacer(rate, margin=margin, clock=self.monotonic)
-        self.per_chat_interval = per_chat_interval
         self.worker_id = (
             worker_id or f"broadcasts-{socket.gethostname()[:30]}:{uuid.uuid4().hex[:8]}"
         )
         self.lease = lease
         self.batch = max(1, batch)
         self.concurrency = max(1, concurrency)
-        self.poll_interval = poll_interval
         self.progress_interval = progress_interval
         self.max_attempts = max(1, max_attempts)
         self.backoff = backoff
@@ -125,12 +128,11 @@ class BroadcastSender:
         self.selector = AudienceSelector(plans)
         self.metrics = metrics or Metrics()
         self.sent = 0
+        # What ``wake`` calls: the one sender's wake, once it takes these copies.
+        self.on_wake: Callable[[], None] = lambda: None
         self._in_flight: set[int] = set()
-        self._last_to_chat: dict[int, float] = {}
-        self._wake = asyncio.Event()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
-        self._pass_lock = asyncio.Lock()
+        self._sends: set[asyncio.Task[None]] = set()
+        self._round_lock = asyncio.Lock()
         # The check before each send and the record after it, written together for the sends
         # that queue up behind each other (one transaction each way instead of one per send).
         self._prepares: GroupCommit[int, str] = GroupCommit(database, self._write_prepares)
@@ -167,68 +169,56 @@ class BroadcastSender:
         )
         return [rid in recorded for rid in recipient_ids]
 
-    # -- life cycle ---------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Start polling for due broadcasts in the background."""
-        if self._task is not None and not self._task.done():
-            return
-        self._stopping = False
-        self._task = asyncio.get_running_loop().create_task(self._loop(), name="broadcasts")
-
-    async def stop(self, grace: float = STOP_GRACE) -> None:
-        """Stop claiming at once; sends under way have ``grace`` seconds to finish, then
-        are cancelled (a copy still waiting its turn in the Telegram budget was not sent:
-        its row keeps its claim until the lease runs out, then any worker takes it again;
-        rows claimed and not started are given back at once)."""
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            task, self._task = self._task, None
-            try:
-                async with asyncio.timeout(grace):
-                    await asyncio.shield(task)
-            except TimeoutError:
-                log.warning("broadcast sends still waiting after %.0f s: cancelled", grace)
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    # -- what the one sender calls ------------------------------------------------------
 
     def wake(self) -> None:
-        """Look for due broadcasts now (e.g. right after one was confirmed)."""
-        self._wake.set()
+        """Look for due broadcasts now (right after one was confirmed): wakes the sender."""
+        self.on_wake()
 
     async def run_until_idle(self) -> None:
-        """Deliver everything due now, then return (for tests and the demo)."""
-        await self._pass()
+        """Deliver every copy due now, round after round, then return (tests, the demo)."""
+        while (await self.deliver(limit=self.batch)).claimed:
+            pass
 
-    async def _loop(self) -> None:
-        while not self._stopping:
-            try:
-                await self._pass()
-            except Exception:  # a database hiccup must not end the loop
-                log.exception("broadcast pass failed")
-            if self._stopping:
-                break
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_interval):
-                    await self._wake.wait()
-            self._wake.clear()
+    def cancel_sends(self) -> None:
+        """Cancel the sends still under way (the sender's stop grace is over): each keeps its
+        claim until the lease runs out, since nobody can tell whether Telegram took it."""
+        for task in self._sends:
+            task.cancel()
 
-    # -- delivery -----------------------------------------------------------------------
-
-    async def _pass(self) -> None:
-        """One look at the due broadcasts, delivering each as far as this worker can."""
-        async with self._pass_lock:
+    async def deliver(self, *, limit: int, stopping: Callable[[], bool] = _never) -> CopyRound:
+        """One round: start the broadcasts that are due (choosing their recipients), claim up
+        to ``limit`` of their copies (oldest broadcast first), send them, settle them, and
+        finish the broadcasts with nothing left pending. ``stopping`` is asked before each
+        send: once it says yes, what is not started is handed back. Returns how many copies
+        were claimed and when a copy may next be due (a scheduled broadcast, the end of a
+        patient's quiet hours, another worker's lease)."""
+        async with self._round_lock:
+            round_ = _Round()
+            now = self.clock.now()
             async with self.database.session() as session:
-                due = await BroadcastRepository(session).due(now=self.clock.now())
+                due = await BroadcastRepository(session).due(now=now)
             for broadcast_id in due:
-                if self._stopping:
-                    return
+                if stopping() or len(round_.queue) >= limit:
+                    break
                 try:
-                    await self._deliver(broadcast_id)
+                    await self._claim(round_, broadcast_id, limit - len(round_.queue))
                 except Exception:
                     log.exception("delivery of broadcast %s failed", broadcast_id)
+            claimed = len(round_.queue)
+            if round_.queue:
+                await self._send_round(round_, stopping)
+            if not stopping():
+                for run in round_.runs:
+                    try:
+                        await self._finish(run)
+                    except Exception:
+                        log.exception("broadcast %s could not be finished", run.broadcast.id)
+            async with self.database.session() as session:
+                next_due = await BroadcastRepository(session).next_wake(now=self.clock.now())
+        return CopyRound(claimed=claimed, next_wake=next_due)
+
+    # -- delivery -----------------------------------------------------------------------
 
     async def _begin(self, broadcast_id: int) -> tuple[Broadcast, str] | None:
         """Take the broadcast to sending (choosing its recipients if none were chosen yet);
@@ -260,34 +250,51 @@ class BroadcastSender:
             clinic = await session.get(Clinic, broadcast.clinic_id)
         return broadcast, clinic.name if clinic is not None else ""
 
-    async def _deliver(self, broadcast_id: int) -> None:
+    async def _claim(self, round_: _Round, broadcast_id: int, limit: int) -> None:
+        """Begin the broadcast and claim up to ``limit`` of its copies into the round."""
         begun = await self._begin(broadcast_id)
         if begun is None:
             return
         broadcast, clinic = begun
-        run = _Run(
-            broadcast=broadcast, clinic=clinic, buffer=deque(), last_progress=time.monotonic()
-        )
-        claim_lock = asyncio.Lock()
-        workers = [
-            asyncio.create_task(self._worker(run, claim_lock), name=f"broadcast-{broadcast_id}")
-            for _ in range(self.concurrency)
-        ]
-        keeper = asyncio.create_task(self._keep_leases(), name=f"broadcast-{broadcast_id}-leases")
+        run = _Run(broadcast=broadcast, clinic=clinic, last_progress=time.monotonic())
+        round_.runs.append(run)
+        now = self.clock.now()
+        async with self.database.session() as session:
+            claimed = await BroadcastRepository(session).claim(
+                broadcast_id=broadcast_id,
+                owner=self.worker_id,
+                now=now,
+                lease_until=now + self.lease,
+                limit=limit,
+                skip_locked=self.database.is_postgresql,
+            )
+            await session.commit()
+        run.claimed = len(claimed)
+        round_.queue.extend((run, recipient) for recipient in claimed)
+
+    async def _send_round(self, round_: _Round, stopping: Callable[[], bool]) -> None:
+        """Send the round's copies, ``concurrency`` at once, renewing their claims while
+        they wait; what a stop leaves unstarted is handed back at once."""
+        loop = asyncio.get_running_loop()
+        workers = {
+            loop.create_task(self._worker(round_, stopping), name="broadcast-copies")
+            for _ in range(min(self.concurrency, len(round_.queue)))
+        }
+        self._sends |= workers
+        keeper = loop.create_task(self._keep_leases(), name="broadcast-leases")
         try:
-            await asyncio.gather(*workers)
+            await asyncio.gather(*workers, return_exceptions=True)
         finally:
             keeper.cancel()
-            for task in workers:
-                task.cancel()
-            if run.progress_task is not None:
-                with contextlib.suppress(Exception):
-                    await run.progress_task
-            if run.buffer:  # claimed but never started (stopping): free them for the next run
-                await self._release([r.id for r in run.buffer])
-                run.buffer.clear()
-        if not self._stopping:
-            await self._finish(run)
+            self._sends -= workers
+            for run in round_.runs:
+                if run.progress_task is not None:
+                    with contextlib.suppress(Exception):
+                        await run.progress_task
+            if round_.queue:  # claimed but never started (stopping): free them at once
+                unsent = [recipient.id for _, recipient in round_.queue]
+                round_.queue.clear()
+                await self._release(unsent)
 
     async def _release(self, recipient_ids: list[int]) -> None:
         """Give claimed rows back at once, so a restart resumes them without waiting for the
@@ -298,32 +305,9 @@ class BroadcastSender:
                 await repo.release(recipient_id=recipient_id, owner=self.worker_id)
             await session.commit()
 
-    async def _next(self, run: _Run, claim_lock: asyncio.Lock) -> ClaimedRecipient | None:
-        """The next claimed recipient for a worker, claiming a batch when none is left."""
-        async with claim_lock:
-            if self._stopping:
-                return None
-            if not run.buffer and not run.exhausted:
-                now = self.clock.now()
-                async with self.database.session() as session:
-                    claimed = await BroadcastRepository(session).claim(
-                        broadcast_id=run.broadcast.id,
-                        owner=self.worker_id,
-                        now=now,
-                        lease_until=now + self.lease,
-                        limit=self.batch,
-                        skip_locked=self.database.is_postgresql,
-                    )
-                    await session.commit()
-                run.buffer.extend(claimed)
-                run.exhausted = not claimed
-            return run.buffer.popleft() if run.buffer else None
-
-    async def _worker(self, run: _Run, claim_lock: asyncio.Lock) -> None:
-        while not self._stopping:
-            recipient = await self._next(run, claim_lock)
-            if recipient is None:
-                return
+    async def _worker(self, round_: _Round, stopping: Callable[[], bool]) -> None:
+        while round_.queue and not stopping():
+            run, recipient = round_.queue.popleft()
             self._in_flight.add(recipient.id)
             try:
                 await self._send_one(run, recipient)
@@ -348,7 +332,7 @@ class BroadcastSender:
         return renewed
 
     async def _keep_leases(self) -> None:
-        """``renew_leases`` four times a lease, for as long as a broadcast is being sent."""
+        """``renew_leases`` four times a lease, for as long as a round is being sent."""
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 4)
             try:
@@ -368,9 +352,6 @@ class BroadcastSender:
                 self.metrics.record_send(Kind.BROADCAST, SendOutcome.SKIPPED)
             if check != RecipientCheck.READY:
                 return
-            await self._chat_turn(recipient.chat_id)
-            await self.pacer.acquire()
-            self._last_to_chat[recipient.chat_id] = self.monotonic.monotonic()
             try:
                 async with asyncio.timeout(self.send_timeout):
                     await self.transport.send(
@@ -395,8 +376,8 @@ class BroadcastSender:
             except TransientDeliveryError as exc:
                 if exc.retry_after is not None:
                     self.metrics.record_send(Kind.BROADCAST, SendOutcome.RETRY)
-                    log.warning("broadcast %s: 429, pausing %.1f s", broadcast.id, exc.retry_after)
-                    self.pacer.pause(max(exc.retry_after, 0.0))
+                    log.warning("broadcast %s: 429, waiting %.1f s", broadcast.id, exc.retry_after)
+                    await asyncio.sleep(max(exc.retry_after, 0.0))
                     continue
                 reason = exc.reason
             except TimeoutError:
@@ -438,17 +419,6 @@ class BroadcastSender:
                 return
             self.metrics.record_send(Kind.BROADCAST, SendOutcome.RETRY)
             await asyncio.sleep(self.backoff * 2 ** (attempts - 1))
-
-    async def _chat_turn(self, chat_id: int) -> None:
-        """Wait until the chat's last message from us is ``per_chat_interval`` old."""
-        last = self._last_to_chat.get(chat_id)
-        if last is not None:
-            wait = last + self.per_chat_interval - self.monotonic.monotonic()
-            if wait > 0:
-                await self.monotonic.sleep(wait)
-        if len(self._last_to_chat) > 100_000:  # forget chats last written long ago
-            horizon = self.monotonic.monotonic() - self.per_chat_interval
-            self._last_to_chat = {c: t for c, t in self._last_to_chat.items() if t > horizon}
 
     async def _settle_failed(
         self, recipient: ClaimedRecipient, reason: str, *, attempted: bool = True

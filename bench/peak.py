@@ -86,8 +86,8 @@ from scheduler.clock import SystemClock
 from scheduler.outbox.budget import RedisBackend, redact, token_namespace
 from storage.database import Database, normalize_url, redact_url
 from storage.models import (
-    BroadcastRecipient,
     Clinic,
+    OutboxMessage,
     Patient,
     PatientStatus,
     Reminder,
@@ -573,7 +573,9 @@ async def db_counts(engine: AsyncEngine) -> DbCounts:
             select(Reminder.status, func.count()).group_by(Reminder.status)
         )
         recipients = await connection.execute(
-            select(BroadcastRecipient.status, func.count()).group_by(BroadcastRecipient.status)
+            select(OutboxMessage.status, func.count())
+            .where(OutboxMessage.broadcast_id.is_not(None))
+            .group_by(OutboxMessage.status)
         )
         return DbCounts(
             Counter({str(s): n for s, n in reminders.all()}),

@@ -1,8 +1,9 @@
-"""Clinic broadcasts: the broadcast rows and the recipient rows that make delivery resumable.
+"""Clinic broadcasts: the broadcast rows, and their copies, which are rows of the outbox.
 
-A recipient row is claimed atomically (pending, and unclaimed or with an expired lease) before
-its send and settled after it, so two workers never send the same copy while their leases
-hold. Nothing here commits: the use case owning the unit of work does.
+A copy (an outbox row of kind ``broadcast``, one per patient) is claimed atomically (pending,
+due, and unclaimed or with an expired lease) before its send and settled after it, so two
+workers never send the same copy while their leases hold. Nothing here commits: the use case
+owning the unit of work does.
 """
 
 from __future__ import annotations
@@ -10,15 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import cast
 
-from sqlalchemy import ColumnElement, Table, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
     Broadcast,
-    BroadcastRecipient,
     BroadcastStatus,
+    OutboxMessage,
     Patient,
     PatientStatus,
     RecipientStatus,
@@ -27,7 +27,8 @@ from storage.models import (
 )
 
 UNFINISHED = (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING)
-EXPIRED = "expired"  # the ``last_error`` of a copy the patient's quiet hours held too long
+COPY = "broadcast"  # the outbox kind of a broadcast copy
+EXPIRED = "expired"  # the ``error`` of a copy the patient's quiet hours held too long
 MOVED = "not the clinic's patient"  # the patient left the clinic (switched, or was removed)
 
 
@@ -117,24 +118,20 @@ class BroadcastLine:
         return sum(self.counts.values())
 
 
-def _recipients() -> Table:
-    return cast(Table, BroadcastRecipient.__table__)
-
-
 def _claimable(broadcast_id: int, now: datetime) -> list[ColumnElement[bool]]:
     return [
-        BroadcastRecipient.broadcast_id == broadcast_id,
-        BroadcastRecipient.status == RecipientStatus.PENDING,
-        or_(BroadcastRecipient.claimed_by.is_(None), BroadcastRecipient.lease_until < now),
-        or_(BroadcastRecipient.not_before.is_(None), BroadcastRecipient.not_before <= now),
+        OutboxMessage.broadcast_id == broadcast_id,
+        OutboxMessage.status == RecipientStatus.PENDING,
+        or_(OutboxMessage.claimed_by.is_(None), OutboxMessage.lease_until < now),
+        OutboxMessage.due_at <= now,
     ]
 
 
 def _ours(recipient_id: int, owner: str) -> list[ColumnElement[bool]]:
     return [
-        BroadcastRecipient.id == recipient_id,
-        BroadcastRecipient.claimed_by == owner,
-        BroadcastRecipient.status == RecipientStatus.PENDING,
+        OutboxMessage.id == recipient_id,
+        OutboxMessage.claimed_by == owner,
+        OutboxMessage.status == RecipientStatus.PENDING,
     ]
 
 
@@ -223,10 +220,10 @@ class BroadcastRepository:
             .where(
                 Broadcast.id == broadcast_id,
                 Broadcast.status == BroadcastStatus.SENDING,
-                ~select(BroadcastRecipient.id)
+                ~select(OutboxMessage.id)
                 .where(
-                    BroadcastRecipient.broadcast_id == broadcast_id,
-                    BroadcastRecipient.status == RecipientStatus.PENDING,
+                    OutboxMessage.broadcast_id == broadcast_id,
+                    OutboxMessage.status == RecipientStatus.PENDING,
                 )
                 .exists(),
             )
@@ -249,12 +246,12 @@ class BroadcastRepository:
         )
         if changed:
             await self.session.execute(
-                update(BroadcastRecipient)
+                update(OutboxMessage)
                 .where(
-                    BroadcastRecipient.broadcast_id == broadcast_id,
-                    BroadcastRecipient.status == RecipientStatus.PENDING,
+                    OutboxMessage.broadcast_id == broadcast_id,
+                    OutboxMessage.status == RecipientStatus.PENDING,
                 )
-                .values(status=RecipientStatus.CANCELLED, last_error="cancelled")
+                .values(status=RecipientStatus.CANCELLED, error="cancelled", finished_at=now)
                 .execution_options(synchronize_session=False)
             )
         return changed
@@ -281,15 +278,15 @@ class BroadcastRepository:
         scheduled = select(func.min(Broadcast.scheduled_at)).where(
             Broadcast.status == BroadcastStatus.SCHEDULED
         )
-        sending = BroadcastRecipient.broadcast_id.in_(
+        sending = OutboxMessage.broadcast_id.in_(
             select(Broadcast.id).where(Broadcast.status == BroadcastStatus.SENDING)
         )
-        pending = BroadcastRecipient.status == RecipientStatus.PENDING
-        held = select(func.min(BroadcastRecipient.not_before)).where(
-            pending, sending, BroadcastRecipient.not_before > now
+        pending = OutboxMessage.status == RecipientStatus.PENDING
+        held = select(func.min(OutboxMessage.due_at)).where(
+            pending, sending, OutboxMessage.due_at > now
         )
-        leased = select(func.min(BroadcastRecipient.lease_until)).where(
-            pending, sending, BroadcastRecipient.lease_until > now
+        leased = select(func.min(OutboxMessage.lease_until)).where(
+            pending, sending, OutboxMessage.lease_until > now
         )
         instants = [
             (await self.session.execute(query)).scalar_one_or_none()
@@ -342,28 +339,42 @@ class BroadcastRepository:
 
     # -- recipients ---------------------------------------------------------------------
 
-    async def add_recipients(self, *, broadcast_id: int, recipients: Iterable[NewRecipient]) -> int:
-        """Insert pending recipient rows in one statement; returns how many."""
+    async def add_recipients(
+        self,
+        *,
+        broadcast_id: int,
+        recipients: Iterable[NewRecipient],
+        clinic_id: int,
+        priority: int,
+        now: datetime,
+        expires_at: datetime,
+    ) -> int:
+        """Put the broadcast's copies in the outbox, pending and due now, in one statement;
+        returns how many. ``expires_at``: when a copy is news no more."""
         rows = [
             {
+                "kind": COPY,
+                "priority": priority,
                 "broadcast_id": broadcast_id,
+                "clinic_id": clinic_id,
                 "patient_id": r.patient_id,
                 "chat_id": r.chat_id,
                 "status": RecipientStatus.PENDING,
+                "created_at": now,
+                "due_at": now,
+                "expires_at": expires_at,
                 "attempts": 0,
             }
             for r in recipients
         ]
         if rows:
-            await self.session.execute(insert(_recipients()), rows)
+            await self.session.execute(insert(OutboxMessage), rows)
         return len(rows)
 
     async def has_recipients(self, *, broadcast_id: int) -> bool:
         """Whether the broadcast's recipient rows exist yet."""
         result = await self.session.execute(
-            select(BroadcastRecipient.id)
-            .where(BroadcastRecipient.broadcast_id == broadcast_id)
-            .limit(1)
+            select(OutboxMessage.id).where(OutboxMessage.broadcast_id == broadcast_id).limit(1)
         )
         return result.first() is not None
 
@@ -389,9 +400,9 @@ class BroadcastRepository:
             .exists()
         )
         target = (
-            select(BroadcastRecipient.id)
+            select(OutboxMessage.id)
             .where(*_claimable(broadcast_id, now), sending)
-            .order_by(BroadcastRecipient.id)
+            .order_by(OutboxMessage.id)
             .limit(limit)
         )
         if skip_locked:
@@ -400,19 +411,19 @@ class BroadcastRepository:
             )
             if not ids:
                 return []
-            chosen: ColumnElement[bool] = BroadcastRecipient.id.in_(ids)
+            chosen: ColumnElement[bool] = OutboxMessage.id.in_(ids)
         else:
-            chosen = BroadcastRecipient.id.in_(target.scalar_subquery())
+            chosen = OutboxMessage.id.in_(target.scalar_subquery())
         result = await self.session.execute(
-            update(BroadcastRecipient)
+            update(OutboxMessage)
             .where(chosen, *_claimable(broadcast_id, now))
             .values(claimed_by=owner, lease_until=lease_until)
             .returning(
-                BroadcastRecipient.id,
-                BroadcastRecipient.broadcast_id,
-                BroadcastRecipient.patient_id,
-                BroadcastRecipient.chat_id,
-                BroadcastRecipient.attempts,
+                OutboxMessage.id,
+                OutboxMessage.broadcast_id,
+                OutboxMessage.patient_id,
+                OutboxMessage.chat_id,
+                OutboxMessage.attempts,
             )
             .execution_options(synchronize_session=False)
         )
@@ -426,10 +437,18 @@ class BroadcastRepository:
             )
         )
         languages: dict[int, str] = {row[0]: row[1] for row in found.all()}
-        return sorted(
-            (ClaimedRecipient(*row, language=languages.get(row.patient_id, "en")) for row in rows),
-            key=lambda r: r.id,
-        )
+        claimed = [
+            ClaimedRecipient(
+                id=row.id,
+                broadcast_id=broadcast_id,
+                patient_id=row.patient_id or 0,  # a copy always names its patient
+                chat_id=row.chat_id,
+                attempts=row.attempts,
+                language=languages.get(row.patient_id or 0, "en"),
+            )
+            for row in rows
+        ]
+        return sorted(claimed, key=lambda r: r.id)
 
     async def renew(
         self, *, recipient_ids: Sequence[int], owner: str, lease_until: datetime
@@ -439,11 +458,11 @@ class BroadcastRepository:
         if not recipient_ids:
             return 0
         result = await self.session.execute(
-            update(BroadcastRecipient)
+            update(OutboxMessage)
             .where(
-                BroadcastRecipient.id.in_(sorted(set(recipient_ids))),
-                BroadcastRecipient.claimed_by == owner,
-                BroadcastRecipient.status == RecipientStatus.PENDING,
+                OutboxMessage.id.in_(sorted(set(recipient_ids))),
+                OutboxMessage.claimed_by == owner,
+                OutboxMessage.status == RecipientStatus.PENDING,
             )
             .values(lease_until=lease_until)
             .execution_options(synchronize_session=False)
@@ -473,14 +492,14 @@ class BroadcastRepository:
         if not wanted:
             return checks, {}
         renewed = await self.session.execute(
-            update(BroadcastRecipient)
+            update(OutboxMessage)
             .where(
-                BroadcastRecipient.id.in_(wanted),
-                BroadcastRecipient.claimed_by == owner,
-                BroadcastRecipient.status == RecipientStatus.PENDING,
+                OutboxMessage.id.in_(wanted),
+                OutboxMessage.claimed_by == owner,
+                OutboxMessage.status == RecipientStatus.PENDING,
             )
             .values(lease_until=lease_until)
-            .returning(BroadcastRecipient.id)
+            .returning(OutboxMessage.id)
             .execution_options(synchronize_session=False)
         )
         ours = sorted(renewed.scalars())
@@ -489,7 +508,7 @@ class BroadcastRepository:
         rows = (
             await self.session.execute(
                 select(
-                    BroadcastRecipient.id,
+                    OutboxMessage.id,
                     Patient.status,
                     Patient.news_opt_out,
                     Patient.clinic_id,
@@ -499,9 +518,9 @@ class BroadcastRepository:
                     Patient.quiet_end,
                     Broadcast.scheduled_at,
                 )
-                .join(Broadcast, Broadcast.id == BroadcastRecipient.broadcast_id)
-                .outerjoin(Patient, Patient.id == BroadcastRecipient.patient_id)
-                .where(BroadcastRecipient.id.in_(ours))
+                .join(Broadcast, Broadcast.id == OutboxMessage.broadcast_id)
+                .outerjoin(Patient, Patient.id == OutboxMessage.patient_id)
+                .where(OutboxMessage.id.in_(ours))
             )
         ).all()
         ready: dict[int, ReadyRecipient] = {}
@@ -525,13 +544,13 @@ class BroadcastRepository:
         """Skip claimed copies without sending them, for ``reason``."""
         if recipient_ids:
             await self.session.execute(
-                update(BroadcastRecipient)
+                update(OutboxMessage)
                 .where(
-                    BroadcastRecipient.id.in_(sorted(set(recipient_ids))),
-                    BroadcastRecipient.claimed_by == owner,
-                    BroadcastRecipient.status == RecipientStatus.PENDING,
+                    OutboxMessage.id.in_(sorted(set(recipient_ids))),
+                    OutboxMessage.claimed_by == owner,
+                    OutboxMessage.status == RecipientStatus.PENDING,
                 )
-                .values(status=RecipientStatus.SKIPPED, lease_until=None, last_error=reason[:200])
+                .values(status=RecipientStatus.SKIPPED, lease_until=None, error=reason[:200])
                 .execution_options(synchronize_session=False)
             )
 
@@ -539,9 +558,9 @@ class BroadcastRepository:
         """Give a claimed copy back, not to be claimed again before ``until`` (the end of the
         patient's quiet hours)."""
         result = await self.session.execute(
-            update(BroadcastRecipient)
+            update(OutboxMessage)
             .where(*_ours(recipient_id, owner))
-            .values(claimed_by=None, lease_until=None, not_before=until)
+            .values(claimed_by=None, lease_until=None, due_at=until)
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -561,14 +580,14 @@ class BroadcastRepository:
         if not recipient_ids:
             return set()
         result = await self.session.execute(
-            update(BroadcastRecipient)
+            update(OutboxMessage)
             .where(
-                BroadcastRecipient.id.in_(sorted(set(recipient_ids))),
-                BroadcastRecipient.claimed_by == owner,
-                BroadcastRecipient.status.in_([RecipientStatus.PENDING, RecipientStatus.CANCELLED]),
+                OutboxMessage.id.in_(sorted(set(recipient_ids))),
+                OutboxMessage.claimed_by == owner,
+                OutboxMessage.status.in_([RecipientStatus.PENDING, RecipientStatus.CANCELLED]),
             )
-            .values(status=RecipientStatus.SENT, sent_at=now, lease_until=None, last_error=None)
-            .returning(BroadcastRecipient.id)
+            .values(status=RecipientStatus.SENT, finished_at=now, lease_until=None, error=None)
+            .returning(OutboxMessage.id)
             .execution_options(synchronize_session=False)
         )
         return set(result.scalars())
@@ -580,12 +599,12 @@ class BroadcastRepository:
         values: dict[str, object] = {
             "status": RecipientStatus.FAILED,
             "lease_until": None,
-            "last_error": error[:200],
+            "error": error[:200],
         }
         if attempted:
-            values["attempts"] = BroadcastRecipient.attempts + 1
+            values["attempts"] = OutboxMessage.attempts + 1
         result = await self.session.execute(
-            update(BroadcastRecipient)
+            update(OutboxMessage)
             .where(*_ours(recipient_id, owner))
             .values(**values)
             .execution_options(synchronize_session=False)
@@ -595,9 +614,9 @@ class BroadcastRepository:
     async def mark_skipped(self, *, recipient_id: int, owner: str, reason: str) -> bool:
         """The patient may no longer receive news: skip without sending."""
         result = await self.session.execute(
-            update(BroadcastRecipient)
+            update(OutboxMessage)
             .where(*_ours(recipient_id, owner))
-            .values(status=RecipientStatus.SKIPPED, lease_until=None, last_error=reason[:200])
+            .values(status=RecipientStatus.SKIPPED, lease_until=None, error=reason[:200])
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -606,10 +625,10 @@ class BroadcastRepository:
         """Count one failed attempt and keep the claim for a retry; the new count, or None
         if the claim is no longer ours."""
         result = await self.session.execute(
-            update(BroadcastRecipient)
+            update(OutboxMessage)
             .where(*_ours(recipient_id, owner))
-            .values(attempts=BroadcastRecipient.attempts + 1, last_error=error[:200])
-            .returning(BroadcastRecipient.attempts)
+            .values(attempts=OutboxMessage.attempts + 1, error=error[:200])
+            .returning(OutboxMessage.attempts)
             .execution_options(synchronize_session=False)
         )
         return result.scalar_one_or_none()
@@ -617,9 +636,9 @@ class BroadcastRepository:
     async def release(self, *, recipient_id: int, owner: str, error: str | None = None) -> bool:
         """Make a claimed recipient pending and free again, for any worker to take."""
         result = await self.session.execute(
-            update(BroadcastRecipient)
+            update(OutboxMessage)
             .where(*_ours(recipient_id, owner))
-            .values(claimed_by=None, lease_until=None, last_error=error)
+            .values(claimed_by=None, lease_until=None, error=error)
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -627,9 +646,9 @@ class BroadcastRepository:
     async def counts(self, *, broadcast_id: int) -> dict[RecipientStatus, int]:
         """How many recipients of the broadcast are in each status (every status present)."""
         result = await self.session.execute(
-            select(BroadcastRecipient.status, func.count())
-            .where(BroadcastRecipient.broadcast_id == broadcast_id)
-            .group_by(BroadcastRecipient.status)
+            select(OutboxMessage.status, func.count())
+            .where(OutboxMessage.broadcast_id == broadcast_id)
+            .group_by(OutboxMessage.status)
         )
         counts = dict.fromkeys(RecipientStatus, 0)
         for status, count in result.all():
@@ -652,12 +671,13 @@ class BroadcastRepository:
         }
         if counts:
             grouped = await self.session.execute(
-                select(BroadcastRecipient.broadcast_id, BroadcastRecipient.status, func.count())
-                .where(BroadcastRecipient.broadcast_id.in_(list(counts)))
-                .group_by(BroadcastRecipient.broadcast_id, BroadcastRecipient.status)
+                select(OutboxMessage.broadcast_id, OutboxMessage.status, func.count())
+                .where(OutboxMessage.broadcast_id.in_(list(counts)))
+                .group_by(OutboxMessage.broadcast_id, OutboxMessage.status)
             )
             for broadcast_id, status, count in grouped.all():
-                counts[broadcast_id][RecipientStatus(status)] = int(count)
+                if broadcast_id is not None:
+                    counts[broadcast_id][RecipientStatus(status)] = int(count)
         return [
             BroadcastLine(
                 id=broadcast.id,
@@ -679,35 +699,35 @@ class BroadcastRepository:
         skipped because those lasted past the broadcast's expiry."""
         held = await self.session.execute(
             select(func.count()).where(
-                BroadcastRecipient.broadcast_id == broadcast_id,
-                BroadcastRecipient.status == RecipientStatus.PENDING,
-                BroadcastRecipient.not_before > now,
+                OutboxMessage.broadcast_id == broadcast_id,
+                OutboxMessage.status == RecipientStatus.PENDING,
+                OutboxMessage.due_at > now,
             )
         )
         expired = await self.session.execute(
             select(func.count()).where(
-                BroadcastRecipient.broadcast_id == broadcast_id,
-                BroadcastRecipient.status == RecipientStatus.SKIPPED,
-                BroadcastRecipient.last_error == EXPIRED,
+                OutboxMessage.broadcast_id == broadcast_id,
+                OutboxMessage.status == RecipientStatus.SKIPPED,
+                OutboxMessage.error == EXPIRED,
             )
         )
         return int(held.scalar_one()), int(expired.scalar_one())
 
-    async def for_patient(self, *, patient_id: int) -> Sequence[BroadcastRecipient]:
+    async def for_patient(self, *, patient_id: int) -> Sequence[OutboxMessage]:
         """A patient's copies of clinic broadcasts, oldest first (for their data export)."""
         result = await self.session.execute(
-            select(BroadcastRecipient)
-            .where(BroadcastRecipient.patient_id == patient_id)
-            .order_by(BroadcastRecipient.id)
+            select(OutboxMessage)
+            .where(OutboxMessage.patient_id == patient_id, OutboxMessage.broadcast_id.is_not(None))
+            .order_by(OutboxMessage.id)
         )
         return result.scalars().all()
 
-    async def recipients(self, *, broadcast_id: int) -> Sequence[BroadcastRecipient]:
+    async def recipients(self, *, broadcast_id: int) -> Sequence[OutboxMessage]:
         """Every recipient row of the broadcast, by id."""
         result = await self.session.execute(
-            select(BroadcastRecipient)
-            .where(BroadcastRecipient.broadcast_id == broadcast_id)
-            .order_by(BroadcastRecipient.id)
+            select(OutboxMessage)
+            .where(OutboxMessage.broadcast_id == broadcast_id)
+            .order_by(OutboxMessage.id)
         )
         return result.scalars().all()
 

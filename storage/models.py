@@ -96,6 +96,9 @@ class MessageStatus(StrEnum):
     EXPIRED = "expired"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    # a broadcast copy not sent: its patient paused, stopped, opted out or moved to another
+    # clinic, or was quiet until the broadcast expired (the reason is the row's ``error``)
+    SKIPPED = "skipped"
 
 
 def _enum(enum_cls: type[StrEnum], name: str) -> Enum:
@@ -445,15 +448,8 @@ class BroadcastStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class RecipientStatus(StrEnum):
-    """Where one patient's copy of a broadcast is."""
-
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"
-    # paused, stopped, opted out, moved to another clinic, or quiet until the broadcast expired
-    SKIPPED = "skipped"
-    CANCELLED = "cancelled"
+# Where one patient's copy of a broadcast is: a copy is a row of the outbox.
+RecipientStatus = MessageStatus
 
 
 class Broadcast(Base):
@@ -479,34 +475,6 @@ class Broadcast(Base):
     created_at: Mapped[datetime]
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
-
-
-class BroadcastRecipient(Base):
-    """One patient's copy of a broadcast: the row that makes delivery resumable."""
-
-    __tablename__ = "broadcast_recipients"
-    __table_args__ = (
-        UniqueConstraint("broadcast_id", "patient_id"),
-        Index("ix_broadcast_recipients_broadcast_id_status", "broadcast_id", "status"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"))
-    patient_id: Mapped[int] = mapped_column(
-        ForeignKey("patients.id", ondelete="CASCADE"), index=True
-    )
-    chat_id: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[RecipientStatus] = mapped_column(
-        _enum(RecipientStatus, "recipient_status"), default=RecipientStatus.PENDING
-    )
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(String(200), default=None)
-    claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
-    lease_until: Mapped[datetime | None] = mapped_column(default=None)
-    not_before: Mapped[datetime | None] = mapped_column(
-        default=None, doc="held until then: the end of the patient's quiet hours"
-    )
-    sent_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class CapacityWarning(Base):
@@ -559,16 +527,25 @@ class WebSession(Base):
 
 
 class OutboxMessage(Base):
-    """A message the bot sends on its own to a member of staff (an alert, a patient's answer
-    passed on), kept until it is delivered: a 429, a timeout or a crash on the way retries it
-    instead of losing it. ``body`` is the rendered text and ``buttons`` its keyboard as JSON;
-    both are cleared once the message is done with, so the row keeps only what happened.
+    """A message the bot sends on its own, kept until it is delivered: a 429, a timeout or a
+    crash on the way retries it instead of losing it.
 
-    ``patient_id`` is the patient the message is about (its rows go with them on /delete),
-    ``staff_id`` who receives it (a removed member gets nothing more)."""
+    To a member of staff (an alert, a patient's answer passed on, a notice): ``body`` is the
+    rendered text and ``buttons`` its keyboard as JSON, both cleared once the message is done
+    with, so the row keeps only what happened; ``patient_id`` is the patient it is about (its
+    rows go with them on /delete), ``staff_id`` who receives it (a removed member gets nothing
+    more).
+
+    A patient's copy of a clinic broadcast (kind ``broadcast``): ``broadcast_id`` and
+    ``patient_id`` name it (one per patient and broadcast), the text is the broadcast's;
+    ``due_at`` moves to the end of the patient's quiet hours when it is held for them. Copies
+    stay as the broadcast's record; they go with the broadcast or the patient."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_due_at", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_due_at", "status", "due_at"),
+        Index("ix_outbox_broadcast_id_patient_id", "broadcast_id", "patient_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -582,6 +559,9 @@ class OutboxMessage(Base):
     )
     patient_id: Mapped[int | None] = mapped_column(
         ForeignKey("patients.id", ondelete="CASCADE"), default=None, index=True
+    )
+    broadcast_id: Mapped[int | None] = mapped_column(
+        ForeignKey("broadcasts.id", ondelete="CASCADE"), default=None
     )
     body: Mapped[str | None] = mapped_column(Text, default=None)
     buttons: Mapped[str | None] = mapped_column(Text, default=None)

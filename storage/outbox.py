@@ -1,5 +1,9 @@
 """The outbox: messages to staff kept until they are delivered, claimed like reminders.
 
+Broadcast copies are rows of the same table (``storage.broadcasts`` reads and writes them,
+by broadcast); what is here works on the messages to staff only (``broadcast_id`` empty),
+except ``cancel_for_chat``, which cancels whatever waits for a chat that is gone.
+
 A message is claimed with a lease before it is sent (one conditional UPDATE; on PostgreSQL
 the batch is picked with ``FOR UPDATE SKIP LOCKED``), so two processes never both send it,
 and a process that dies mid-send leaves it to the next one once the lease runs out. A
@@ -74,8 +78,12 @@ _CLAIMED = (
 )
 
 
+_TO_STAFF = OutboxMessage.broadcast_id.is_(None)
+
+
 def _claimable(now: datetime) -> list[ColumnElement[bool]]:
     return [
+        _TO_STAFF,
         OutboxMessage.status == MessageStatus.PENDING,
         OutboxMessage.due_at <= now,
         OutboxMessage.expires_at > now,
@@ -203,6 +211,7 @@ class OutboxRepository:
         result = await self.session.execute(
             update(OutboxMessage)
             .where(
+                _TO_STAFF,
                 OutboxMessage.status == MessageStatus.PENDING,
                 OutboxMessage.expires_at <= now,
                 or_(OutboxMessage.claimed_by.is_(None), OutboxMessage.lease_until <= now),
@@ -235,6 +244,7 @@ class OutboxRepository:
         due = await self.session.execute(
             select(OutboxMessage.due_at)
             .where(
+                _TO_STAFF,
                 OutboxMessage.status == MessageStatus.PENDING,
                 or_(OutboxMessage.claimed_by.is_(None), OutboxMessage.lease_until <= now),
             )
@@ -244,6 +254,7 @@ class OutboxRepository:
         lease = await self.session.execute(
             select(OutboxMessage.lease_until)
             .where(
+                _TO_STAFF,
                 OutboxMessage.status == MessageStatus.PENDING,
                 OutboxMessage.lease_until > now,
             )
@@ -254,10 +265,12 @@ class OutboxRepository:
         return min((i for i in instants if i is not None), default=None)
 
     async def prune(self, *, finished_before: datetime) -> int:
-        """Delete messages done with before ``finished_before``; returns how many."""
+        """Delete messages to staff done with before ``finished_before``; returns how many
+        (broadcast copies stay as their broadcast's record)."""
         result = await self.session.execute(
             delete(OutboxMessage)
             .where(
+                _TO_STAFF,
                 OutboxMessage.status != MessageStatus.PENDING,
                 OutboxMessage.finished_at < finished_before,
             )

@@ -32,7 +32,7 @@ from scheduler.broadcasts.report import (
     BroadcastTransport,
     build_report,
 )
-from scheduler.broadcasts.rules import hold_until
+from scheduler.broadcasts.rules import add_copies, hold_until
 from scheduler.clock import Clock
 from scheduler.outbox.metrics import Kind, Metrics, SendOutcome
 from scheduler.outbox.notifier import (
@@ -48,7 +48,6 @@ from storage.broadcasts import (
     EXPIRED,
     BroadcastRepository,
     ClaimedRecipient,
-    NewRecipient,
     RecipientCheck,
 )
 from storage.database import Database
@@ -238,10 +237,7 @@ class BroadcastCopies:
                     selected = await self.selector.select(
                         repo, clinic_id=broadcast.clinic_id, audience=audience, now=now
                     )
-                    await repo.add_recipients(
-                        broadcast_id=broadcast_id,
-                        recipients=[NewRecipient(c.patient_id, c.chat_id) for c in selected],
-                    )
+                    await add_copies(repo, broadcast, selected, now=now)
                 log.info("broadcast %s: sending started", broadcast_id)
             await session.commit()
             broadcast = await repo.get(broadcast_id=broadcast_id, clinic_id=None)

@@ -3,13 +3,16 @@ a patient's quiet hours stays news."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from scheduler.broadcasts.errors import BroadcastTimeError, TimeProblem
 from scheduler.care.planning import QuietHours, load_zone
-from storage.broadcasts import ReadyRecipient
+from scheduler.outbox.budget import Priority
+from storage.broadcasts import BroadcastRepository, Candidate, NewRecipient, ReadyRecipient
+from storage.models import Broadcast
 
 MAX_DAYS = 366
 MAX_TEXT = 4096
@@ -63,3 +66,18 @@ def hold_until(
     if until <= now:
         return None
     return "expired" if until >= expires_at else until.astimezone(UTC)
+
+
+async def add_copies(
+    repo: BroadcastRepository, broadcast: Broadcast, chosen: Sequence[Candidate], *, now: datetime
+) -> int:
+    """Put a copy of ``broadcast`` for each chosen patient in the outbox: due now, news for
+    ``LIFETIME`` after the broadcast's time, at the Telegram budget's lowest priority."""
+    return await repo.add_recipients(
+        broadcast_id=broadcast.id,
+        recipients=[NewRecipient(c.patient_id, c.chat_id) for c in chosen],
+        clinic_id=broadcast.clinic_id,
+        priority=Priority.BROADCAST,
+        now=now,
+        expires_at=(broadcast.scheduled_at or now) + LIFETIME,
+    )

@@ -16,10 +16,10 @@ from scheduler.broadcasts.errors import (
     UnknownPhase,
 )
 from scheduler.broadcasts.report import BroadcastReport, build_report
-from scheduler.broadcasts.rules import schedule_problem, text_limit
+from scheduler.broadcasts.rules import add_copies, schedule_problem, text_limit
 from scheduler.care.planning import QuietHours, load_zone
 from scheduler.clock import Clock
-from storage.broadcasts import BroadcastLine, BroadcastRepository, NewRecipient
+from storage.broadcasts import BroadcastLine, BroadcastRepository
 from storage.database import Database
 from storage.models import BroadcastStatus, Clinic, Staff
 
@@ -147,10 +147,7 @@ class BroadcastService:
             broadcast.scheduled_at = now if immediate else at
             broadcast.report_chat_id = report_chat_id
             if immediate:
-                await repo.add_recipients(
-                    broadcast_id=broadcast.id,
-                    recipients=[NewRecipient(c.patient_id, c.chat_id) for c in selected],
-                )
+                await add_copies(repo, broadcast, selected, now=now)
             await session.commit()
         log.info(
             "broadcast %s of clinic %s confirmed for %s recipients (%s)",

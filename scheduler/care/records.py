@@ -10,7 +10,7 @@ from scheduler.care.planning import QuietHours
 from storage.broadcasts import BroadcastRepository
 from storage.delivery_log import DeliveryLogRepository
 from storage.inbox import InboxRepository
-from storage.models import Clinic
+from storage.models import Clinic, MessageStatus
 from storage.patients import PatientRepository, delete_patient
 from storage.questions import QuestionRepository
 from storage.reminders import ReminderRepository
@@ -112,7 +112,11 @@ class RecordUseCases(CareBase):
                 for e in raised
             ],
             "clinic_messages": [
-                {"status": n.status.value, "sent_at": instant(n.sent_at)} for n in news
+                {
+                    "status": n.status.value,
+                    "sent_at": instant(n.finished_at if n.status is MessageStatus.SENT else None),
+                }
+                for n in news
             ],
             "conversation_with_clinic": [
                 {

@@ -22,7 +22,7 @@ from enum import StrEnum
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import case, func, literal, or_, select, union_all
+from sqlalchemy import case, func, literal, select, union_all
 
 from scheduler.care.planning import CATCH_UP_PREFIX
 from scheduler.clock import Clock
@@ -30,11 +30,9 @@ from scheduler.outbox.budget import Priority
 from storage.database import Database
 from storage.models import (
     Broadcast,
-    BroadcastRecipient,
     BroadcastStatus,
     MessageStatus,
     OutboxMessage,
-    RecipientStatus,
     Reminder,
     ReminderStatus,
 )
@@ -208,21 +206,20 @@ class QueueDepthCollector(Collector):
             .where(pending, Reminder.due_at <= now)
             .subquery()
         )
-        copy_due = or_(
-            BroadcastRecipient.not_before.is_(None), BroadcastRecipient.not_before <= now
-        )
         copies = (
-            select(case((copy_due, _DUE), else_=_LATER).label("state"))
-            .join(Broadcast, Broadcast.id == BroadcastRecipient.broadcast_id)
+            select(case((OutboxMessage.due_at <= now, _DUE), else_=_LATER).label("state"))
+            .join(Broadcast, Broadcast.id == OutboxMessage.broadcast_id)
             .where(
                 Broadcast.status == BroadcastStatus.SENDING,
-                BroadcastRecipient.status == RecipientStatus.PENDING,
+                OutboxMessage.status == MessageStatus.PENDING,
             )
             .subquery()
         )
         messages = (
             select(case((OutboxMessage.due_at <= now, _DUE), else_=_LATER).label("state"))
-            .where(OutboxMessage.status == MessageStatus.PENDING)
+            .where(
+                OutboxMessage.status == MessageStatus.PENDING, OutboxMessage.broadcast_id.is_(None)
+            )
             .subquery()
         )
         statement = union_all(

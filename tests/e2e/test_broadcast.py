@@ -19,7 +19,7 @@ from scheduler.clinics.views import ClinicView
 from scheduler.clock import FakeClock
 from storage.database import Database
 from storage.models import (
-    BroadcastRecipient,
+    OutboxMessage,
     Patient,
     PatientStatus,
     RecipientStatus,
@@ -161,7 +161,13 @@ async def test_a_broadcast_to_1000_patients_with_429s_blocks_and_a_restart(
     progress_now = next(m for m in admin.messages if m.message_id == progress.message_id)
     assert progress_now.edits > 0 and progress_now.text.startswith("✅ Broadcast finished")
     async with bot.database.session() as session:
-        statuses = Counter((await session.execute(select(BroadcastRecipient.status))).scalars())
+        statuses = Counter(
+            (
+                await session.execute(
+                    select(OutboxMessage.status).where(OutboxMessage.broadcast_id.is_not(None))
+                )
+            ).scalars()
+        )
         gone = (
             await session.execute(select(Patient.status).where(Patient.chat_id.in_(blocked)))
         ).scalars()

@@ -37,9 +37,9 @@ from scheduler.outbox.sender import RunnerSettings
 from storage.database import Database
 from storage.models import (
     Broadcast,
-    BroadcastRecipient,
     BroadcastStatus,
     Clinic,
+    OutboxMessage,
     Patient,
     PatientStatus,
     RecipientStatus,
@@ -185,10 +185,11 @@ async def add_patients(database: Database, clinic_id: int, chat_ids: range) -> N
         await add_patient(database, clinic_id, chat_id)
 
 
-async def recipients(database: Database, broadcast_id: int) -> dict[int, BroadcastRecipient]:
+async def recipients(database: Database, broadcast_id: int) -> dict[int, OutboxMessage]:
+    """The broadcast's copies (rows of the outbox), by chat."""
     async with database.session() as session:
         rows = await session.execute(
-            select(BroadcastRecipient).where(BroadcastRecipient.broadcast_id == broadcast_id)
+            select(OutboxMessage).where(OutboxMessage.broadcast_id == broadcast_id)
         )
         return {row.chat_id: row for row in rows.scalars()}
 
@@ -345,7 +346,7 @@ async def test_sends_each_recipient_once_with_text_photo_and_report(
         BroadcastStatus.DONE, 10, 10, 0)  # fmt: skip
     assert (final.report_chat_id, final.text, final.photo) == (-7, "Open late", "AgACAgIAAx")
     rows = await recipients(database, broadcast_id)
-    assert all(r.status is RecipientStatus.SENT and r.sent_at == NOW for r in rows.values())
+    assert all(r.status is RecipientStatus.SENT and r.finished_at == NOW for r in rows.values())
 
 
 async def test_report_counts_are_exact(database: Database, clock: FakeClock) -> None:
@@ -442,7 +443,7 @@ async def test_transient_errors_are_retried_then_failed_after_three(
     calls = Counter(c for c, _ in transport.calls)
     assert calls == {500: 3, 501: 2, 502: 1, 503: 1}
     rows = await recipients(database, broadcast_id)
-    assert (rows[500].status, rows[500].attempts, rows[500].last_error) == (
+    assert (rows[500].status, rows[500].attempts, rows[500].error) == (
         RecipientStatus.FAILED, 3, "timeout")  # fmt: skip
     assert (rows[501].status, rows[501].attempts) == (RecipientStatus.SENT, 1)
     assert sorted(transport.sends) == [501, 502, 503]
@@ -503,8 +504,8 @@ async def test_restart_in_the_middle_resumes_without_duplicates_or_loss(
             (expired, NOW - timedelta(seconds=1))
         ]:
             await session.execute(
-                update(BroadcastRecipient)
-                .where(BroadcastRecipient.id == rows[chat_id].id)
+                update(OutboxMessage)
+                .where(OutboxMessage.id == rows[chat_id].id)
                 .values(claimed_by="dead", lease_until=lease)
             )
         await session.commit()
@@ -751,7 +752,7 @@ async def test_a_copy_quiet_until_after_the_expiry_is_skipped_and_counted(
     report = await service.report(broadcast_id, clinic)
     assert (report.status, report.sent, report.skipped, report.expired) == (
         BroadcastStatus.DONE, 1, 1, 1)  # fmt: skip
-    assert (await recipients(database, broadcast_id))[1701].last_error == "expired"
+    assert (await recipients(database, broadcast_id))[1701].error == "expired"
 
     late, _ = await send_now(service, clinic, staff, text="Too late")
     clock.advance(timedelta(hours=24))
@@ -783,7 +784,7 @@ async def test_a_patient_who_left_the_clinic_gets_nothing(
     assert transport.sends == [1801]
     rows = await recipients(database, broadcast_id)
     assert rows[1801].status is RecipientStatus.SENT
-    assert {(rows[c].status, rows[c].last_error) for c in (1802, 1803)} == {
+    assert {(rows[c].status, rows[c].error) for c in (1802, 1803)} == {
         (RecipientStatus.SKIPPED, "not the clinic's patient")
     }
 

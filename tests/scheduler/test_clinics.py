@@ -30,7 +30,6 @@ from storage.database import Database
 from storage.models import (
     Base,
     Broadcast,
-    BroadcastRecipient,
     Escalation,
     EscalationStatus,
     Invite,
@@ -40,6 +39,7 @@ from storage.models import (
     StaffRole,
     TreatmentSession,
 )
+from tests.copies import copy_row
 
 CODE_SHAPE = r"^[A-Za-z0-9_-]{32}$"
 CARE_ZONE = "Europe/London"  # where patients start, unlike any clinic below
@@ -723,9 +723,8 @@ async def test_a_patient_who_switched_clinic_gets_no_more_of_the_old_clinics_bro
         for chat_id in (1, 2):
             patient = await session.scalar(select(Patient).where(Patient.chat_id == chat_id))
             assert patient is not None
-            row = BroadcastRecipient(
-                broadcast_id=broadcast.id, patient_id=patient.id, chat_id=chat_id, claimed_by="w"
-            )
+            row = copy_row(broadcast_id=broadcast.id, patient_id=patient.id, chat_id=chat_id,
+                           now=world.clock.now(), claimed_by="w")  # fmt: skip
             session.add(row)
             await session.flush()
             rows[chat_id] = row.id

@@ -22,7 +22,6 @@ from scheduler.outbox.reminders import Dispatcher
 from storage.database import Database
 from storage.models import (
     Broadcast,
-    BroadcastRecipient,
     BroadcastStatus,
     Clinic,
     MessageStatus,
@@ -31,6 +30,7 @@ from storage.models import (
     Reminder,
     ReminderStatus,
 )
+from tests.copies import copy_row
 from tests.fakes import FakeMonotonic, RecordingNotifier
 from tests.plans import small_plan
 from tests.scheduler.seeding import seed_due
@@ -178,9 +178,9 @@ async def test_queue_depth_counts_pending_rows_by_kind_and_state_at_scrape_time(
         ]
         for patient_id, (status, not_before) in enumerate(copies, start=1):
             session.add(
-                BroadcastRecipient(
+                copy_row(
                     broadcast_id=broadcast.id, patient_id=patient_id, chat_id=1000 + patient_id,
-                    status=status, not_before=not_before,
+                    now=now, status=status, due_at=not_before,
                 )
             )  # fmt: skip
         for status, due_at in (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,23 +13,27 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, ForeignKeyConstraint, func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from storage.database import SCHEMA_HEAD, Database, head_revision
+from storage.broadcasts import BroadcastRepository
+from storage.database import SCHEMA_HEAD, Database, alembic_config, head_revision
 from storage.delivery_log import DeliveryLogRepository
 from storage.models import (
     Base,
     Broadcast,
-    BroadcastRecipient,
+    BroadcastStatus,
     Clinic,
     ClinicMessage,
     DeliveryOutcome,
     Escalation,
+    MessageStatus,
     OutboxMessage,
+    Patient,
     Question,
     Reminder,
 )
 from storage.patients import PatientRepository, delete_patient
 from storage.reminders import NewReminder, ReminderRepository
 from storage.sessions import SessionRepository
+from tests.copies import copy_row
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 
@@ -222,7 +227,7 @@ async def test_deleting_a_patient_leaves_no_row_in_any_table(database: Database)
         session.add(broadcast)
         await session.flush()
         for pid, chat in ((patient_id, 1), (other_id, 2)):
-            session.add(BroadcastRecipient(broadcast_id=broadcast.id, patient_id=pid, chat_id=chat))
+            session.add(copy_row(broadcast_id=broadcast.id, patient_id=pid, chat_id=chat, now=NOW))
         reminders = await ReminderRepository(session).for_session(session_id=session_id)
         await DeliveryLogRepository(session).add(
             reminder_id=reminders[0].id,
@@ -286,11 +291,10 @@ async def test_deleting_a_patient_leaves_no_row_in_any_table(database: Database)
         "staff": 0,
         "invites": 0,
         "broadcasts": 1,
-        "broadcast_recipients": 1,
         "capacity_warnings": 0,
         "web_logins": 0,
         "web_sessions": 0,
-        "outbox": 1,
+        "outbox": 2,
     }
 
 
@@ -304,3 +308,138 @@ async def test_status_values_are_checked_by_the_database(database: Database) -> 
     async with database.session() as session:
         statuses = (await session.execute(select(Reminder.status))).scalars().all()
     assert set(statuses) == {"pending"}
+    # The outbox's check was rebuilt by a migration (0012 added "skipped"): still enforced.
+    async with database.session() as session:
+        session.add(OutboxMessage(kind="alert", priority=1, chat_id=1, body="-", created_at=NOW,
+                                  due_at=NOW, expires_at=NOW, attempts=0))  # fmt: skip
+        await session.flush()
+        await session.execute(text("UPDATE outbox SET status = 'skipped'"))
+        with pytest.raises(IntegrityError):
+            await session.execute(text("UPDATE outbox SET status = 'bogus'"))
+            await session.flush()
+
+
+async def _fresh(backend: str, tmp_path: Path) -> tuple[Database, str | None]:
+    """An empty database never migrated: a SQLite file, or a new schema on PostgreSQL."""
+    from tests.conftest import PG_SKIP_REASON, PG_URL
+
+    if backend == "sqlite":
+        return Database(f"sqlite+aiosqlite:///{tmp_path / 'fresh.sqlite3'}"), None
+    if not PG_URL:
+        pytest.skip(PG_SKIP_REASON)
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from storage.database import normalize_url
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_async_engine(normalize_url(PG_URL))
+    async with admin.begin() as connection:
+        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    await admin.dispose()
+    return Database(PG_URL, connect_args={"server_settings": {"search_path": schema}}), schema
+
+
+def _downgrade(connection: Connection, revision: str) -> None:
+    from alembic import command
+
+    command.downgrade(alembic_config(connection), revision)
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+async def test_broadcast_copies_move_into_the_outbox_and_back(backend: str, tmp_path: Path) -> None:
+    """Migration 0012 makes every copy of ``broadcast_recipients`` a row of the outbox with
+    its state (sent, held for quiet hours, skipped with its reason, claimed); the copies
+    still pending are claimable there; the downgrade puts them back."""
+    from tests.conftest import drop_schema
+
+    database, schema = await _fresh(backend, tmp_path)
+    try:
+        await database.upgrade("0011_outbox")
+        held_until = NOW + timedelta(hours=5)
+        async with database.session() as session:
+            clinic = Clinic(name="C", timezone="UTC", plan_id="microneedling",
+                            quiet_start=time(22), quiet_end=time(2), created_at=NOW)  # fmt: skip
+            session.add(clinic)
+            await session.flush()
+            broadcast = Broadcast(clinic_id=clinic.id, text="News", created_at=NOW,
+                                  status=BroadcastStatus.SENDING, started_at=NOW)  # fmt: skip
+            session.add(broadcast)
+            await session.flush()
+            ids = []
+            for chat in (1, 2, 3, 4):
+                patient = Patient(chat_id=chat, clinic_id=clinic.id, language="en",
+                                  timezone="UTC", quiet_start=time(22), quiet_end=time(2),
+                                  created_at=NOW, updated_at=NOW)  # fmt: skip
+                session.add(patient)
+                await session.flush()
+                ids.append(patient.id)
+            await session.commit()
+            clinic_id, broadcast_id = clinic.id, broadcast.id
+        rows = [  # patient, chat, status, last_error, not_before, sent_at
+            (ids[0], 1, "sent", None, None, NOW),
+            (ids[1], 2, "pending", None, held_until, None),
+            (ids[2], 3, "skipped", "expired", None, None),
+            (ids[3], 4, "pending", None, None, None),
+        ]
+        async with database.engine.begin() as connection:
+            for patient_id, chat, status, error, not_before, sent_at in rows:
+                await connection.execute(
+                    text(
+                        "INSERT INTO broadcast_recipients (broadcast_id, patient_id, chat_id,"
+                        " status, attempts, last_error, not_before, sent_at)"
+                        " VALUES (:b, :p, :c, :s, 1, :e, :n, :t)"
+                    ),
+                    {"b": broadcast_id, "p": patient_id, "c": chat, "s": status, "e": error,
+                     "n": _plain(database, not_before), "t": _plain(database, sent_at)},
+                )  # fmt: skip
+
+        await database.upgrade()
+        async with database.session() as session:
+            repo = BroadcastRepository(session)
+            copies = {c.chat_id: c for c in await repo.recipients(broadcast_id=broadcast_id)}
+            assert {c: (r.kind, r.status, r.attempts, r.error) for c, r in copies.items()} == {
+                1: ("broadcast", MessageStatus.SENT, 1, None),
+                2: ("broadcast", MessageStatus.PENDING, 1, None),
+                3: ("broadcast", MessageStatus.SKIPPED, 1, "expired"),
+                4: ("broadcast", MessageStatus.PENDING, 1, None),
+            }
+            assert copies[1].finished_at == NOW and copies[2].due_at == held_until
+            assert all(c.clinic_id == clinic_id for c in copies.values())
+            assert await repo.held_and_expired(broadcast_id=broadcast_id, now=NOW) == (1, 1)
+            claimed = await repo.claim(broadcast_id=broadcast_id, owner="w", now=NOW,
+                                       lease_until=NOW + timedelta(minutes=2), limit=10,
+                                       skip_locked=database.is_postgresql)  # fmt: skip
+            assert [c.chat_id for c in claimed] == [4]
+            await session.rollback()
+        async with database.engine.begin() as connection:
+            await connection.run_sync(_downgrade, "0011_outbox")
+        async with database.engine.connect() as connection:
+            back = (
+                await connection.execute(
+                    text(
+                        "SELECT chat_id, status, last_error FROM broadcast_recipients"
+                        " ORDER BY chat_id"
+                    )  # fmt: skip
+                )
+            ).all()
+            left = (await connection.execute(text("SELECT count(*) FROM outbox"))).scalar()
+        assert [tuple(r) for r in back] == [
+            (1, "sent", None), (2, "pending", None), (3, "skipped", "expired"),
+            (4, "pending", None),
+        ]  # fmt: skip
+        assert left == 0
+        await database.upgrade()
+        assert await database.current_revision() == SCHEMA_HEAD
+    finally:
+        await database.dispose()
+        if schema:
+            await drop_schema(schema)
+
+
+def _plain(database: Database, value: datetime | None) -> datetime | None:
+    """An instant as a raw insert stores it: naive UTC on SQLite."""
+    if value is None or database.is_postgresql:
+        return value
+    return value.replace(tzinfo=None)

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from content.loader import load_plan
 from scheduler.broadcasts.copies import BroadcastCopies
-from storage.models import Broadcast, BroadcastRecipient, BroadcastStatus, RecipientStatus
+from storage.models import Broadcast, BroadcastStatus, OutboxMessage, RecipientStatus
 from tests.scheduler.test_broadcasts import FAST, FakeTransport
 from tests.web.conftest import FakeMessenger, Site, csrf_of
 from tests.web.wired import Wakes, rewire
@@ -41,9 +41,7 @@ async def broadcasts(site: Site) -> list[Broadcast]:
 async def recipient_chats(site: Site, broadcast_id: int) -> set[int]:
     async with site.database.session() as session:
         rows = await session.execute(
-            select(BroadcastRecipient.chat_id).where(
-                BroadcastRecipient.broadcast_id == broadcast_id
-            )
+            select(OutboxMessage.chat_id).where(OutboxMessage.broadcast_id == broadcast_id)
         )
         return set(rows.scalars())
 
@@ -253,7 +251,9 @@ async def test_cancel_stops_a_broadcast_being_sent(wired: tuple[Site, Wakes]) ->
     async with site.database.session() as session:
         statuses = (
             await session.execute(
-                select(BroadcastRecipient.status, func.count()).group_by(BroadcastRecipient.status)
+                select(OutboxMessage.status, func.count())
+                .where(OutboxMessage.broadcast_id.is_not(None))
+                .group_by(OutboxMessage.status)
             )
         ).all()
     assert dict(statuses) == {RecipientStatus.CANCELLED: 3}

@@ -6,6 +6,7 @@ import asyncio
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from storage import sqlite_link
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -49,7 +52,11 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        driver = connection.connection.driver_connection
+        if isinstance(driver, sqlite_link.OneHopConnection):
+            driver.begin_with_next_statement("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -96,6 +103,10 @@ class Database:
         # SQL parameters are patients' words and invite hashes: keep them out of the
         # messages of exceptions that get logged with their tracebacks.
         engine_options.setdefault("hide_parameters", True)
+        if self.is_sqlite and "async_creator" not in engine_options:
+            # one trip to SQLite's thread per statement (storage.sqlite_link)
+            args, kwargs = self.url.get_dialect()().create_connect_args(self.url)
+            engine_options["async_creator"] = partial(sqlite_link.connector, *args, **kwargs)
         self.engine = create_async_engine(self.url, echo=echo, **engine_options)
         if self.is_sqlite:
             _prepare_sqlite(self.engine)

@@ -52,11 +52,16 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get(_READING):
+            return  # Database.reading: each statement on its own, no write lock
         driver = connection.connection.driver_connection
         if isinstance(driver, sqlite_link.OneHopConnection):
             driver.begin_with_next_statement("BEGIN IMMEDIATE")
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_READING = "aftercare_reading"
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -133,6 +138,22 @@ class Database:
         if self._sqlite_key is None:
             return self._sessions()
         return self._sqlite_session(_sqlite_turn(self._sqlite_key))
+
+    def reading(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """``async with database.reading() as session:`` for reads only, each statement seeing
+        what was committed when it ran (the session never commits). On SQLite no transaction
+        begins: a read takes neither the write lock nor this process's turn at it, as WAL
+        lets it read while another connection writes. Elsewhere, an ordinary session."""
+        if self._sqlite_key is None:
+            return self._sessions()
+        return self._sqlite_reading()
+
+    @asynccontextmanager
+    async def _sqlite_reading(self) -> AsyncIterator[AsyncSession]:
+        async with self.engine.connect() as connection:
+            await connection.execution_options(**{_READING: True})
+            async with AsyncSession(bind=connection) as session:
+                yield session
 
     @asynccontextmanager
     async def _sqlite_session(self, turn: asyncio.Lock) -> AsyncIterator[AsyncSession]:

@@ -3,6 +3,7 @@ in fewer trips to SQLite's thread."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -112,3 +113,20 @@ async def test_begin_immediate_still_holds_the_write_lock(sqlite: Database) -> N
         driver = raw.driver_connection
         assert isinstance(driver, OneHopConnection)
         assert driver._conn.in_transaction
+
+
+async def test_a_read_outside_a_transaction_does_not_wait_for_a_writer(sqlite: Database) -> None:
+    """``Database.reading`` on SQLite reads what was committed while another session of this
+    process holds the write lock (and its turn at it), and begins no transaction."""
+    async with sqlite.session() as writer:
+        await writer.execute(insert(QuestionCount).values(count_row("a")))
+        async with asyncio.timeout(5), sqlite.reading() as reader:
+            before = (await reader.execute(select(QuestionCount.topic))).scalars().all()
+            raw = await (await reader.connection()).get_raw_connection()
+            assert isinstance(raw.driver_connection, OneHopConnection)
+            assert not raw.driver_connection._conn.in_transaction
+        assert before == []  # not committed yet
+        await writer.commit()
+    async with sqlite.reading() as reader:
+        after = (await reader.execute(select(QuestionCount.topic))).scalars().all()
+    assert after == ["a"]

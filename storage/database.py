@@ -30,6 +30,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # already there reads one row and never imports Alembic (80 ms of a worker's start-up).
 SCHEMA_HEAD = "0011_outbox"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_POOL_SIZE = 32
 
 
 def _prepare_sqlite(engine: AsyncEngine) -> None:
@@ -100,14 +101,18 @@ class Database:
         self.url = normalize_url(url)
         self.options = dict(engine_options)
         if self.is_sqlite:
-            database = self.url.database
-            if database and database != ":memory:" and not database.startswith("file:"):
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            if self._is_sqlite_file:
+                Path(self.url.database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
         else:
             engine_options.setdefault("pool_pre_ping", True)
         # SQL parameters are patients' words and invite hashes: keep them out of the
         # messages of exceptions that get logged with their tracebacks.
         engine_options.setdefault("hide_parameters", True)
+        if self.is_sqlite and self._is_sqlite_file:
+            # Reads outside a transaction (``reading``) run side by side, up to one per update
+            # in flight: keep that many connections (each with its thread) instead of opening
+            # and closing SQLAlchemy's overflow ones over and over.
+            engine_options.setdefault("pool_size", SQLITE_POOL_SIZE)
         if self.is_sqlite and "async_creator" not in engine_options:
             # one trip to SQLite's thread per statement (storage.sqlite_link)
             args, kwargs = self.url.get_dialect()().create_connect_args(self.url)
@@ -126,6 +131,12 @@ class Database:
     def is_sqlite(self) -> bool:
         """Whether this is the embedded SQLite database."""
         return self.url.get_backend_name() == "sqlite"
+
+    @property
+    def _is_sqlite_file(self) -> bool:
+        """A SQLite file named by its path (not in memory, not a ``file:`` URI)."""
+        database = self.url.database
+        return bool(database) and database != ":memory:" and not database.startswith("file:")
 
     @property
     def is_postgresql(self) -> bool:

@@ -135,8 +135,8 @@ class Database:
     @property
     def _is_sqlite_file(self) -> bool:
         """A SQLite file named by its path (not in memory, not a ``file:`` URI)."""
-        database = self.url.database
-        return bool(database) and database != ":memory:" and not database.startswith("file:")
+        database = self.url.database or ""
+        return database not in ("", ":memory:") and not database.startswith("file:")
 
     @property
     def is_postgresql(self) -> bool:

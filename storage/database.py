@@ -6,6 +6,7 @@ import asyncio
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage import sqlite_link
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -27,6 +30,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # already there reads one row and never imports Alembic (80 ms of a worker's start-up).
 SCHEMA_HEAD = "0012_copies_in_outbox"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_POOL_SIZE = 32
 
 
 def _prepare_sqlite(engine: AsyncEngine) -> None:
@@ -49,7 +53,16 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(_READING):
+            return  # Database.reading: each statement on its own, no write lock
+        driver = connection.connection.driver_connection
+        if isinstance(driver, sqlite_link.OneHopConnection):
+            driver.begin_with_next_statement("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_READING = "aftercare_reading"
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -88,14 +101,22 @@ class Database:
         self.url = normalize_url(url)
         self.options = dict(engine_options)
         if self.is_sqlite:
-            database = self.url.database
-            if database and database != ":memory:" and not database.startswith("file:"):
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            if self._is_sqlite_file:
+                Path(self.url.database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
         else:
             engine_options.setdefault("pool_pre_ping", True)
         # SQL parameters are patients' words and invite hashes: keep them out of the
         # messages of exceptions that get logged with their tracebacks.
         engine_options.setdefault("hide_parameters", True)
+        if self.is_sqlite and self._is_sqlite_file:
+            # Reads outside a transaction (``reading``) run side by side, up to one per update
+            # in flight: keep that many connections (each with its thread) instead of opening
+            # and closing SQLAlchemy's overflow ones over and over.
+            engine_options.setdefault("pool_size", SQLITE_POOL_SIZE)
+        if self.is_sqlite and "async_creator" not in engine_options:
+            # one trip to SQLite's thread per statement (storage.sqlite_link)
+            args, kwargs = self.url.get_dialect()().create_connect_args(self.url)
+            engine_options["async_creator"] = partial(sqlite_link.connector, *args, **kwargs)
         self.engine = create_async_engine(self.url, echo=echo, **engine_options)
         if self.is_sqlite:
             _prepare_sqlite(self.engine)
@@ -112,6 +133,12 @@ class Database:
         return self.url.get_backend_name() == "sqlite"
 
     @property
+    def _is_sqlite_file(self) -> bool:
+        """A SQLite file named by its path (not in memory, not a ``file:`` URI)."""
+        database = self.url.database or ""
+        return database not in ("", ":memory:") and not database.startswith("file:")
+
+    @property
     def is_postgresql(self) -> bool:
         """Whether this is PostgreSQL."""
         return self.url.get_backend_name() == "postgresql"
@@ -122,6 +149,22 @@ class Database:
         if self._sqlite_key is None:
             return self._sessions()
         return self._sqlite_session(_sqlite_turn(self._sqlite_key))
+
+    def reading(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """``async with database.reading() as session:`` for reads only, each statement seeing
+        what was committed when it ran (the session never commits). On SQLite no transaction
+        begins: a read takes neither the write lock nor this process's turn at it, as WAL
+        lets it read while another connection writes. Elsewhere, an ordinary session."""
+        if self._sqlite_key is None:
+            return self._sessions()
+        return self._sqlite_reading()
+
+    @asynccontextmanager
+    async def _sqlite_reading(self) -> AsyncIterator[AsyncSession]:
+        async with self.engine.connect() as connection:
+            await connection.execution_options(**{_READING: True})
+            async with AsyncSession(bind=connection) as session:
+                yield session
 
     @asynccontextmanager
     async def _sqlite_session(self, turn: asyncio.Lock) -> AsyncIterator[AsyncSession]:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from functools import cache
+from typing import Any
 
-from sqlalchemy import BigInteger, and_, exists, func, literal, select
+from sqlalchemy import BigInteger, Select, and_, bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Patient, PatientStatus, Staff, TreatmentSession
+from storage.tables import core_table
 
 
 @dataclass(frozen=True)
@@ -66,35 +69,42 @@ _PATIENT_COLUMNS = (
 )
 
 
+@cache
+def _chat_statement() -> Select[Any]:
+    """The statement of ``read_chat``, built once: a Core select (no ORM entity to load) whose
+    cache key SQLAlchemy computes once, the chat id a bound parameter."""
+    patients = core_table(Patient)
+    sessions = core_table(TreatmentSession)
+    staff = core_table(Staff)
+    chat = select(bindparam("chat_id", type_=BigInteger).label("chat_id")).subquery("chat")
+    latest_number = (
+        select(func.max(sessions.c.number))
+        .where(sessions.c.patient_id == patients.c.id)
+        .correlate(patients)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            *(patients.c[column.key] for column in _PATIENT_COLUMNS),
+            sessions.c.session_date,
+            sessions.c.number.label("session_number"),
+            sessions.c.plan_id,
+            exists().where(staff.c.chat_id == chat.c.chat_id).label("is_staff"),
+        )
+        .select_from(chat)
+        .outerjoin(patients, patients.c.chat_id == chat.c.chat_id)
+        .outerjoin(
+            sessions,
+            and_(sessions.c.patient_id == patients.c.id, sessions.c.number == latest_number),
+        )
+    )
+
+
 async def read_chat(session: AsyncSession, *, chat_id: int) -> ChatRecord:
     """The chat's patient (with their latest session) and whether it is staff's, in
     ``session`` (a unit of work the caller owns)."""
-    chat = select(literal(chat_id, BigInteger).label("chat_id")).subquery("chat")
-    latest_number = (
-        select(func.max(TreatmentSession.number))
-        .where(TreatmentSession.patient_id == Patient.id)
-        .correlate(Patient)
-        .scalar_subquery()
-    )
-    statement = (
-        select(
-            *_PATIENT_COLUMNS,
-            TreatmentSession.session_date,
-            TreatmentSession.number.label("session_number"),
-            TreatmentSession.plan_id,
-            exists().where(Staff.chat_id == chat.c.chat_id).label("is_staff"),
-        )
-        .select_from(chat)
-        .outerjoin(Patient, Patient.chat_id == chat.c.chat_id)
-        .outerjoin(
-            TreatmentSession,
-            and_(
-                TreatmentSession.patient_id == Patient.id,
-                TreatmentSession.number == latest_number,
-            ),
-        )
-    )
-    row = (await session.execute(statement)).one()
+    statement = _chat_statement()
+    row = (await session.execute(statement, {"chat_id": chat_id})).one()
     if row.id is None:
         return ChatRecord(patient=None, is_staff=bool(row.is_staff))
     patient = PatientRecord(

@@ -20,7 +20,7 @@ from scheduler.care.views import PatientView, view_of_record
 from scheduler.clinics.views import StaffView, load_staff
 from storage.database import Database
 from storage.patients import PatientRepository
-from storage.visits import read_chat
+from storage.visits import ChatRecord, read_chat
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,16 @@ class VisitService:
 
     async def open(self, *, chat_id: int, end_prompt: bool = False) -> Visit:
         """The chat's patient and member of staff, in one transaction; with ``end_prompt``
-        (a command arrived) the pending prompt ends first, in the same transaction."""
+        (a command arrived) the pending prompt ends first, in the same transaction.
+
+        Most updates only read, and their read is one statement: it runs outside any
+        transaction (``Database.reading``; on SQLite it then waits for no writer). A member of
+        staff, whose row and clinic follow, is read again in one transaction."""
+        if not end_prompt:
+            async with self.database.reading() as session:
+                found = await read_chat(session, chat_id=chat_id)
+            if not found.is_staff:
+                return _visit(chat_id, found, staff=None, closed=False)
         async with self.database.session() as session:
             closed = False
             if end_prompt:
@@ -56,5 +65,9 @@ class VisitService:
             staff = await load_staff(session, chat_id=chat_id) if found.is_staff else None
             if closed:
                 await session.commit()
-        patient = view_of_record(found.patient) if found.patient is not None else None
-        return Visit(chat_id=chat_id, patient=patient, staff=staff, prompt_closed=closed)
+        return _visit(chat_id, found, staff=staff, closed=closed)
+
+
+def _visit(chat_id: int, found: ChatRecord, *, staff: StaffView | None, closed: bool) -> Visit:
+    patient = view_of_record(found.patient) if found.patient is not None else None
+    return Visit(chat_id=chat_id, patient=patient, staff=staff, prompt_closed=closed)

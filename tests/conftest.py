@@ -60,12 +60,11 @@ def redis_url() -> str:
     return REDIS_URL
 
 
-async def make_database(backend: str, tmp_path: Path) -> tuple[Database, str | None]:
-    """A migrated, empty database: a SQLite file, or a fresh schema on PostgreSQL."""
+async def unmigrated_database(backend: str, tmp_path: Path) -> tuple[Database, str | None]:
+    """An empty database never migrated: a SQLite file, or a fresh schema on PostgreSQL (its
+    name returned, for ``drop_schema``)."""
     if backend == "sqlite":
-        database = Database(f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}")
-        await database.upgrade()
-        return database, None
+        return Database(f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}"), None
     if not PG_URL:
         pytest.skip(PG_SKIP_REASON)
     schema = f"t_{uuid.uuid4().hex[:16]}"
@@ -73,7 +72,12 @@ async def make_database(backend: str, tmp_path: Path) -> tuple[Database, str | N
     async with admin.begin() as connection:
         await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     await admin.dispose()
-    database = Database(PG_URL, connect_args={"server_settings": {"search_path": schema}})
+    return Database(PG_URL, connect_args={"server_settings": {"search_path": schema}}), schema
+
+
+async def make_database(backend: str, tmp_path: Path) -> tuple[Database, str | None]:
+    """A migrated, empty database: a SQLite file, or a fresh schema on PostgreSQL."""
+    database, schema = await unmigrated_database(backend, tmp_path)
     await database.upgrade()
     return database, schema
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -319,26 +318,6 @@ async def test_status_values_are_checked_by_the_database(database: Database) -> 
             await session.flush()
 
 
-async def _fresh(backend: str, tmp_path: Path) -> tuple[Database, str | None]:
-    """An empty database never migrated: a SQLite file, or a new schema on PostgreSQL."""
-    from tests.conftest import PG_SKIP_REASON, PG_URL
-
-    if backend == "sqlite":
-        return Database(f"sqlite+aiosqlite:///{tmp_path / 'fresh.sqlite3'}"), None
-    if not PG_URL:
-        pytest.skip(PG_SKIP_REASON)
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    from storage.database import normalize_url
-
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = create_async_engine(normalize_url(PG_URL))
-    async with admin.begin() as connection:
-        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    await admin.dispose()
-    return Database(PG_URL, connect_args={"server_settings": {"search_path": schema}}), schema
-
-
 def _downgrade(connection: Connection, revision: str) -> None:
     from alembic import command
 
@@ -352,9 +331,9 @@ async def test_broadcast_copies_move_into_the_outbox_and_back(backend: str, tmp_
     """Migration 0012 makes every copy of ``broadcast_recipients`` a row of the outbox with
     its state (sent, held for quiet hours, skipped with its reason, claimed); the copies
     still pending are claimable there; the downgrade puts them back."""
-    from tests.conftest import drop_schema
+    from tests.conftest import drop_schema, unmigrated_database
 
-    database, schema = await _fresh(backend, tmp_path)
+    database, schema = await unmigrated_database(backend, tmp_path)
     try:
         await database.upgrade("0011_outbox")
         held_until = NOW + timedelta(hours=5)

@@ -545,6 +545,7 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outbox_status_due_at", "status", "due_at"),
         Index("ix_outbox_broadcast_id_patient_id", "broadcast_id", "patient_id", unique=True),
+        Index("ix_outbox_broadcast_id_status", "broadcast_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

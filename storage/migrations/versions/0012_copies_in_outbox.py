@@ -72,6 +72,8 @@ def upgrade() -> None:
                               ["broadcast_id"], ["id"], ondelete="CASCADE")  # fmt: skip
     op.create_index("ix_outbox_broadcast_id_patient_id", "outbox",
                     ["broadcast_id", "patient_id"], unique=True)  # fmt: skip
+    # A round claims a broadcast's pending copies: found without reading the ones done.
+    op.create_index("ix_outbox_broadcast_id_status", "outbox", ["broadcast_id", "status"])
 
     bind = op.get_bind()
     rows = bind.execute(
@@ -173,6 +175,7 @@ def downgrade() -> None:
         " FROM outbox WHERE broadcast_id IS NOT NULL ORDER BY id"
     )
     op.execute("DELETE FROM outbox WHERE broadcast_id IS NOT NULL")
+    op.drop_index("ix_outbox_broadcast_id_status", table_name="outbox")
     op.drop_index("ix_outbox_broadcast_id_patient_id", table_name="outbox")
     if op.get_bind().dialect.name == "sqlite":
         with op.batch_alter_table("outbox", recreate="always") as batch_op:

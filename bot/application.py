@@ -245,7 +245,6 @@ def build_runtime(
         plans=load_plan,
         metrics=metrics,
     )
-    broadcaster.on_wake = services.runner.wake
     services.runner.take_copies(broadcaster)
     data.wake_broadcasts = broadcaster.wake
     data.web_access = WebAccess(database=services.database, clock=clock)

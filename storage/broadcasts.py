@@ -75,7 +75,7 @@ class LatestSession:
 
 
 class RecipientCheck:
-    """What a recipient's pre-send check found (see ``BroadcastRepository.prepare``)."""
+    """What a recipient's pre-send check found (see ``BroadcastRepository.prepare_many``)."""
 
     READY = "ready"
     INACTIVE = "inactive"
@@ -469,24 +469,15 @@ class BroadcastRepository:
         )
         return int(getattr(result, "rowcount", 0))
 
-    async def prepare(self, *, recipient_id: int, owner: str, lease_until: datetime) -> str:
-        """Just before a send: renew our claim and check the patient may still receive news.
-
-        Returns ``RecipientCheck.READY``; ``INACTIVE`` when the patient is paused, stopped,
-        opted out, gone or no longer the clinic's (the row is then marked skipped); ``LOST``
-        when the row is no longer ours to send (cancelled, or taken by another worker after
-        our lease ran out).
-        """
-        checks, _ = await self.prepare_many(
-            recipient_ids=[recipient_id], owner=owner, lease_until=lease_until
-        )
-        return checks[recipient_id]
-
     async def prepare_many(
         self, *, recipient_ids: Sequence[int], owner: str, lease_until: datetime
     ) -> tuple[dict[int, str], dict[int, ReadyRecipient]]:
-        """``prepare`` for several recipients in a few statements: a check for each id, and
-        the facts of the ready ones (by id) for the caller's quiet-hours decision."""
+        """Just before the sends: renew our claims and check each patient may still receive
+        news, in a few statements. A check for each id: ``RecipientCheck.READY``;
+        ``INACTIVE`` when the patient is paused, stopped, opted out, gone or no longer the
+        clinic's (the copy is then skipped); ``LOST`` when the copy is no longer ours to send
+        (cancelled, or taken by another worker after our lease ran out). And the facts of the
+        ready ones (by id) for the caller's quiet-hours decision."""
         wanted = sorted(set(recipient_ids))
         checks = dict.fromkeys(wanted, RecipientCheck.LOST)
         if not wanted:
@@ -607,16 +598,6 @@ class BroadcastRepository:
             update(OutboxMessage)
             .where(*_ours(recipient_id, owner))
             .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    async def mark_skipped(self, *, recipient_id: int, owner: str, reason: str) -> bool:
-        """The patient may no longer receive news: skip without sending."""
-        result = await self.session.execute(
-            update(OutboxMessage)
-            .where(*_ours(recipient_id, owner))
-            .values(status=RecipientStatus.SKIPPED, lease_until=None, error=reason[:200])
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]

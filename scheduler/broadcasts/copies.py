@@ -62,7 +62,6 @@ class _Run:
 
     broadcast: Broadcast
     clinic: str
-    claimed: int = 0
     held: int = 0  # copies this round gave back until their patient's quiet hours end
     last_progress: float = 0.0
     progress_task: asyncio.Task[None] | None = None
@@ -127,7 +126,7 @@ class BroadcastCopies:
         self.selector = AudienceSelector(plans)
         self.metrics = metrics or Metrics()
         self.sent = 0
-        # What ``wake`` calls: the one sender's wake, once it takes these copies.
+        # What ``wake`` calls: the one sender's wake, set when it takes these copies.
         self.on_wake: Callable[[], None] = lambda: None
         self._in_flight: set[int] = set()
         self._sends: set[asyncio.Task[None]] = set()
@@ -190,8 +189,9 @@ class BroadcastCopies:
         to ``limit`` of their copies (oldest broadcast first), send them, settle them, and
         finish the broadcasts with nothing left pending. ``stopping`` is asked before each
         send: once it says yes, what is not started is handed back. Returns how many copies
-        were claimed and when a copy may next be due (a scheduled broadcast, the end of a
-        patient's quiet hours, another worker's lease)."""
+        were claimed and, when that was fewer than ``limit`` (a full round is followed by
+        another at once), when a copy may next be due: a scheduled broadcast, the end of a
+        patient's quiet hours, another worker's lease."""
         async with self._round_lock:
             round_ = _Round()
             now = self.clock.now()
@@ -213,8 +213,10 @@ class BroadcastCopies:
                         await self._finish(run)
                     except Exception:
                         log.exception("broadcast %s could not be finished", run.broadcast.id)
-            async with self.database.session() as session:
-                next_due = await BroadcastRepository(session).next_wake(now=self.clock.now())
+            next_due = None
+            if claimed < limit:
+                async with self.database.session() as session:
+                    next_due = await BroadcastRepository(session).next_wake(now=self.clock.now())
         return CopyRound(claimed=claimed, next_wake=next_due)
 
     # -- delivery -----------------------------------------------------------------------
@@ -265,7 +267,6 @@ class BroadcastCopies:
                 skip_locked=self.database.is_postgresql,
             )
             await session.commit()
-        run.claimed = len(claimed)
         round_.queue.extend((run, recipient) for recipient in claimed)
 
     async def _send_round(self, round_: _Round, stopping: Callable[[], bool]) -> None:

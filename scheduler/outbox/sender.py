@@ -59,7 +59,7 @@ JOB_DEFAULTS: dict[str, Any] = {"misfire_grace_time": None, "coalesce": True, "m
 @dataclass(frozen=True)
 class CopyRound:
     """What one round of broadcast copies did: how many it claimed, and when a copy may
-    next be due (None: nothing is waiting)."""
+    next be due (None: nothing is waiting, or the round was full and another follows)."""
 
     claimed: int
     next_wake: datetime | None
@@ -67,6 +67,8 @@ class CopyRound:
 
 class CopySource(Protocol):
     """Broadcast copies, delivered a round at a time by the sender."""
+
+    on_wake: Callable[[], None]  # what the copies call when one is due now: the sender's wake
 
     async def deliver(self, *, limit: int, stopping: Callable[[], bool]) -> CopyRound:
         """Claim up to ``limit`` due copies, send and settle them; ask ``stopping`` before
@@ -160,8 +162,10 @@ class ReminderRunner:
         return self._armed_at
 
     def take_copies(self, copies: CopySource) -> None:
-        """Send ``copies`` too: a round of them in each pass once no reminder is due."""
+        """Send ``copies`` too: a round of them in each pass once no reminder is due; a copy
+        due now (a broadcast just confirmed) wakes this sender."""
         self.copies = copies
+        copies.on_wake = self.wake
 
     async def refill(self) -> None:
         """Wake the sender: the hook the care service calls after a change of schedule."""

@@ -604,7 +604,6 @@ async def test_a_stop_does_not_wait_for_a_copy_stuck_behind_the_budget(
         database, clock, settings=RunnerSettings(stop_grace=timedelta(seconds=0.1))
     )
     engine.runner.take_copies(first)
-    first.on_wake = engine.runner.wake
     first.wake()
     await asyncio.wait_for(waiting.wait(), timeout=10)
     await asyncio.wait_for(engine.runner.shutdown(), timeout=10)
@@ -661,7 +660,6 @@ async def test_the_one_sender_delivers_copies_on_wake_after_the_due_reminders(
     transport.on_send.append(note_copy)
     copies = sender(database, transport, clock)
     engine.runner.take_copies(copies)
-    copies.on_wake = engine.runner.wake
     try:
         await engine.care.register_session(chat_id=1499, session_date=TODAY)
         await engine.tick()

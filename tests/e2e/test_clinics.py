@@ -614,6 +614,10 @@ async def test_forged_clinic_buttons_change_nothing(
     nurse = await colleague(bot, north, 9002)
     chat = await join(bot, 851, await patient_link(north), when="Yesterday")
     await urgent_alert(bot, chat, north, share=False)
+    # The alert reaches every member of staff, the nurse after the admin: wait for it, or it
+    # would land after the count below and look like an answer to the forged button.
+    (pushed,) = await nurse.wait_for(1, timeout=WAIT)
+    assert pushed.text.startswith("🚨")
     (escalation,) = await escalations(bot)
     async with bot.database.session() as session:
         admin_id = await session.scalar(select(StaffRow.id).where(StaffRow.chat_id == 9001))

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The newest migration (a test checks it against Alembic's head): a start on a database
 # already there reads one row and never imports Alembic (80 ms of a worker's start-up).
-SCHEMA_HEAD = "0012_copies_in_outbox"
+SCHEMA_HEAD = "0013_reminders_in_outbox"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_POOL_SIZE = 32
 

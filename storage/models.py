@@ -24,7 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, synonym
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -67,16 +67,6 @@ class PatientStatus(StrEnum):
     STOPPED = "stopped"
 
 
-class ReminderStatus(StrEnum):
-    """Life of a reminder row; only ``pending`` rows are ever sent."""
-
-    PENDING = "pending"
-    SENT = "sent"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-
-
 class DeliveryOutcome(StrEnum):
     """What happened on one delivery attempt."""
 
@@ -99,6 +89,9 @@ class MessageStatus(StrEnum):
     # a broadcast copy not sent: its patient paused, stopped, opted out or moved to another
     # clinic, or was quiet until the broadcast expired (the reason is the row's ``error``)
     SKIPPED = "skipped"
+
+
+ReminderStatus = MessageStatus  # a reminder is a row of the outbox (it is never skipped)
 
 
 def _enum(enum_cls: type[StrEnum], name: str) -> Enum:
@@ -201,37 +194,6 @@ class TreatmentSession(Base):
     )
 
 
-class Reminder(Base):
-    """One milestone of one session: due and expiry instants in UTC, and delivery state."""
-
-    __tablename__ = "reminders"
-    __table_args__ = (
-        UniqueConstraint("session_id", "milestone_id"),
-        Index("ix_reminders_status_due_at", "status", "due_at"),
-        Index("ix_reminders_status_expires_at", "status", "expires_at"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    session_id: Mapped[int] = mapped_column(
-        ForeignKey("treatment_sessions.id", ondelete="CASCADE"), index=True
-    )
-    milestone_id: Mapped[str] = mapped_column(String(64))
-    due_at: Mapped[datetime]
-    expires_at: Mapped[datetime]
-    status: Mapped[ReminderStatus] = mapped_column(
-        _enum(ReminderStatus, "reminder_status"), default=ReminderStatus.PENDING
-    )
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(String(200), default=None)
-    sent_at: Mapped[datetime | None] = mapped_column(default=None)
-    claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
-    lease_until: Mapped[datetime | None] = mapped_column(default=None)
-    acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
-    snoozes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-
-    session: Mapped[TreatmentSession] = relationship(back_populates="reminders")
-
-
 class DeliveryLog(Base):
     """One delivery attempt of a reminder. Holds outcomes and error codes, never message text."""
 
@@ -239,7 +201,7 @@ class DeliveryLog(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     reminder_id: Mapped[int] = mapped_column(
-        ForeignKey("reminders.id", ondelete="CASCADE"), index=True
+        ForeignKey("outbox.id", ondelete="CASCADE"), index=True
     )
     attempt: Mapped[int] = mapped_column(Integer)
     worker: Mapped[str] = mapped_column(String(64))
@@ -539,11 +501,14 @@ class OutboxMessage(Base):
     A patient's copy of a clinic broadcast (kind ``broadcast``): ``broadcast_id`` and
     ``patient_id`` name it (one per patient and broadcast), the text is the broadcast's;
     ``due_at`` moves to the end of the patient's quiet hours when it is held for them. Copies
-    stay as the broadcast's record; they go with the broadcast or the patient."""
+    stay as the broadcast's record; they go with the broadcast or the patient.
+
+    A care reminder (kind ``reminder``) is a row too, mapped as ``Reminder``: see there."""
 
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_status_due_at", "status", "due_at"),
+        Index("ix_outbox_status_expires_at", "status", "expires_at"),
         Index("ix_outbox_broadcast_id_patient_id", "broadcast_id", "patient_id", unique=True),
         Index("ix_outbox_broadcast_id_status", "broadcast_id", "status"),
     )
@@ -577,3 +542,52 @@ class OutboxMessage(Base):
     lease_until: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     error: Mapped[str | None] = mapped_column(String(200), default=None)
+
+    __mapper_args__ = {"polymorphic_on": kind}  # noqa: RUF012
+
+
+# The kinds of message mapped as OutboxMessage itself (what goes to staff, and broadcast
+# copies): loaded as such. A reminder loads as a Reminder.
+for _kind in ("alert", "relay", "notice", "broadcast"):
+    OutboxMessage.__mapper__.polymorphic_map[_kind] = OutboxMessage.__mapper__
+
+
+REMINDER = "reminder"  # the outbox kind of a care reminder
+
+
+class Reminder(OutboxMessage):
+    """One milestone of one session, as a row of the outbox (kind ``reminder``): due and
+    expiry instants in UTC, and delivery state.
+
+    It is the patient's plan as well as a message to send: replanning, a snooze or "done"
+    change it, the dashboard's timeline and /export read it, and sent reminders' buttons
+    carry its id. ``patient_id`` and ``chat_id`` are its session's patient's; ``sent_at`` is
+    the outbox's ``finished_at`` (set on a send only) and ``last_error`` its ``error``.
+    Querying ``Reminder`` reads and writes only rows of its kind.
+    """
+
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("treatment_sessions.id", ondelete="CASCADE"),
+        nullable=True,
+        default=None,
+        index=True,
+    )
+    milestone_id: Mapped[str] = mapped_column(String(64), nullable=True, default=None)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
+    snoozes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    sent_at = synonym("finished_at")
+    last_error = synonym("error")
+
+    session: Mapped[TreatmentSession] = relationship(back_populates="reminders")
+
+    __mapper_args__ = {"polymorphic_identity": REMINDER}  # noqa: RUF012
+
+
+# One reminder per milestone of a session (the columns are the subclass's, hence out here).
+Index(
+    "ix_outbox_session_id_milestone_id",
+    OutboxMessage.__table__.c.session_id,
+    OutboxMessage.__table__.c.milestone_id,
+    unique=True,
+)

@@ -1,8 +1,9 @@
 """The outbox: messages to staff kept until they are delivered, claimed like reminders.
 
-Broadcast copies are rows of the same table (``storage.broadcasts`` reads and writes them,
-by broadcast); what is here works on the messages to staff only (``broadcast_id`` empty),
-except ``cancel_for_chat``, which cancels whatever waits for a chat that is gone.
+Reminders and broadcast copies are rows of the same table (``storage.reminders`` and
+``storage.broadcasts`` read and write them); what is here works on the messages to staff
+only, except ``cancel_for_chat``, which cancels the messages and copies waiting for a chat
+that is gone (its reminders are settled through its patient, ``stop_recipient``).
 
 A message is claimed with a lease before it is sent (one conditional UPDATE; on PostgreSQL
 the batch is picked with ``FOR UPDATE SKIP LOCKED``), so two processes never both send it,
@@ -17,10 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import MessageStatus, OutboxMessage
+from storage.models import REMINDER, MessageStatus, OutboxMessage
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ _CLAIMED = (
 )
 
 
-_TO_STAFF = OutboxMessage.broadcast_id.is_(None)
+_TO_STAFF = and_(OutboxMessage.broadcast_id.is_(None), OutboxMessage.kind != REMINDER)
 
 
 def _claimable(now: datetime) -> list[ColumnElement[bool]]:
@@ -232,7 +233,11 @@ class OutboxRepository:
         """Cancel what is still pending for ``chat_id`` (it blocked the bot or is gone)."""
         result = await self.session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.chat_id == chat_id, OutboxMessage.status == MessageStatus.PENDING)
+            .where(
+                OutboxMessage.chat_id == chat_id,
+                OutboxMessage.status == MessageStatus.PENDING,
+                OutboxMessage.kind != REMINDER,
+            )
             .values(status=MessageStatus.CANCELLED, finished_at=now, body=None, buttons=None)
             .execution_options(synchronize_session=False)
         )

@@ -36,7 +36,7 @@ from storage.batching import GroupCommit
 from storage.database import Database
 from storage.models import Patient, PatientStatus, ReminderStatus, TreatmentSession
 from storage.patients import PatientRepository
-from storage.reminders import NewReminder, ReminderRepository
+from storage.reminders import NewReminder, Recipient, ReminderRepository
 from storage.sessions import SessionRepository
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,8 @@ class CareBase:
         if catch_up is not None:
             rows.append(catch_up)
         await ReminderRepository(session).add_many(
-            session_id=treatment.id,
+            recipient=Recipient(treatment.id, patient.id, patient.chat_id),
+            now=self.clock.now(),
             reminders=[NewReminder(p.milestone_id, p.due_at, p.expires_at) for p in rows],
         )
         return Registration(
@@ -159,7 +160,8 @@ class CareBase:
             fresh.append(catch_up)
         await session.flush()
         await repo.add_many(
-            session_id=treatment.id,
+            recipient=Recipient(treatment.id, patient.id, patient.chat_id),
+            now=self.clock.now(),
             reminders=[NewReminder(p.milestone_id, p.due_at, p.expires_at) for p in fresh],
         )
         await session.flush()
@@ -296,7 +298,8 @@ class CareBase:
         ]
         await session.flush()
         await repo.add_many(
-            session_id=treatment.id,
+            recipient=Recipient(treatment.id, patient.id, patient.chat_id),
+            now=self.clock.now(),
             reminders=[NewReminder(p.milestone_id, p.due_at, p.expires_at) for p in added],
         )
         await session.flush()

@@ -22,7 +22,7 @@ from scheduler.care.views import (
 )
 from storage.models import Patient, PatientStatus, ReminderStatus
 from storage.patients import NewPatient, PatientRepository
-from storage.reminders import NewReminder, ReminderRepository
+from storage.reminders import NewReminder, Recipient, ReminderRepository
 from storage.sessions import NewSession, SessionRepository
 
 log = logging.getLogger(__name__)
@@ -229,7 +229,7 @@ class RegistrationUseCases(CareBase):
             ],
             now=now,
         )
-        rows: list[tuple[int, NewReminder]] = []
+        rows: list[tuple[Recipient, NewReminder]] = []
         for index, request, tz_name, quiet in accepted:
             patient_id = patient_ids[request.chat_id]
             session_id = session_ids[patient_id]
@@ -243,9 +243,8 @@ class RegistrationUseCases(CareBase):
             ahead = [p for p in planned if p.state is PlanState.AHEAD]
             if catch_up is not None:
                 ahead.append(catch_up)
-            rows.extend(
-                (session_id, NewReminder(p.milestone_id, p.due_at, p.expires_at)) for p in ahead
-            )
+            to = Recipient(session_id, patient_id, request.chat_id)
+            rows.extend((to, NewReminder(p.milestone_id, p.due_at, p.expires_at)) for p in ahead)
             outcomes[index] = Registration(
                 patient_id=patient_id,
                 session_id=session_id,
@@ -256,7 +255,7 @@ class RegistrationUseCases(CareBase):
                 catch_up=catch_up is not None,
                 upcoming=upcoming_of(ahead),
             )
-        await ReminderRepository(session).add_for_sessions(planned=rows)
+        await ReminderRepository(session).add_for_sessions(planned=rows, now=now)
         return outcomes
 
     async def _register(self, session: AsyncSession, request: RegistrationRequest) -> Registration:

@@ -29,6 +29,7 @@ from scheduler.clock import Clock
 from scheduler.outbox.budget import Priority
 from storage.database import Database
 from storage.models import (
+    REMINDER,
     Broadcast,
     BroadcastStatus,
     MessageStatus,
@@ -218,7 +219,9 @@ class QueueDepthCollector(Collector):
         messages = (
             select(case((OutboxMessage.due_at <= now, _DUE), else_=_LATER).label("state"))
             .where(
-                OutboxMessage.status == MessageStatus.PENDING, OutboxMessage.broadcast_id.is_(None)
+                OutboxMessage.status == MessageStatus.PENDING,
+                OutboxMessage.broadcast_id.is_(None),
+                OutboxMessage.kind != REMINDER,
             )
             .subquery()
         )

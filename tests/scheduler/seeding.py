@@ -9,7 +9,7 @@ from sqlalchemy import select
 from storage.database import Database
 from storage.models import Reminder
 from storage.patients import PatientRepository
-from storage.reminders import NewReminder, ReminderRepository
+from storage.reminders import NewReminder, Recipient, ReminderRepository
 from storage.sessions import SessionRepository
 
 SMALL_PLAN_MILESTONES = (
@@ -56,7 +56,8 @@ async def seed_due(
                 now=due_at,
             )
             await ReminderRepository(session).add_many(
-                session_id=treatment.id,
+                recipient=Recipient(treatment.id, patient.id, patient.chat_id),
+                now=due_at,
                 reminders=[
                     NewReminder(
                         milestones[i % len(milestones)],

@@ -49,7 +49,7 @@ from storage.models import (
     StaffRole,
     TreatmentSession,
 )
-from storage.reminders import NewReminder, ReminderRepository
+from storage.reminders import NewReminder, Recipient, ReminderRepository
 from tests.scheduler.harness import start_engine
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
@@ -170,7 +170,8 @@ async def add_patient(
             await session.flush()
             if reminders:
                 await ReminderRepository(session).add_many(
-                    session_id=treatment.id,
+                    recipient=Recipient(treatment.id, patient.id, patient.chat_id),
+                    now=NOW,
                     reminders=[
                         NewReminder(f"m{i}", NOW + timedelta(days=i + 1), NOW + timedelta(days=9))
                         for i in range(reminders)

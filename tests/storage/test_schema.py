@@ -30,7 +30,7 @@ from storage.models import (
     Reminder,
 )
 from storage.patients import PatientRepository, delete_patient
-from storage.reminders import NewReminder, ReminderRepository
+from storage.reminders import NewReminder, Recipient, ReminderRepository
 from storage.sessions import SessionRepository
 from tests.copies import copy_row
 
@@ -55,7 +55,8 @@ async def seed(database: Database, *, chat_id: int = 42) -> tuple[int, int]:
             now=NOW,
         )
         await ReminderRepository(session).add_many(
-            session_id=treatment.id,
+            recipient=Recipient(treatment.id, patient.id, chat_id),
+            now=NOW,
             reminders=[
                 NewReminder("a", NOW, NOW + timedelta(hours=1)),
                 NewReminder("b", NOW + timedelta(days=1), NOW + timedelta(days=2)),
@@ -154,7 +155,7 @@ async def test_upgrading_a_database_with_patients_keeps_every_row(tmp_path: Path
         async with database.engine.connect() as connection:
             counts = [
                 (await connection.exec_driver_sql(f"SELECT count(*) FROM {table}")).scalar()
-                for table in ("patients", "treatment_sessions", "reminders")
+                for table in ("patients", "treatment_sessions", "outbox")
             ]
             opted_out = (
                 await connection.exec_driver_sql("SELECT news_opt_out FROM patients")
@@ -183,11 +184,13 @@ async def test_sqlite_runs_in_wal_with_foreign_keys_and_busy_timeout(database: D
 
 async def test_a_milestone_cannot_be_planned_twice_for_one_session(database: Database) -> None:
     """The unique (session, milestone) constraint makes a duplicate reminder impossible."""
-    _, session_id = await seed(database)
+    patient_id, session_id = await seed(database)
     async with database.session() as session:
         with pytest.raises(IntegrityError):
             await ReminderRepository(session).add_many(
-                session_id=session_id, reminders=[NewReminder("a", NOW, NOW + timedelta(hours=2))]
+                recipient=Recipient(session_id, patient_id, 42),
+                now=NOW,
+                reminders=[NewReminder("a", NOW, NOW + timedelta(hours=2))],
             )
 
 
@@ -202,11 +205,12 @@ async def test_instants_come_back_aware_in_utc(database: Database) -> None:
 
 async def test_naive_datetimes_are_refused(database: Database) -> None:
     """A naive datetime is a bug; the column type refuses it."""
-    _, session_id = await seed(database)
+    patient_id, session_id = await seed(database)
     async with database.session() as session:
         with pytest.raises(StatementError, match="naive"):
             await ReminderRepository(session).add_many(
-                session_id=session_id,
+                recipient=Recipient(session_id, patient_id, 42),
+                now=NOW,
                 reminders=[NewReminder("c", datetime(2026, 1, 1), NOW)],  # noqa: DTZ001
             )
 
@@ -276,11 +280,11 @@ async def test_deleting_a_patient_leaves_no_row_in_any_table(database: Database)
             for table in Base.metadata.sorted_tables
         }
     # The other patient keeps one patient row, one session, two reminders and their copy of
-    # the broadcast; the clinic keeps itself and its broadcast; nothing else.
+    # the broadcast (three outbox rows, with the alert not about anyone); the clinic keeps
+    # itself and its broadcast; nothing else.
     assert counts == {
         "patients": 1,
         "treatment_sessions": 1,
-        "reminders": 2,
         "delivery_log": 0,
         "questions": 0,
         "question_counts": 0,
@@ -293,7 +297,7 @@ async def test_deleting_a_patient_leaves_no_row_in_any_table(database: Database)
         "capacity_warnings": 0,
         "web_logins": 0,
         "web_sessions": 0,
-        "outbox": 2,
+        "outbox": 4,
     }
 
 
@@ -302,7 +306,7 @@ async def test_status_values_are_checked_by_the_database(database: Database) -> 
     _, session_id = await seed(database)
     async with database.session() as session:
         with pytest.raises(IntegrityError):
-            await session.execute(text("UPDATE reminders SET status = 'bogus'"))
+            await session.execute(text("UPDATE outbox SET status = 'bogus'"))
             await session.flush()
     async with database.session() as session:
         statuses = (await session.execute(select(Reminder.status))).scalars().all()

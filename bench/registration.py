@@ -64,7 +64,8 @@ from scheduler.care.planning import PlanState, QuietHours, load_zone, plan_remin
 from scheduler.care.sessions import CareService
 from scheduler.clock import FakeClock
 from storage.database import Database
-from storage.models import Base, PatientStatus, ReminderStatus
+from storage.models import REMINDER, Base, PatientStatus, ReminderStatus
+from storage.reminders import PRIORITY
 
 TARGET_PER_SECOND = 1000.0
 WARM_UP = 100
@@ -72,8 +73,8 @@ NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 09:00 in Karachi
 SESSION_DATE = date(2026, 11, 21)
 TIMEZONE = "Asia/Karachi"
 QUIET = QuietHours.parse("21:00-08:00")
-PATIENTS, SESSIONS, REMINDERS = (
-    Base.metadata.tables[name] for name in ("patients", "treatment_sessions", "reminders")
+PATIENTS, SESSIONS, OUTBOX = (
+    Base.metadata.tables[name] for name in ("patients", "treatment_sessions", "outbox")
 )
 
 
@@ -195,9 +196,15 @@ def core_writes(database: Database, plan: CarePlan) -> Register:
                 )
             ).scalar_one()
             await session.execute(
-                insert(REMINDERS),
+                insert(OUTBOX),
                 [
                     {
+                        "kind": REMINDER,
+                        "priority": PRIORITY,
+                        "chat_id": chat_id,
+                        "patient_id": patient_id,
+                        "created_at": NOW,
+                        "snoozes": 0,
                         "session_id": session_id,
                         "milestone_id": p.milestone_id,
                         "due_at": p.due_at,

@@ -61,7 +61,7 @@ from scheduler.outbox.reminders import Dispatcher, Outcome
 from scheduler.outbox.sender import ReminderRunner, new_worker_id
 from storage.database import Database, head_revision
 from storage.models import ReminderStatus
-from storage.reminders import ReminderRepository
+from storage.reminders import PRIORITY, ReminderRepository
 
 TARGET_READY_S = 3.0
 TARGET_WORKER_READY_S = 0.4
@@ -275,7 +275,7 @@ def build_database(population: Population, path: Path) -> datetime:
         connection.execute("PRAGMA cache_size=-262144")
         indexes = connection.execute(
             "SELECT name, sql FROM sqlite_master"
-            " WHERE type = 'index' AND tbl_name = 'reminders' AND sql IS NOT NULL"
+            " WHERE type = 'index' AND tbl_name = 'outbox' AND sql IS NOT NULL"
         ).fetchall()
         connection.execute("BEGIN")
         for name, _sql in indexes:
@@ -292,8 +292,9 @@ def build_database(population: Population, path: Path) -> datetime:
             ((i, i, f"{built_at:%Y-%m-%d}", plan.id, stamp) for i in range(1, sessions + 1)),
         )
         connection.executemany(
-            "INSERT INTO reminders (id, session_id, milestone_id, due_at, expires_at, status,"
-            " attempts) VALUES (?, ?, ?, ?, ?, 'pending', 0)",
+            "INSERT INTO outbox (id, kind, priority, chat_id, patient_id, session_id,"
+            " milestone_id, created_at, due_at, expires_at, status, attempts, snoozes)"
+            f" VALUES (?, 'reminder', {PRIORITY}, ?, ?, ?, ?, '{stamp}', ?, ?, 'pending', 0, 0)",
             _reminder_rows(population, milestones, built_at),
         )
         for _name, sql in indexes:
@@ -312,7 +313,7 @@ def _stamp(naive_utc: datetime) -> str:
 
 def _reminder_rows(
     population: Population, milestones: list[str], built_at: datetime
-) -> Iterator[tuple[int, int, str, str, str]]:
+) -> Iterator[tuple[int, int, int, int, str, str, str]]:
     rng = random.Random(SEED)
     kinds = (
         ["stale"] * population.stale
@@ -337,9 +338,12 @@ def _reminder_rows(
         else:
             due = base + timedelta(minutes=rng.uniform(1, 9))
             expires = due + validity
+        session = index // len(milestones) + 1  # patient i has session i and chat 10,000,000 + i
         yield (
             index + 1,
-            index // len(milestones) + 1,
+            10_000_000 + session,
+            session,
+            session,
             milestones[index % len(milestones)],
             _stamp(due),
             _stamp(expires),
@@ -427,7 +431,7 @@ def run_worker(cached: Path, population: Population) -> dict[str, float]:
         connection = sqlite3.connect(copy)
         try:
             pending = connection.execute(
-                "SELECT count(*) FROM reminders WHERE status = 'pending'"
+                "SELECT count(*) FROM outbox WHERE kind = 'reminder' AND status = 'pending'"
             ).fetchone()[0]
         finally:
             connection.close()

@@ -40,7 +40,7 @@ async def test_delete_leaves_no_row_about_the_patient_in_any_table(bot: BotHarne
     own_ids = {
         "patients": "patient_id",
         "treatment_sessions": "session_id",
-        "reminders": "reminder_id",
+        "outbox": "reminder_id",  # a reminder is a row of the outbox
     }
     async with bot.database.session() as session:
         for table in Base.metadata.sorted_tables:

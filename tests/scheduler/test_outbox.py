@@ -239,3 +239,11 @@ async def test_a_lapsed_claim_is_taken_again_and_the_late_writer_changes_nothing
     assert await box.drain() == 1
     (row,) = await rows(database)
     assert (row.status, row.attempts) == (MessageStatus.SENT, 2)
+
+
+def test_a_reminder_row_has_the_budgets_priority_of_a_reminder() -> None:
+    """storage writes a reminder's priority without knowing the budget: the same number."""
+    from scheduler.outbox.budget import Priority
+    from storage.reminders import PRIORITY
+
+    assert Priority.REMINDER == PRIORITY

@@ -28,6 +28,7 @@ from storage.models import (
     Patient,
     Question,
     Reminder,
+    TreatmentSession,
 )
 from storage.patients import PatientRepository, delete_patient
 from storage.reminders import NewReminder, Recipient, ReminderRepository
@@ -426,3 +427,111 @@ def _plain(database: Database, value: datetime | None) -> datetime | None:
     if value is None or database.is_postgresql:
         return value
     return value.replace(tzinfo=None)
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+async def test_reminders_move_into_the_outbox_with_their_ids_and_back(
+    backend: str, tmp_path: Path
+) -> None:
+    """Migration 0013 makes every reminder a row of the outbox with its id (sent buttons
+    carry it), its state and its delivery log; the outbox's own rows move out of the way;
+    the pending reminder is claimable there, a new one gets a fresh id, erasing the patient
+    still takes everything; the downgrade puts the reminders back."""
+    from tests.conftest import drop_schema, unmigrated_database
+
+    database, schema = await unmigrated_database(backend, tmp_path)
+    try:
+        await database.upgrade("0012_copies_in_outbox")
+        async with database.session() as session:
+            session.add(Patient(id=1, chat_id=42, language="ur", timezone="UTC",
+                                quiet_start=time(22), quiet_end=time(7), created_at=NOW,
+                                updated_at=NOW))  # fmt: skip
+            await session.flush()
+            session.add(TreatmentSession(id=7, patient_id=1, session_date=date(2026, 11, 19),
+                                         plan_id="microneedling", created_at=NOW))  # fmt: skip
+            await session.commit()
+        async with database.engine.begin() as connection:
+            for statement in [
+                # reminder 1 was sent and pressed "done"; 2 is pending and due
+                "INSERT INTO reminders (id, session_id, milestone_id, due_at, expires_at,"
+                 " status, attempts, sent_at, acknowledged_at, snoozes) VALUES (1, 7,"
+                 " 'day1_care', :now, :later, 'sent', 1, :now, :now, 1)",
+                "INSERT INTO reminders (id, session_id, milestone_id, due_at, expires_at,"
+                 " status, attempts, last_error) VALUES (2, 7, 'day2_care', :now, :later,"
+                 " 'pending', 1, 'timeout')",
+                "INSERT INTO delivery_log (reminder_id, attempt, worker, outcome, at)"
+                 " VALUES (1, 1, 'w', 'sent', :now)",
+                # an alert to staff holds id 1 in the outbox: it must make way
+                "INSERT INTO outbox (id, kind, priority, chat_id, body, status, created_at,"
+                 " due_at, expires_at, attempts) VALUES (1, 'alert', 1, 900, 'x', 'pending',"
+                 " :now, :now, :later, 0)",
+            ]:  # fmt: skip
+                await connection.execute(
+                    text(statement),
+                    {"now": _plain(database, NOW),
+                     "later": _plain(database, NOW + timedelta(days=1))},
+                )  # fmt: skip
+
+        await database.upgrade()
+        async with database.session() as session:
+            reminders = ReminderRepository(session)
+            done, due = await reminders.for_session(session_id=7)
+            assert (done.id, done.kind, done.status, done.sent_at, done.acknowledged_at) == (
+                1, "reminder", MessageStatus.SENT, NOW, NOW
+            )  # fmt: skip
+            assert (done.snoozes, done.patient_id, done.chat_id, done.priority) == (1, 1, 42, 2)
+            assert (due.id, due.status, due.last_error, due.attempts) == (
+                2, MessageStatus.PENDING, "timeout", 1
+            )  # fmt: skip
+            kinds = dict(
+                (await session.execute(select(OutboxMessage.kind, OutboxMessage.id))).all()
+            )
+            assert kinds["alert"] > 2, "the alert moved above the reminders"
+            log = (await session.execute(text("SELECT reminder_id FROM delivery_log"))).scalars()
+            assert list(log) == [1]
+            claimed = await reminders.claim_due(owner="w", now=NOW, limit=10,
+                                                lease_until=NOW + timedelta(minutes=2),
+                                                skip_locked=database.is_postgresql)  # fmt: skip
+            assert [c.id for c in claimed] == [2] and claimed[0].chat_id == 42
+            added = await reminders.add_many(
+                recipient=Recipient(7, 1, 42), now=NOW,
+                reminders=[NewReminder("day3_care", NOW, NOW + timedelta(days=1))],
+            )  # fmt: skip
+            assert added == 1
+            await session.commit()
+            ids = [r.id for r in await reminders.for_session(session_id=7)]
+            assert len(set(ids) | {kinds["alert"]}) == 4
+        async with database.engine.begin() as connection:
+            await connection.run_sync(_downgrade, "0012_copies_in_outbox")
+        async with database.engine.connect() as connection:
+            back = (
+                await connection.execute(
+                    text(
+                        "SELECT id, milestone_id, status, sent_at IS NOT NULL, snoozes"
+                        " FROM reminders ORDER BY id"
+                    )  # fmt: skip
+                )
+            ).all()
+            left = (await connection.execute(text("SELECT kind FROM outbox"))).scalars().all()
+            log = (await connection.execute(text("SELECT reminder_id FROM delivery_log"))).all()
+        assert [tuple(r)[1:] for r in back] == [
+            ("day1_care", "sent", True, 1), ("day2_care", "pending", False, 0),
+            ("day3_care", "pending", False, 0),
+        ]  # fmt: skip
+        assert [r[0] for r in back][:2] == [1, 2] and left == ["alert"] and len(log) == 1
+        await database.upgrade()
+        async with database.session() as session:
+            await delete_patient(session, patient_id=1)
+            await session.commit()
+        async with database.engine.connect() as connection:
+            rows = [
+                (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
+                for table in ("outbox", "delivery_log", "treatment_sessions")
+            ]
+        assert rows == [1, 0, 0], "only the alert not about anyone stays"
+    finally:
+        await database.dispose()
+        if schema:
+            await drop_schema(schema)

@@ -57,6 +57,7 @@ from storage.models import (
     ReminderStatus,
     TreatmentSession,
 )
+from storage.reminders import PRIORITY
 
 TARGET_P95_MS = 100.0
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
@@ -117,6 +118,10 @@ async def seed(database: Database, clinic_id: int, patients: int, each: int) -> 
                 )
                 reminders.append(
                     {
+                        "priority": PRIORITY,
+                        "chat_id": patient_rows[i]["chat_id"],
+                        "patient_id": start + i,
+                        "created_at": NOW,
                         "session_id": start + i,
                         "milestone_id": f"{milestones[k % len(milestones)]}"
                         if k < len(milestones)
@@ -125,7 +130,7 @@ async def seed(database: Database, clinic_id: int, patients: int, each: int) -> 
                         "expires_at": due + timedelta(hours=6),
                         "status": status,
                         "attempts": 0,
-                        "sent_at": due if status is ReminderStatus.SENT else None,
+                        "finished_at": due if status is ReminderStatus.SENT else None,  # sent_at
                         "snoozes": 0,
                     }
                 )

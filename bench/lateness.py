@@ -74,7 +74,7 @@ from storage.models import (
     ReminderStatus,
     TreatmentSession,
 )
-from storage.reminders import ReminderRepository
+from storage.reminders import PRIORITY, ReminderRepository
 
 TARGET_P99_S = 1.0
 VALIDITY = timedelta(hours=12)
@@ -396,6 +396,10 @@ async def seed(database: Database, plan: CarePlan, due: dict[int, datetime]) -> 
             [
                 {
                     "id": i,
+                    "priority": PRIORITY,
+                    "chat_id": 20_000_000 + i,
+                    "patient_id": i,
+                    "created_at": now,
                     "session_id": i,
                     "milestone_id": milestones[i % len(milestones)],
                     "due_at": due_at,

@@ -96,6 +96,7 @@ from storage.models import (
     StaffRole,
     TreatmentSession,
 )
+from storage.reminders import PRIORITY
 
 CAP = 30.0  # Telegram's overall limit, messages a second
 PER_CHAT_RATE = 1.0
@@ -335,6 +336,10 @@ async def seed(database: Database, scale: Scale, plan: CarePlan, t0: datetime) -
         for chat, milestone in milestone_of.items():
             rows.append(
                 {
+                    "priority": PRIORITY,
+                    "chat_id": chat,
+                    "patient_id": patient_of[chat],
+                    "created_at": now,
                     "session_id": session_of[patient_of[chat]],
                     "milestone_id": milestone.id,
                     "due_at": t0,

@@ -443,7 +443,7 @@ def _worker_command() -> list[str]:
     script = Path(sys.executable).with_name("aftercare")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from bot.launch import main; sys.exit(main())"]
+    return [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())"]
 
 
 async def measure(path: Path, built_at: datetime, *, spawned_at: float) -> dict[str, float]:

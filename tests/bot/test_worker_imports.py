@@ -47,7 +47,7 @@ atexit.register(_write)
 def _stop(*_):
     raise SystemExit(0)
 signal.signal(signal.SIGTERM, _stop)
-from bot.launch import main
+from bot.cli import main
 sys.argv[0] = "aftercare"
 sys.exit(main())
 """

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -123,24 +120,6 @@ def _stop_metrics(server: Any) -> None:
         server.server_close()
 
 
-@contextmanager
-def _importing() -> Iterator[None]:
-    """Heavy imports at start, with the garbage collector paused.
-
-    Importing SQLAlchemy, the services and their models creates hundreds of thousands of
-    objects and no garbage; each of those allocations counts toward a collection, so the
-    collector walks the growing heap again and again for nothing (about 35 ms of a worker's
-    start on a 2-core machine, bench.startup). It runs again as before once they are in.
-    """
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
-
-
 @app.command()
 def worker(
     metrics_port: Annotated[
@@ -164,8 +143,7 @@ def worker(
     from scheduler.clock import SystemClock
 
     if settings.telegram_bot_token is not None:
-        with _importing():
-            from bot.application import build_runtime
+        from bot.application import build_runtime
 
         runtime = build_runtime(settings, clock=SystemClock(), connection=_connection(settings))
         server = _serve_metrics(runtime.services.metrics.registry, metrics_host, metrics_port)
@@ -185,9 +163,8 @@ def worker(
             _stop_metrics(server)
         return
 
-    with _importing():
-        from bot.services import build_delivery
-        from scheduler.outbox.notifier import LoggingNotifier
+    from bot.services import build_delivery
+    from scheduler.outbox.notifier import LoggingNotifier
 
     services = build_delivery(settings, notifier=LoggingNotifier(), clock=SystemClock())
     server = _serve_metrics(services.metrics.registry, metrics_host, metrics_port)
@@ -223,8 +200,7 @@ def run(
     settings = settings_or_exit()
     configure_logging(settings)
     connection = _connection(settings)
-    with _importing():
-        from bot.application import build_runtime
+    from bot.application import build_runtime
     from scheduler.clock import SystemClock
 
     runtime = build_runtime(settings, clock=SystemClock(), connection=connection)

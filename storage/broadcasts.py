@@ -16,7 +16,6 @@ from sqlalchemy import ColumnElement, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
-    COPY,
     Broadcast,
     BroadcastStatus,
     OutboxMessage,
@@ -28,6 +27,7 @@ from storage.models import (
 )
 
 UNFINISHED = (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING)
+COPY = "broadcast"  # the outbox kind of a broadcast copy
 EXPIRED = "expired"  # the ``error`` of a copy the patient's quiet hours held too long
 MOVED = "not the clinic's patient"  # the patient left the clinic (switched, or was removed)
 

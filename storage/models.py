@@ -507,9 +507,8 @@ class OutboxMessage(Base):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        # each kind's claim, next wake and expiry read its own pending rows, not every kind's
-        Index("ix_outbox_kind_status_due_at", "kind", "status", "due_at"),
-        Index("ix_outbox_kind_status_expires_at", "kind", "status", "expires_at"),
+        Index("ix_outbox_status_due_at", "status", "due_at"),
+        Index("ix_outbox_status_expires_at", "status", "expires_at"),
         Index("ix_outbox_broadcast_id_patient_id", "broadcast_id", "patient_id", unique=True),
         Index("ix_outbox_broadcast_id_status", "broadcast_id", "status"),
     )
@@ -547,12 +546,9 @@ class OutboxMessage(Base):
     __mapper_args__ = {"polymorphic_on": kind}  # noqa: RUF012
 
 
-# The kinds of message to staff (scheduler.outbox.messages.MessageKind, which a test holds
-# equal) and of a broadcast copy: loaded as OutboxMessage itself; a reminder loads as a
-# Reminder.
-STAFF_KINDS = ("alert", "relay", "notice")
-COPY = "broadcast"
-for _kind in (*STAFF_KINDS, COPY):
+# The kinds of message mapped as OutboxMessage itself (what goes to staff, and broadcast
+# copies): loaded as such. A reminder loads as a Reminder.
+for _kind in ("alert", "relay", "notice", "broadcast"):
     OutboxMessage.__mapper__.polymorphic_map[_kind] = OutboxMessage.__mapper__
 
 

@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import REMINDER, STAFF_KINDS, MessageStatus, OutboxMessage
+from storage.models import REMINDER, MessageStatus, OutboxMessage
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ _CLAIMED = (
 )
 
 
-_TO_STAFF = OutboxMessage.kind.in_(STAFF_KINDS)
+_TO_STAFF = and_(OutboxMessage.broadcast_id.is_(None), OutboxMessage.kind != REMINDER)
 
 
 def _claimable(now: datetime) -> list[ColumnElement[bool]]:

@@ -29,7 +29,7 @@ from scheduler.clock import Clock
 from scheduler.outbox.budget import Priority
 from storage.database import Database
 from storage.models import (
-    STAFF_KINDS,
+    REMINDER,
     Broadcast,
     BroadcastStatus,
     MessageStatus,
@@ -172,7 +172,7 @@ class QueueDepthCollector(Collector):
 
     The statement stays cheap with a million pending reminders: rows due now (the backlog)
     are read to tell reminders from catch-ups, rows due later are only counted in the
-    ``(kind, status, due_at)`` index. Messages to staff waiting in the outbox are alerts. Broadcast
+    ``(status, due_at)`` index. Messages to staff waiting in the outbox are alerts. Broadcast
     copies are pending only while their broadcast is
     sending, so they are counted through the broadcasts being sent.
 
@@ -220,7 +220,8 @@ class QueueDepthCollector(Collector):
             select(case((OutboxMessage.due_at <= now, _DUE), else_=_LATER).label("state"))
             .where(
                 OutboxMessage.status == MessageStatus.PENDING,
-                OutboxMessage.kind.in_(STAFF_KINDS),
+                OutboxMessage.broadcast_id.is_(None),
+                OutboxMessage.kind != REMINDER,
             )
             .subquery()
         )

@@ -247,11 +247,3 @@ def test_a_reminder_row_has_the_budgets_priority_of_a_reminder() -> None:
     from storage.reminders import PRIORITY
 
     assert Priority.REMINDER == PRIORITY
-
-
-def test_the_kinds_storage_reads_as_staff_messages_are_the_senders() -> None:
-    """storage finds the messages to staff by kind without knowing the sender's enum."""
-    from scheduler.outbox.messages import MessageKind
-    from storage.models import STAFF_KINDS
-
-    assert set(STAFF_KINDS) == {kind.value for kind in MessageKind}

@@ -92,11 +92,7 @@ def upgrade() -> None:
     op.create_index(op.f("ix_outbox_session_id"), "outbox", ["session_id"])
     op.create_index("ix_outbox_session_id_milestone_id", "outbox",
                     ["session_id", "milestone_id"], unique=True)  # fmt: skip
-    # Each kind's claim, next wake and expiry read its own pending rows, not every kind's.
-    op.drop_index("ix_outbox_status_due_at", table_name="outbox")
-    op.create_index("ix_outbox_kind_status_due_at", "outbox", ["kind", "status", "due_at"])
-    op.create_index("ix_outbox_kind_status_expires_at", "outbox", ["kind", "status",
-                                                                   "expires_at"])  # fmt: skip
+    op.create_index("ix_outbox_status_expires_at", "outbox", ["status", "expires_at"])
 
     _delivery_log_refers_to("outbox", old="reminders")
     op.drop_index("ix_reminders_status_expires_at", table_name="reminders")
@@ -144,9 +140,7 @@ def downgrade() -> None:
     _restart_ids("reminders")
     _delivery_log_refers_to("reminders", old="outbox")
     op.execute("DELETE FROM outbox WHERE kind = 'reminder'")
-    op.drop_index("ix_outbox_kind_status_expires_at", table_name="outbox")
-    op.drop_index("ix_outbox_kind_status_due_at", table_name="outbox")
-    op.create_index("ix_outbox_status_due_at", "outbox", ["status", "due_at"])
+    op.drop_index("ix_outbox_status_expires_at", table_name="outbox")
     op.drop_index("ix_outbox_session_id_milestone_id", table_name="outbox")
     op.drop_index(op.f("ix_outbox_session_id"), table_name="outbox")
     if op.get_bind().dialect.name == "sqlite":

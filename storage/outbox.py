@@ -79,12 +79,13 @@ _CLAIMED = (
 )
 
 
-_TO_STAFF = and_(OutboxMessage.broadcast_id.is_(None), OutboxMessage.kind != REMINDER)
+# The messages to staff among the outbox's rows (neither a broadcast copy nor a reminder).
+TO_STAFF = and_(OutboxMessage.broadcast_id.is_(None), OutboxMessage.kind != REMINDER)
 
 
 def _claimable(now: datetime) -> list[ColumnElement[bool]]:
     return [
-        _TO_STAFF,
+        TO_STAFF,
         OutboxMessage.status == MessageStatus.PENDING,
         OutboxMessage.due_at <= now,
         OutboxMessage.expires_at > now,
@@ -212,7 +213,7 @@ class OutboxRepository:
         result = await self.session.execute(
             update(OutboxMessage)
             .where(
-                _TO_STAFF,
+                TO_STAFF,
                 OutboxMessage.status == MessageStatus.PENDING,
                 OutboxMessage.expires_at <= now,
                 or_(OutboxMessage.claimed_by.is_(None), OutboxMessage.lease_until <= now),
@@ -249,7 +250,7 @@ class OutboxRepository:
         due = await self.session.execute(
             select(OutboxMessage.due_at)
             .where(
-                _TO_STAFF,
+                TO_STAFF,
                 OutboxMessage.status == MessageStatus.PENDING,
                 or_(OutboxMessage.claimed_by.is_(None), OutboxMessage.lease_until <= now),
             )
@@ -259,7 +260,7 @@ class OutboxRepository:
         lease = await self.session.execute(
             select(OutboxMessage.lease_until)
             .where(
-                _TO_STAFF,
+                TO_STAFF,
                 OutboxMessage.status == MessageStatus.PENDING,
                 OutboxMessage.lease_until > now,
             )
@@ -275,7 +276,7 @@ class OutboxRepository:
         result = await self.session.execute(
             delete(OutboxMessage)
             .where(
-                _TO_STAFF,
+                TO_STAFF,
                 OutboxMessage.status != MessageStatus.PENDING,
                 OutboxMessage.finished_at < finished_before,
             )

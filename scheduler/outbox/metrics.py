@@ -29,7 +29,6 @@ from scheduler.clock import Clock
 from scheduler.outbox.budget import Priority
 from storage.database import Database
 from storage.models import (
-    REMINDER,
     Broadcast,
     BroadcastStatus,
     MessageStatus,
@@ -37,6 +36,7 @@ from storage.models import (
     Reminder,
     ReminderStatus,
 )
+from storage.outbox import TO_STAFF
 
 log = logging.getLogger(__name__)
 
@@ -218,11 +218,7 @@ class QueueDepthCollector(Collector):
         )
         messages = (
             select(case((OutboxMessage.due_at <= now, _DUE), else_=_LATER).label("state"))
-            .where(
-                OutboxMessage.status == MessageStatus.PENDING,
-                OutboxMessage.broadcast_id.is_(None),
-                OutboxMessage.kind != REMINDER,
-            )
+            .where(OutboxMessage.status == MessageStatus.PENDING, TO_STAFF)
             .subquery()
         )
         statement = union_all(

@@ -57,6 +57,20 @@ class CareBase:
     _registrations: GroupCommit[RegistrationRequest, Registration]
     _batch_due: datetime | None
 
+    async def _add_reminders(
+        self,
+        session: AsyncSession,
+        patient: Patient,
+        treatment: TreatmentSession,
+        planned: list[PlannedReminder],
+    ) -> None:
+        """Write ``planned`` as pending reminders of ``treatment``, to ``patient``'s chat."""
+        await ReminderRepository(session).add_many(
+            recipient=Recipient(treatment.id, patient.id, patient.chat_id),
+            now=self.clock.now(),
+            reminders=[NewReminder(p.milestone_id, p.due_at, p.expires_at) for p in planned],
+        )
+
     async def _plan_new(
         self, session: AsyncSession, patient: Patient, treatment: TreatmentSession
     ) -> Registration:
@@ -64,11 +78,7 @@ class CareBase:
         rows = [p for p in planned if p.state is PlanState.AHEAD]
         if catch_up is not None:
             rows.append(catch_up)
-        await ReminderRepository(session).add_many(
-            recipient=Recipient(treatment.id, patient.id, patient.chat_id),
-            now=self.clock.now(),
-            reminders=[NewReminder(p.milestone_id, p.due_at, p.expires_at) for p in rows],
-        )
+        await self._add_reminders(session, patient, treatment, rows)
         return Registration(
             patient_id=patient.id,
             session_id=treatment.id,
@@ -159,11 +169,7 @@ class CareBase:
         if catch_up is not None and catch_up.milestone_id not in existing:
             fresh.append(catch_up)
         await session.flush()
-        await repo.add_many(
-            recipient=Recipient(treatment.id, patient.id, patient.chat_id),
-            now=self.clock.now(),
-            reminders=[NewReminder(p.milestone_id, p.due_at, p.expires_at) for p in fresh],
-        )
+        await self._add_reminders(session, patient, treatment, fresh)
         await session.flush()
         return Registration(
             patient_id=patient.id,
@@ -297,11 +303,7 @@ class CareBase:
             if p.state is PlanState.AHEAD and p.milestone_id not in rows and may_revive
         ]
         await session.flush()
-        await repo.add_many(
-            recipient=Recipient(treatment.id, patient.id, patient.chat_id),
-            now=self.clock.now(),
-            reminders=[NewReminder(p.milestone_id, p.due_at, p.expires_at) for p in added],
-        )
+        await self._add_reminders(session, patient, treatment, added)
         await session.flush()
         pending = sum(r.status is ReminderStatus.PENDING for r in rows.values()) + len(added)
         return Replan(pending=pending, restored=restored + len(added), stale=stale)

@@ -247,3 +247,16 @@ def test_a_reminder_row_has_the_budgets_priority_of_a_reminder() -> None:
     from storage.reminders import PRIORITY
 
     assert Priority.REMINDER == PRIORITY
+
+
+def test_every_kind_of_message_the_sender_writes_loads_from_the_outbox() -> None:
+    """storage maps each kind of outbox row to a class; a kind it does not know would make
+    reading the outbox fail, so every kind the scheduler writes must be mapped."""
+    from scheduler.outbox.messages import MessageKind
+    from storage.broadcasts import COPY
+    from storage.models import REMINDER, OutboxMessage, Reminder
+
+    mapped = OutboxMessage.__mapper__.polymorphic_map
+    for kind in [*MessageKind, COPY]:
+        assert mapped[kind].class_ is OutboxMessage, kind
+    assert mapped[REMINDER].class_ is Reminder

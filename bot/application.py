@@ -199,6 +199,7 @@ def build_runtime(
         .base_file_url(connection.base_file_url)
         .context_types(context_types)
         .concurrent_updates(processor)
+        .update_queue(processor.queue())
         .rate_limiter(rate_limiter)
         .request(
             AiohttpRequest(
@@ -213,6 +214,7 @@ def build_runtime(
                 connect_timeout=connection.connect_timeout,
                 read_timeout=connection.poll_timeout + 5,
                 write_timeout=connection.read_timeout,
+                wait_before=processor.room,  # fetch no more while enough wait to run
             )
         )
         .job_queue(None)

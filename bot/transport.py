@@ -18,6 +18,7 @@ Bot API's errors from them.
 from __future__ import annotations
 
 import urllib.request
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,10 +41,14 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: float | None = 5.0,
         pool_timeout: float | None = 1.0,
         media_write_timeout: float | None = 20.0,
+        wait_before: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """Timeouts in seconds as ``HTTPXRequest`` takes them (None: wait forever). aiohttp
         has no write timeout: a request as a whole may take the four together (with
-        ``media_write`` for uploads), and waiting for an answer ``read``."""
+        ``media_write`` for uploads), and waiting for an answer ``read``. ``wait_before``
+        is awaited before each request (polling's: until the bot has room for more
+        updates); its wait counts against no timeout."""
+        self._wait_before = wait_before
         self._pool_size = connection_pool_size
         self._read_timeout = read_timeout
         self._write_timeout = write_timeout
@@ -87,6 +92,8 @@ class AiohttpRequest(BaseRequest):
         pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         """Make the request; its status code and body."""
+        if self._wait_before is not None:
+            await self._wait_before()
         session = self._session
         if session is None or session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")

@@ -11,10 +11,10 @@ queued at once, then every patient's second, and so on; the bot handles up to
 
 Reported per concurrency: updates handled per second over the whole run; handler latency
 (from the moment an update's handlers start to when its last reply was accepted by the
-stand-in), p50 / p99 / max; database transactions per update (every BEGIN the engine ran
-during the run, the reminder loop's included, divided by the updates); and the process's CPU
-time per update (bot, stand-in and SQLite together), which, unlike the wall-clock figures,
-does not move when other programs share the machine.
+stand-in), p50 / p99 / max, overall and for each step; database transactions per update
+(every BEGIN the engine ran during the run, the reminder loop's included, divided by the
+updates); and the process's CPU time per update (bot, stand-in and SQLite together), which,
+unlike the wall-clock figures, does not move when other programs share the machine.
 
 Targets (issue 14), at 32 at once on SQLite: at least 200 updates/s and p99 at most 100 ms.
 The figures at 1 at once are printed for comparison. Exits 1 on a miss unless --no-check.
@@ -56,20 +56,26 @@ TARGET_P99_MS = 100.0
 STEPS: tuple[str | int, ...] = ("start", 0, "Yes, that's fine", "Today")
 
 
-class TimedProcessor(PerChatUpdateProcessor):
-    """Records how long each update's handlers take, once they start."""
+class Timing:
+    """Records how long each update's handlers take, once they start, by step (wrapping the
+    runtime's own processor, whose queue counts the updates polling fetched)."""
 
-    def __init__(self, concurrency: int) -> None:
-        super().__init__(concurrency)
-        self.durations: list[float] = []
+    def __init__(self, processor: PerChatUpdateProcessor) -> None:
+        self.step = ""  # the step under way, set by the bench
+        self.durations: dict[str, list[float]] = {}
+        process = processor.do_process_update
 
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        async def timed() -> None:
-            started = time.perf_counter()
-            await coroutine
-            self.durations.append(time.perf_counter() - started)
+        async def timed(update: object, coroutine: Awaitable[Any]) -> None:
+            step = self.step
 
-        await super().do_process_update(update, timed())
+            async def handlers() -> None:
+                started = time.perf_counter()
+                await coroutine
+                self.durations.setdefault(step, []).append(time.perf_counter() - started)
+
+            await process(update, handlers())
+
+        processor.do_process_update = timed  # type: ignore[method-assign]
 
 
 class InlinePatients:
@@ -166,7 +172,15 @@ class PatientsProcess:
         return line
 
 
-async def run(patients: int, concurrency: int, *, inline: bool = False) -> dict[str, float]:
+def _percentile(sorted_ms: list[float], fraction: float) -> float:
+    return sorted_ms[max(0, int(len(sorted_ms) * fraction) - 1)]
+
+
+def _step_name(step: str | int) -> str:
+    return {"start": "/start", 0: "language", "Yes, that's fine": "consent"}.get(step, "date")
+
+
+async def run(patients: int, concurrency: int, *, inline: bool = False) -> dict[str, Any]:
     """Register ``patients`` with ``concurrency`` updates handled at once; the figures."""
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
@@ -186,8 +200,9 @@ async def run(patients: int, concurrency: int, *, inline: bool = False) -> dict[
                 ),
             )
             runtime = build_runtime(settings, clock=SystemClock(), connection=connection)
-            processor = TimedProcessor(concurrency)
-            runtime.application._update_processor = processor  # measure every update
+            update_processor = runtime.application.update_processor
+            assert isinstance(update_processor, PerChatUpdateProcessor)
+            processor = Timing(update_processor)
             transactions = 0
             measuring = False
 
@@ -204,22 +219,29 @@ async def run(patients: int, concurrency: int, *, inline: bool = False) -> dict[
             started = time.perf_counter()
             cpu_started = time.process_time()
             for step in STEPS:
+                processor.step = _step_name(step)
                 await side.step(step)
             elapsed = time.perf_counter() - started
             cpu = time.process_time() - cpu_started
             measuring = False
             rows = await runtime.services.care.reminders(chat_id=FIRST_CHAT + patients - 1)
             await runtime.stop()
-    durations = sorted(d * 1000 for d in processor.durations)
+    by_step = {
+        name: sorted(d * 1000 for d in durations) for name, durations in processor.durations.items()
+    }
+    durations = sorted(d for step in by_step.values() for d in step)
     updates = len(durations)
     standin_cpu = side.cpu_s
     return {
+        "steps": {
+            name: (statistics.median(d), _percentile(d, 0.99), d[-1]) for name, d in by_step.items()
+        },
         "patients": patients,
         "updates": updates,
         "elapsed_s": elapsed,
         "updates_per_s": updates / elapsed,
         "p50_ms": statistics.median(durations),
-        "p99_ms": durations[max(0, int(updates * 0.99) - 1)],
+        "p99_ms": _percentile(durations, 0.99),
         "max_ms": durations[-1],
         "transactions_per_update": transactions / updates,
         "cpu_ms_per_update": cpu * 1000 / updates,
@@ -261,7 +283,7 @@ def main() -> None:
         f"  {'at once':>8} {'updates':>8} {'upd/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
         f" {'max ms':>8} {'tx/upd':>7} {'bot cpu':>8} {'stand-in':>8} {'load':>10}"
     )
-    results: dict[int, dict[str, float]] = {}
+    results: dict[int, dict[str, Any]] = {}
     for level in levels:
         figures = asyncio.run(run(args.patients, level, inline=inline))
         results[level] = figures
@@ -274,6 +296,11 @@ def main() -> None:
             f" {standin_cpu:>8} {load:>10}",
             flush=True,
         )
+        steps = ", ".join(
+            f"{name} {p50:.0f}/{p99:.0f}/{top:.0f}"
+            for name, (p50, p99, top) in figures["steps"].items()
+        )
+        print(f"  {'':>8} by step, p50/p99/max ms: {steps}")
     print(
         "  (bot cpu, stand-in: CPU ms per update of each process; load: the 1-minute load"
         " average\n   before-after; the wall-clock figures move with it, the CPU ones hardly)"

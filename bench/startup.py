@@ -416,29 +416,17 @@ def run_worker(cached: Path, population: Population) -> dict[str, float]:
         shutil.copyfile(cached, copy)
         env = {k: v for k, v in os.environ.items() if k.upper() != "TELEGRAM_BOT_TOKEN"}
         env["DATABASE_URL"] = sqlite_url(copy)
-        spawned_at = time.time()
-        worker = subprocess.Popen(
+        worker, ready_s, said = _spawn_until(
             [*_worker_command(), "worker"],
-            cwd=tmp,  # no .env of the developer's
+            WORKER_READY_LINE,
+            cwd=Path(tmp),  # no .env of the developer's
             env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
         )
-        assert worker.stderr is not None
-        said: list[str] = []
-        ready_at = math.nan
-        for line in worker.stderr:
-            said.append(line)
-            if WORKER_READY_LINE in line:
-                ready_at = time.time()
-                break
         # The worker installs its SIGTERM handler just after that line: give it a moment.
         time.sleep(WORKER_SETTLE_S)
         worker.send_signal(signal.SIGTERM)
         _, rest = worker.communicate(timeout=WORKER_STOP_TIMEOUT_S)
-        if math.isnan(ready_at) or worker.returncode != 0:
+        if math.isnan(ready_s) or worker.returncode != 0:
             sys.stderr.write("".join(said) + rest)
             raise SystemExit(f"the worker failed with exit code {worker.returncode}")
         connection = sqlite3.connect(copy)
@@ -448,7 +436,7 @@ def run_worker(cached: Path, population: Population) -> dict[str, float]:
             ).fetchone()[0]
         finally:
             connection.close()
-    return {"worker_ready_s": ready_at - spawned_at, "pending_after": pending}
+    return {"worker_ready_s": ready_s, "pending_after": pending}
 
 
 def run_reference(jobs: int) -> float:
@@ -463,25 +451,41 @@ def run_reference(jobs: int) -> float:
         command = [sys.executable, "-m", "bench.apscheduler_reference"]
         subprocess.run([*command, "seed", str(building), str(jobs)], check=True, cwd=REPO_ROOT)
         building.rename(store)
+    child, ready_s, said = _spawn_until(
+        [sys.executable, "-m", "bench.apscheduler_reference", "ready", str(store)],
+        apscheduler_reference.READY_LINE,
+        cwd=REPO_ROOT,
+    )
+    _, rest = child.communicate(timeout=WORKER_STOP_TIMEOUT_S)
+    if math.isnan(ready_s) or child.returncode != 0:
+        sys.stderr.write("".join(said) + rest)
+        raise SystemExit(f"the APScheduler reference failed with exit code {child.returncode}")
+    return ready_s
+
+
+def _spawn_until(
+    command: list[str], ready_line: str, *, cwd: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], float, list[str]]:
+    """Start ``command`` and read its standard error until ``ready_line``: the process
+    (still running), the seconds from the stamp taken just before starting it to that line
+    (NaN if it never came), and the lines it wrote until then."""
     spawned_at = time.time()
     child = subprocess.Popen(
-        [sys.executable, "-m", "bench.apscheduler_reference", "ready", str(store)],
-        cwd=REPO_ROOT,
+        command,
+        cwd=cwd,
+        env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
     assert child.stderr is not None
-    ready_at = math.nan
+    said: list[str] = []
     for line in child.stderr:
-        if apscheduler_reference.READY_LINE in line:
-            ready_at = time.time()
-            break
-    child.communicate(timeout=WORKER_STOP_TIMEOUT_S)
-    if math.isnan(ready_at) or child.returncode != 0:
-        raise SystemExit(f"the APScheduler reference failed with exit code {child.returncode}")
-    return ready_at - spawned_at
+        said.append(line)
+        if ready_line in line:
+            return child, time.time() - spawned_at, said
+    return child, math.nan, said
 
 
 def _worker_command() -> list[str]:

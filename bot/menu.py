@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from telegram import BotCommand
 
 from content.texts import Texts
@@ -27,13 +29,18 @@ PATIENT_COMMANDS = (
 STAFF_COMMANDS = ("patients", "alerts", "broadcast", "invite", "enrol", "staff", "web")
 
 
-def patient_commands(texts: Texts) -> list[BotCommand]:
+# Built once per catalogue (each language's ``Texts`` is loaded once and never changes): the
+# menu is set at every consent and language change, and rendering its 16 descriptions cost
+# 0.3 ms of CPU each time.
+@functools.lru_cache(maxsize=16)
+def patient_commands(texts: Texts) -> tuple[BotCommand, ...]:
     """The menu of every chat, described in the patient's language."""
-    return [BotCommand(name, texts.plain(f"commands.{name}")) for name in PATIENT_COMMANDS]
+    return tuple(BotCommand(name, texts.plain(f"commands.{name}")) for name in PATIENT_COMMANDS)
 
 
-def staff_commands(texts: Texts) -> list[BotCommand]:
+@functools.lru_cache(maxsize=16)
+def staff_commands(texts: Texts) -> tuple[BotCommand, ...]:
     """The menu of a member of staff's chat: the clinic's commands first, then the rest."""
-    return [
+    return tuple(
         BotCommand(name, texts.plain(f"staff_commands.{name}")) for name in STAFF_COMMANDS
-    ] + patient_commands(texts)
+    ) + patient_commands(texts)

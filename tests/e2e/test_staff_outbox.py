@@ -29,13 +29,19 @@ async def outbox(bot: BotHarness) -> list[OutboxMessage]:
 
 
 async def settled(bot: BotHarness, count: int) -> list[OutboxMessage]:
-    """The outbox once ``count`` messages are in it and none is being sent."""
+    """The outbox once ``count`` messages are in it and the sender has had its go at each:
+    none is being sent, and none is still pending without an attempt (a row is written
+    before the sender claims it, so "not claimed" alone also matched a row not tried yet)."""
     async with asyncio.timeout(WAIT):
         while True:
             rows = await outbox(bot)
-            if len(rows) >= count and all(r.claimed_by is None for r in rows):
+            if len(rows) >= count and all(_tried(r) for r in rows):
                 return rows
             await asyncio.sleep(0.02)
+
+
+def _tried(row: OutboxMessage) -> bool:
+    return row.claimed_by is None and (row.attempts >= 1 or row.status is not MessageStatus.PENDING)
 
 
 def alerts_in(chat_messages: list[object]) -> int:
